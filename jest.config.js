@@ -1,0 +1,36 @@
+// Three projects: `unit` (pure logic, no infrastructure), `integration` (the real stack: Kafka, Postgres,
+// Redis) and `e2e` (the `accord` command and services as processes). Integration and e2e share a global
+// setup that brings the stack up with `accord up` (or uses KAFKA_BROKERS / DATABASE_URL / REDIS_URL).
+const transform = {
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } },
+  ],
+};
+const moduleNameMapper = { '^@accord/(sdk|testing|cli)$': '<rootDir>/packages/$1/src' };
+const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts', '<rootDir>/services/*/test/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/setup/global-setup.js',
+      setupFiles: ['<rootDir>/test/setup/env.js'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+      globalSetup: '<rootDir>/test/setup/global-setup.js',
+      setupFiles: ['<rootDir>/test/setup/env.js'],
+    },
+  ],
+};

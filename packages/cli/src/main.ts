@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { describeError, isAccordError } from '@accord/sdk';
+import { type Command, parseCommandArgs } from './command';
+import { downCommand, statusCommand, upCommand } from './commands/stack';
+
+const COMMANDS: Command[] = [upCommand, downCommand, statusCommand];
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: accord <command> [options]',
+    '',
+    'Accord: the coordination layer for fleets of AI agents, on Kafka.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'accord <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    err(`accord: unknown command "${name}" (run 'accord --help' for the list)`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseCommandArgs(command, rest);
+    if (values.help) {
+      out(`Usage: ${command.usage}\n\n${command.help}`);
+      return 0;
+    }
+    return await command.run({ positionals, values, out, err });
+  } catch (error) {
+    const code = isAccordError(error) ? error.code : 'INTERNAL';
+    err(`accord ${command.name}: ${describeError(error)} [${code}]`);
+    return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`accord: ${describeError(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,103 @@
+import {
+  checkKafka,
+  checkPostgres,
+  checkRedis,
+  type HealthReport,
+  type ResolvedConfig,
+  redactUrl,
+  resolveConfig,
+} from '@accord/sdk';
+import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
+import { type StackPaths, stackPaths } from './paths';
+import { postgresDown, postgresUp } from './postgres';
+import { redisDown, redisUp } from './redis';
+import { readState } from './state';
+
+export interface Stack {
+  paths: StackPaths;
+  config: ResolvedConfig;
+  /** True when KAFKA_BROKERS names a cluster: Accord uses it and starts no broker. */
+  kafkaExternal: boolean;
+}
+
+export function loadStack(env = process.env): Stack {
+  const kafkaExternal = env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '';
+  const config = resolveConfig(
+    kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] },
+    env,
+  );
+  return { paths: stackPaths(), config, kafkaExternal };
+}
+
+/** Brings every component up, idempotently. Logs one line per step. */
+export async function stackUp(stack: Stack, log: (line: string) => void): Promise<void> {
+  const kafka = await kafkaUp(stack.paths, stack.config, stack.kafkaExternal, log);
+  switch (kafka.action) {
+    case 'external':
+      log(`kafka: using ${kafka.brokers.join(',')} (KAFKA_BROKERS)`);
+      break;
+    case 'already-running':
+      log(`kafka: already running (pid ${kafka.pid}) on 127.0.0.1:${kafka.port}`);
+      break;
+    case 'started':
+      log(`kafka: ready on 127.0.0.1:${kafka.port} in ${kafka.seconds.toFixed(1)}s`);
+      break;
+  }
+  const pg = await postgresUp(stack.paths, stack.config.postgres.url, log);
+  const m = pg.migrations;
+  log(
+    `postgres: ${pg.started ? 'started' : 'reachable'}; database ${m.database}${m.createdDatabase ? ' created' : ''}; ` +
+      (m.applied.length
+        ? `applied ${m.applied.join(', ')}`
+        : `migrations up to date (${m.alreadyApplied.length})`),
+  );
+  const redis = await redisUp(stack.paths, stack.config.redis.url, log);
+  log(`redis: ${redis.started ? 'started' : 'reachable'} at ${redactUrl(stack.config.redis.url)}`);
+}
+
+/** Stops what `up` started from this state dir, and nothing else. */
+export async function stackDown(stack: Stack, log: (line: string) => void): Promise<void> {
+  log(await kafkaDown(stack.paths));
+  log(await redisDown(stack.paths));
+  log(await postgresDown(stack.paths));
+}
+
+export interface ComponentStatus {
+  component: 'kafka' | 'postgres' | 'redis';
+  address: string;
+  healthy: boolean;
+  /** 'accord' when `accord up` started it (with its pid), 'external' when it was already there. */
+  managedBy: 'accord' | 'external';
+  pid?: number;
+  detail: string;
+}
+
+function row(
+  component: ComponentStatus['component'],
+  address: string,
+  health: HealthReport,
+  managed: { pid?: number } | undefined,
+): ComponentStatus {
+  return {
+    component,
+    address,
+    healthy: health.ok,
+    managedBy: managed === undefined ? 'external' : 'accord',
+    ...(managed?.pid === undefined ? {} : { pid: managed.pid }),
+    detail: health.detail,
+  };
+}
+
+export async function stackStatus(stack: Stack): Promise<ComponentStatus[]> {
+  const state = readState(stack.paths.stateFile);
+  const [kafka, pg, redis] = await Promise.all([
+    checkKafka(stack.config),
+    checkPostgres(stack.config.postgres.url),
+    checkRedis(stack.config.redis.url),
+  ]);
+  return [
+    row('kafka', stack.config.kafka.brokers.join(','), kafka, runningLocalKafka(stack.paths)),
+    row('postgres', redactUrl(stack.config.postgres.url), pg, state.postgres ? {} : undefined),
+    row('redis', redactUrl(stack.config.redis.url), redis, state.redis),
+  ];
+}

@@ -1,0 +1,158 @@
+import { ConfigError } from '../errors';
+
+/**
+ * Configuration travels in three stages, each its own type:
+ *   AccordOptions (what a caller passes) → environment → defaults → ResolvedConfig (validated, complete).
+ * Precedence: explicit option > environment variable > default.
+ */
+export interface AccordOptions {
+  /** Kafka bootstrap brokers, e.g. ['127.0.0.1:9092']. Env: KAFKA_BROKERS (comma separated). */
+  kafkaBrokers?: string[];
+  /** Postgres connection URL. Env: DATABASE_URL. */
+  databaseUrl?: string;
+  /** Redis connection URL. Env: REDIS_URL. */
+  redisUrl?: string;
+  /** Confluent-compatible schema registry URL. Env: SCHEMA_REGISTRY_URL. */
+  schemaRegistryUrl?: string;
+  /** Name this process reports to Kafka and in telemetry. Env: ACCORD_CLIENT_ID. */
+  clientId?: string;
+  /** kafkajs log level. Env: ACCORD_KAFKA_LOG_LEVEL. Default 'error'. */
+  kafkaLogLevel?: KafkaLogLevel;
+}
+
+export type ConfigSource = 'option' | 'env' | 'default';
+
+export const KAFKA_LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
+export type KafkaLogLevel = (typeof KAFKA_LOG_LEVELS)[number];
+
+export interface ResolvedConfig {
+  kafka: { brokers: string[]; clientId: string; source: ConfigSource; logLevel: KafkaLogLevel };
+  postgres: { url: string; source: ConfigSource };
+  redis: { url: string; source: ConfigSource };
+  schemaRegistry: { url: string; source: ConfigSource };
+  /** True when NODE_ENV=test or CI is set: fast retries, chosen here and nowhere else. */
+  testMode: boolean;
+}
+
+export const DEFAULTS = {
+  kafkaBrokers: '127.0.0.1:9092',
+  databaseUrl: 'postgres://postgres@127.0.0.1:5432/accord',
+  redisUrl: 'redis://127.0.0.1:6379',
+  schemaRegistryUrl: 'http://127.0.0.1:8081',
+  clientId: 'accord',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+function pick<T>(option: T | undefined, env: string | undefined, fallback: T, parseEnv: (raw: string) => T) {
+  if (option !== undefined) return { value: option, source: 'option' as const };
+  if (env !== undefined && env.trim() !== '') return { value: parseEnv(env.trim()), source: 'env' as const };
+  return { value: fallback, source: 'default' as const };
+}
+
+function splitBrokers(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+}
+
+export function validateBrokers(brokers: string[], name: string): string[] {
+  if (brokers.length === 0) throw new ConfigError(`${name} is empty: give at least one host:port`);
+  for (const broker of brokers) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s/]+):(\d{1,5})$/.exec(broker);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(
+        `${name} has an invalid broker "${broker}": expected host:port, e.g. 127.0.0.1:9092`,
+      );
+    }
+  }
+  return brokers;
+}
+
+export function validateUrl(raw: string, name: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(
+      `${name} must use ${protocols.map((p) => p.replace(/:$/, '://')).join(' or ')}, got "${url.protocol}//"`,
+    );
+  }
+  if (url.hostname === '') throw new ConfigError(`${name} has no host: "${raw}"`);
+  return raw;
+}
+
+export function resolveConfig(options: AccordOptions = {}, env: Env = process.env): ResolvedConfig {
+  const brokers = pick(options.kafkaBrokers, env.KAFKA_BROKERS, [DEFAULTS.kafkaBrokers], splitBrokers);
+  const database = pick(options.databaseUrl, env.DATABASE_URL, DEFAULTS.databaseUrl, (s) => s);
+  const redis = pick(options.redisUrl, env.REDIS_URL, DEFAULTS.redisUrl, (s) => s);
+  const registry = pick(
+    options.schemaRegistryUrl,
+    env.SCHEMA_REGISTRY_URL,
+    DEFAULTS.schemaRegistryUrl,
+    (s) => s,
+  );
+  const clientId = pick(options.clientId, env.ACCORD_CLIENT_ID, DEFAULTS.clientId, (s) => s);
+  const kafkaLogLevel = pick<string>(options.kafkaLogLevel, env.ACCORD_KAFKA_LOG_LEVEL, 'error', (s) =>
+    s.toLowerCase(),
+  );
+
+  const label = (source: ConfigSource, option: string, envName: string) =>
+    source === 'option' ? `option ${option}` : envName;
+
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(clientId.value)) {
+    throw new ConfigError(
+      `${label(clientId.source, 'clientId', 'ACCORD_CLIENT_ID')} must be 1-200 characters of letters, digits, '.', '_' or '-', got "${clientId.value}"`,
+    );
+  }
+
+  if (!(KAFKA_LOG_LEVELS as readonly string[]).includes(kafkaLogLevel.value)) {
+    throw new ConfigError(
+      `${label(kafkaLogLevel.source, 'kafkaLogLevel', 'ACCORD_KAFKA_LOG_LEVEL')} must be one of ${KAFKA_LOG_LEVELS.join(', ')}, got "${kafkaLogLevel.value}"`,
+    );
+  }
+
+  return {
+    kafka: {
+      brokers: validateBrokers(brokers.value, label(brokers.source, 'kafkaBrokers', 'KAFKA_BROKERS')),
+      clientId: clientId.value,
+      source: brokers.source,
+      logLevel: kafkaLogLevel.value as KafkaLogLevel,
+    },
+    postgres: {
+      url: validateUrl(database.value, label(database.source, 'databaseUrl', 'DATABASE_URL'), [
+        'postgres:',
+        'postgresql:',
+      ]),
+      source: database.source,
+    },
+    redis: {
+      url: validateUrl(redis.value, label(redis.source, 'redisUrl', 'REDIS_URL'), ['redis:', 'rediss:']),
+      source: redis.source,
+    },
+    schemaRegistry: {
+      url: validateUrl(registry.value, label(registry.source, 'schemaRegistryUrl', 'SCHEMA_REGISTRY_URL'), [
+        'http:',
+        'https:',
+      ]),
+      source: registry.source,
+    },
+    testMode: env.NODE_ENV === 'test' || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false'),
+  };
+}
+
+/** A URL with its password replaced, for logs and status output. */
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return raw;
+  }
+}

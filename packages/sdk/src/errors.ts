@@ -1,0 +1,95 @@
+/**
+ * One error base for all of Accord. Every error carries a stable string code from the closed list below,
+ * and a `retriable` flag that tells callers (and the pipeline runtime) whether trying again can help.
+ * Codes are part of the public surface: tests, docs and operators match on them, never on message text.
+ */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'USAGE',
+  'KAFKA_UNAVAILABLE',
+  'POSTGRES_UNAVAILABLE',
+  'REDIS_UNAVAILABLE',
+  'POSTGRES_QUERY_FAILED',
+  'MIGRATION_FAILED',
+  'STACK_PORT_BUSY',
+  'STACK_JAVA_MISSING',
+  'STACK_DOWNLOAD_FAILED',
+  'STACK_START_FAILED',
+] as const;
+
+export type AccordErrorCode = (typeof ERROR_CODES)[number];
+
+export interface AccordErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+}
+
+export class AccordError extends Error {
+  readonly code: AccordErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: AccordErrorCode, message: string, options: AccordErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** Invalid configuration: names the option (or environment variable) and what was wrong with it. */
+export class ConfigError extends AccordError {
+  constructor(message: string, options: AccordErrorOptions = {}) {
+    super('CONFIG_INVALID', message, { ...options, retriable: false });
+  }
+}
+
+/** A command was called wrongly (unknown option, missing argument). */
+export class UsageError extends AccordError {
+  constructor(message: string) {
+    super('USAGE', message, { retriable: false });
+  }
+}
+
+/** A piece of infrastructure could not be reached. Always retriable: it may come back. */
+export class UnavailableError extends AccordError {
+  constructor(
+    code: 'KAFKA_UNAVAILABLE' | 'POSTGRES_UNAVAILABLE' | 'REDIS_UNAVAILABLE',
+    message: string,
+    options: AccordErrorOptions = {},
+  ) {
+    super(code, message, { ...options, retriable: true });
+  }
+}
+
+/** The local stack (broker, database, cache) could not be brought up or down. */
+export class StackError extends AccordError {
+  constructor(
+    code:
+      | 'STACK_PORT_BUSY'
+      | 'STACK_JAVA_MISSING'
+      | 'STACK_DOWNLOAD_FAILED'
+      | 'STACK_START_FAILED'
+      | 'MIGRATION_FAILED',
+    message: string,
+    options: AccordErrorOptions = {},
+  ) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
+export function isAccordError(error: unknown): error is AccordError {
+  return error instanceof AccordError;
+}
+
+/** The message of anything thrown, for one-line reports. */
+export function describeError(error: unknown): string {
+  // Duck-typed: errors from another realm (vm contexts, test sandboxes) are not `instanceof Error` here.
+  if (typeof error === 'object' && error !== null && 'message' in error) {
+    const { message, name } = error as { message: unknown; name?: unknown };
+    if (typeof message === 'string' && message !== '') return message;
+    if (error instanceof AggregateError && error.errors.length)
+      return error.errors.map(describeError).join('; ');
+    if (typeof name === 'string') return name;
+  }
+  return String(error);
+}

@@ -1,0 +1,10 @@
+/**
+ * @accord/sdk: the public face of the SDK. Everything another package may use is exported here.
+ */
+
+export * from './config';
+export * from './errors';
+export * from './infra/clients';
+export * from './infra/health';
+export * from './infra/migrations';
+export * from './infra/pg-errors';

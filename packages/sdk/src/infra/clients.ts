@@ -1,0 +1,71 @@
+import { Redis } from 'ioredis';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import pg from 'pg';
+import type { KafkaLogLevel, ResolvedConfig } from '../config';
+
+const KAFKA_LOG_LEVEL: Record<KafkaLogLevel, logLevel> = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+};
+
+/**
+ * Factories for the infrastructure clients. This module (and the rest of @accord/sdk) is the only code
+ * in Accord that imports kafkajs, pg or ioredis; other packages get clients from here.
+ *
+ * Retry settings differ between test mode and production, and are chosen here only:
+ * tests want fast failure; services want patience through a broker restart.
+ */
+export function createKafka(config: ResolvedConfig, overrides: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: KAFKA_LOG_LEVEL[config.kafka.logLevel],
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    retry: config.testMode
+      ? { initialRetryTime: 100, retries: 5, maxRetryTime: 2000 }
+      : { initialRetryTime: 300, retries: 8, maxRetryTime: 30000 },
+    ...overrides,
+  });
+}
+
+export function createPgPool(url: string, options: pg.PoolConfig = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5000, max: 10, ...options });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener that would
+  // crash the process. Queries on a lost connection still fail and are reported where they are made.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export interface RedisClientOptions {
+  keyPrefix?: string;
+  /** Reject commands at once while disconnected (default true): agents never wait silently on context. */
+  failFast?: boolean;
+  /** Reconnect after a lost connection (default true); health checks turn it off. */
+  reconnect?: boolean;
+}
+
+export function createRedis(url: string, options: RedisClientOptions = {}): Redis {
+  const failFast = options.failFast ?? true;
+  const reconnect = options.reconnect ?? true;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    keyPrefix: options.keyPrefix,
+    connectTimeout: 3000,
+    // Fail fast: agents must never wait silently on missing context. A command issued while Redis is
+    // down is rejected at once instead of queueing.
+    enableOfflineQueue: !failFast,
+    maxRetriesPerRequest: failFast ? 1 : 20,
+    retryStrategy: (times: number) =>
+      !reconnect || (failFast && times > 3) ? null : Math.min(times * 200, 2000),
+  });
+  redis.on('error', () => {});
+  return redis;
+}
+
+export type { Redis } from 'ioredis';
+export type { Admin, Consumer, ITopicConfig, Kafka, KafkaConfig, Producer } from 'kafkajs';
+export type { Pool, PoolClient } from 'pg';

@@ -1,0 +1,74 @@
+import { ConfigError, DEFAULTS, redactUrl, resolveConfig } from '@accord/sdk';
+
+describe('resolveConfig', () => {
+  test('defaults apply when neither option nor env is given', () => {
+    const config = resolveConfig({}, {});
+    expect(config.kafka).toEqual({
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'accord',
+      source: 'default',
+      logLevel: 'error',
+    });
+    expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, source: 'default' });
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.schemaRegistry.url).toBe('http://127.0.0.1:8081');
+    expect(config.testMode).toBe(false);
+  });
+
+  test('env overrides defaults and options override env', () => {
+    const env = { KAFKA_BROKERS: 'k1:9092, k2:9093', DATABASE_URL: 'postgres://u@db:5432/x', CI: 'true' };
+    const fromEnv = resolveConfig({}, env);
+    expect(fromEnv.kafka.brokers).toEqual(['k1:9092', 'k2:9093']);
+    expect(fromEnv.kafka.source).toBe('env');
+    expect(fromEnv.postgres.url).toBe('postgres://u@db:5432/x');
+    expect(fromEnv.testMode).toBe(true);
+
+    const fromOption = resolveConfig({ kafkaBrokers: ['opt:1234'] }, env);
+    expect(fromOption.kafka).toMatchObject({ brokers: ['opt:1234'], source: 'option' });
+  });
+
+  test('an invalid broker names the env variable and the value', () => {
+    expect(() => resolveConfig({}, { KAFKA_BROKERS: 'localhost' })).toThrow(
+      new ConfigError(
+        'KAFKA_BROKERS has an invalid broker "localhost": expected host:port, e.g. 127.0.0.1:9092',
+      ),
+    );
+    expect(() => resolveConfig({ kafkaBrokers: ['h:99999'] }, {})).toThrow(
+      /option kafkaBrokers has an invalid broker "h:99999"/,
+    );
+    expect(() => resolveConfig({ kafkaBrokers: [] }, {})).toThrow(/option kafkaBrokers is empty/);
+  });
+
+  test('URLs are checked for syntax and protocol, naming the variable', () => {
+    expect(() => resolveConfig({}, { DATABASE_URL: 'not a url' })).toThrow(/DATABASE_URL is not a valid URL/);
+    expect(() => resolveConfig({}, { REDIS_URL: 'http://x:6379' })).toThrow(
+      /REDIS_URL must use redis:\/\/ or rediss:\/\/, got "http:\/\/"/,
+    );
+    expect(() => resolveConfig({ schemaRegistryUrl: 'ftp://x' }, {})).toThrow(
+      /option schemaRegistryUrl must use http/,
+    );
+  });
+
+  test('client id and log level are validated', () => {
+    expect(() => resolveConfig({}, { ACCORD_CLIENT_ID: 'bad id!' })).toThrow(/ACCORD_CLIENT_ID must be/);
+    expect(() => resolveConfig({}, { ACCORD_KAFKA_LOG_LEVEL: 'loud' })).toThrow(
+      /ACCORD_KAFKA_LOG_LEVEL must be one of nothing, error, warn, info, debug, got "loud"/,
+    );
+    expect(resolveConfig({}, { ACCORD_KAFKA_LOG_LEVEL: 'WARN' }).kafka.logLevel).toBe('warn');
+  });
+
+  test('errors are ConfigErrors with a stable code and are not retriable', () => {
+    try {
+      resolveConfig({}, { KAFKA_BROKERS: ':' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID', retriable: false });
+    }
+  });
+});
+
+test('redactUrl hides passwords', () => {
+  expect(redactUrl('postgres://svc:s3cret@db:5432/accord')).toBe('postgres://svc:***@db:5432/accord');
+  expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+});

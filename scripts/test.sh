@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: install (Node 24, npm packages, Kafka jars), build, lint,
+# type-check the tests, then unit + integration + e2e tests against the real stack.
+# A broker this run started is stopped at the end; one that was already running is left alone.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ACCORD_ROOT"
+
+bash scripts/setup.sh
+source scripts/env.sh
+
+echo "[test] lint (biome) and type-check the tests"
+npx biome check .
+npx tsc -p tsconfig.tests.json
+
+kafka_was_running=no
+if bash scripts/accord status --json 2>/dev/null \
+  | node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(s.some(c=>c.component==="kafka"&&c.managedBy==="accord"&&c.healthy)?0:1)'; then
+  kafka_was_running=yes
+fi
+stop_stack() {
+  if [ "$kafka_was_running" = no ]; then bash scripts/accord down || true; fi
+}
+trap stop_stack EXIT
+
+bash scripts/accord up
+echo "[test] jest: unit, integration, e2e"
+NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning ${NODE_OPTIONS:-}" npx jest --ci "$@"
