@@ -15,6 +15,14 @@ export const ERROR_CODES = [
   'STACK_JAVA_MISSING',
   'STACK_DOWNLOAD_FAILED',
   'STACK_START_FAILED',
+  'SCHEMA_INVALID',
+  'SCHEMA_VALIDATION_FAILED',
+  'SCHEMA_NOT_FOUND',
+  'SCHEMA_INCOMPATIBLE',
+  'SCHEMA_REGISTRY_ERROR',
+  'SCHEMA_REGISTRY_UNAVAILABLE',
+  'WIRE_FORMAT_INVALID',
+  'DECODE_FAILED',
 ] as const;
 
 export type AccordErrorCode = (typeof ERROR_CODES)[number];
@@ -53,7 +61,7 @@ export class UsageError extends AccordError {
 /** A piece of infrastructure could not be reached. Always retriable: it may come back. */
 export class UnavailableError extends AccordError {
   constructor(
-    code: 'KAFKA_UNAVAILABLE' | 'POSTGRES_UNAVAILABLE' | 'REDIS_UNAVAILABLE',
+    code: 'KAFKA_UNAVAILABLE' | 'POSTGRES_UNAVAILABLE' | 'REDIS_UNAVAILABLE' | 'SCHEMA_REGISTRY_UNAVAILABLE',
     message: string,
     options: AccordErrorOptions = {},
   ) {
@@ -74,6 +82,52 @@ export class StackError extends AccordError {
     options: AccordErrorOptions = {},
   ) {
     super(code, message, { ...options, retriable: false });
+  }
+}
+
+/** A schema that is not valid Avro (or not valid JSON). */
+export class InvalidSchemaError extends AccordError {
+  constructor(message: string, options: AccordErrorOptions = {}) {
+    super('SCHEMA_INVALID', message, { ...options, retriable: false });
+  }
+}
+
+/** A value that does not match its schema: names the field path and the expected type. Nothing was sent. */
+export class SchemaValidationError extends AccordError {
+  readonly issues: { path: string; expected: string; actual: string }[];
+  constructor(message: string, issues: { path: string; expected: string; actual: string }[]) {
+    super('SCHEMA_VALIDATION_FAILED', message, { retriable: false });
+    this.issues = issues;
+  }
+}
+
+/** Bytes that cannot be decoded: wrong magic byte, unknown schema id, or a body that does not decode. */
+export class DecodeError extends AccordError {
+  constructor(
+    code: 'WIRE_FORMAT_INVALID' | 'SCHEMA_NOT_FOUND' | 'DECODE_FAILED',
+    message: string,
+    options: AccordErrorOptions = {},
+  ) {
+    super(code, message, { ...options, retriable: false });
+  }
+}
+
+/** An answer from the schema registry: carries Confluent's error_code and the HTTP status. */
+export class RegistryError extends AccordError {
+  readonly status: number;
+  readonly errorCode: number;
+  constructor(status: number, errorCode: number, message: string) {
+    super(
+      errorCode === 409
+        ? 'SCHEMA_INCOMPATIBLE'
+        : errorCode === 40403
+          ? 'SCHEMA_NOT_FOUND'
+          : 'SCHEMA_REGISTRY_ERROR',
+      message,
+      { retriable: status >= 500 },
+    );
+    this.status = status;
+    this.errorCode = errorCode;
   }
 }
 

@@ -8,3 +8,4 @@ export * from './infra/clients';
 export * from './infra/health';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
+export * from './schemas';

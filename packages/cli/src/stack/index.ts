@@ -2,6 +2,7 @@ import {
   checkKafka,
   checkPostgres,
   checkRedis,
+  checkSchemaRegistry,
   type HealthReport,
   type ResolvedConfig,
   redactUrl,
@@ -11,6 +12,7 @@ import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kaf
 import { type StackPaths, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
 import { redisDown, redisUp } from './redis';
+import { localRegistryPort, registryDown, registryUp, runningLocalRegistry } from './registry';
 import { readState } from './state';
 
 export interface Stack {
@@ -18,15 +20,21 @@ export interface Stack {
   config: ResolvedConfig;
   /** True when KAFKA_BROKERS names a cluster: Accord uses it and starts no broker. */
   kafkaExternal: boolean;
+  /** True when SCHEMA_REGISTRY_URL names a registry: Accord uses it and starts none. */
+  registryExternal: boolean;
 }
 
 export function loadStack(env = process.env): Stack {
   const kafkaExternal = env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '';
+  const registryExternal = env.SCHEMA_REGISTRY_URL !== undefined && env.SCHEMA_REGISTRY_URL.trim() !== '';
   const config = resolveConfig(
-    kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] },
+    {
+      ...(kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] }),
+      ...(registryExternal ? {} : { schemaRegistryUrl: `http://127.0.0.1:${localRegistryPort(env)}` }),
+    },
     env,
   );
-  return { paths: stackPaths(), config, kafkaExternal };
+  return { paths: stackPaths(), config, kafkaExternal, registryExternal };
 }
 
 /** Brings every component up, idempotently. Logs one line per step. */
@@ -53,17 +61,35 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
   );
   const redis = await redisUp(stack.paths, stack.config.redis.url, log);
   log(`redis: ${redis.started ? 'started' : 'reachable'} at ${redactUrl(stack.config.redis.url)}`);
+  const registry = await registryUp(
+    stack.paths,
+    stack.config.schemaRegistry.url,
+    stack.registryExternal,
+    stack.config.postgres.url,
+  );
+  switch (registry.action) {
+    case 'external':
+      log(`schema-registry: using ${registry.url} (SCHEMA_REGISTRY_URL)`);
+      break;
+    case 'already-running':
+      log(`schema-registry: already running (pid ${registry.pid}) on 127.0.0.1:${registry.port}`);
+      break;
+    case 'started':
+      log(`schema-registry: ready on http://127.0.0.1:${registry.port} (pid ${registry.pid})`);
+      break;
+  }
 }
 
 /** Stops what `up` started from this state dir, and nothing else. */
 export async function stackDown(stack: Stack, log: (line: string) => void): Promise<void> {
+  log(await registryDown(stack.paths));
   log(await kafkaDown(stack.paths));
   log(await redisDown(stack.paths));
   log(await postgresDown(stack.paths));
 }
 
 export interface ComponentStatus {
-  component: 'kafka' | 'postgres' | 'redis';
+  component: 'kafka' | 'postgres' | 'redis' | 'schema-registry';
   address: string;
   healthy: boolean;
   /** 'accord' when `accord up` started it (with its pid), 'external' when it was already there. */
@@ -90,14 +116,16 @@ function row(
 
 export async function stackStatus(stack: Stack): Promise<ComponentStatus[]> {
   const state = readState(stack.paths.stateFile);
-  const [kafka, pg, redis] = await Promise.all([
+  const [kafka, pg, redis, registry] = await Promise.all([
     checkKafka(stack.config),
     checkPostgres(stack.config.postgres.url),
     checkRedis(stack.config.redis.url),
+    checkSchemaRegistry(stack.config.schemaRegistry.url),
   ]);
   return [
     row('kafka', stack.config.kafka.brokers.join(','), kafka, runningLocalKafka(stack.paths)),
     row('postgres', redactUrl(stack.config.postgres.url), pg, state.postgres ? {} : undefined),
     row('redis', redactUrl(stack.config.redis.url), redis, state.redis),
+    row('schema-registry', stack.config.schemaRegistry.url, registry, runningLocalRegistry(stack.paths)),
   ];
 }

@@ -6,6 +6,7 @@ export interface StackState {
   kafka?: { pid: number; port: number; controllerPort: number; startedAt: string };
   postgres?: { cluster: string; startedAt: string };
   redis?: { pid: number; port: number; startedAt: string };
+  registry?: { pid: number; port: number; startedAt: string };
 }
 
 export function readState(file: string): StackState {

@@ -62,9 +62,21 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 /**
  * Applies `NNNN_name.sql` files from `dir` in order, each in its own transaction, recording them in
  * `accord_schema_migrations`. Safe to run any number of times and from several processes at once.
+ * With `schema`, everything is created in that Postgres schema instead of the default one.
  */
-export async function migrate(url: string, dir: string): Promise<MigrationResult> {
+export async function migrate(
+  url: string,
+  dir: string,
+  options: { schema?: string } = {},
+): Promise<MigrationResult> {
   const createdDatabase = await ensureDatabase(url);
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new StackError(
+      'MIGRATION_FAILED',
+      `invalid schema name "${schema}": use lower-case letters, digits and _`,
+    );
+  }
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const pool = createPgPool(url, { max: 1 });
   const client = await pool.connect();
@@ -72,6 +84,11 @@ export async function migrate(url: string, dir: string): Promise<MigrationResult
   const alreadyApplied: string[] = [];
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    if (schema !== undefined) {
+      // Tests get the whole layout in a schema of their own: every table lands in (and is found in) it.
+      await client.query(`create schema if not exists "${schema}"`);
+      await client.query(`set search_path to "${schema}"`);
+    }
     await client.query(
       `create table if not exists accord_schema_migrations (
          version text primary key,

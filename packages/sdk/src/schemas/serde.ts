@@ -1,0 +1,217 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { Type } from 'avsc';
+import { Type as AvroType } from 'avsc';
+import {
+  DecodeError,
+  describeError,
+  RegistryError,
+  SchemaValidationError,
+  UnavailableError,
+} from '../errors';
+import type { CompatibilityMode } from './compatibility';
+import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
+import { SCHEMAS, type SchemaName, type SchemaTypes } from './types.generated';
+
+export const MAGIC_BYTE = 0;
+
+/** Reads the Confluent wire-format header: byte 0 is 0, bytes 1-4 the big-endian schema id. */
+export function readWireHeader(buffer: Buffer): { schemaId: number; payload: Buffer } {
+  if (buffer.length < 5) {
+    throw new DecodeError(
+      'WIRE_FORMAT_INVALID',
+      `record is ${buffer.length} byte(s): too short for the Confluent wire format (5-byte header)`,
+    );
+  }
+  if (buffer[0] !== MAGIC_BYTE) {
+    throw new DecodeError(
+      'WIRE_FORMAT_INVALID',
+      `record starts with byte 0x${buffer[0]?.toString(16).padStart(2, '0')}, expected magic byte 0x00`,
+    );
+  }
+  return { schemaId: buffer.readUInt32BE(1), payload: buffer.subarray(5) };
+}
+
+const localTypes = new Map<string, Type>();
+/** The avsc Type of a schema of the catalog (generated from schemas/). */
+export function avroType<N extends SchemaName>(name: N): Type {
+  let type = localTypes.get(name);
+  if (!type) {
+    type = AvroType.forSchema(SCHEMAS[name] as unknown as Parameters<typeof AvroType.forSchema>[0]);
+    localTypes.set(name, type);
+  }
+  return type;
+}
+
+function typeLabel(type: Type): string {
+  const name = (type as unknown as { name?: string }).name;
+  return name ?? type.toString();
+}
+
+/** Validates `value` against a catalog schema; throws SchemaValidationError naming every bad field path. */
+export function validateRecord<N extends SchemaName>(
+  name: N,
+  value: unknown,
+): asserts value is SchemaTypes[N] {
+  const issues: { path: string; expected: string; actual: string }[] = [];
+  avroType(name).isValid(value, {
+    errorHook: (path: string[], actual: unknown, type: Type) => {
+      issues.push({
+        path: path.join('.') || '(record)',
+        expected: typeLabel(type),
+        actual: actual === undefined ? 'missing' : (JSON.stringify(actual)?.slice(0, 80) ?? String(actual)),
+      });
+    },
+  });
+  if (issues.length) {
+    const detail = issues.map((i) => `${i.path}: expected ${i.expected}, got ${i.actual}`).join('; ');
+    throw new SchemaValidationError(`invalid ${name}: ${detail}`, issues);
+  }
+}
+
+export interface SerdeOptions {
+  registryUrl: string;
+  /** Register catalog schemas on first use (tests, local runs). Production registers with `accord schemas register`. */
+  autoRegister?: boolean;
+  /** Mode set on subjects this serde registers. Default BACKWARD_TRANSITIVE. */
+  compatibility?: CompatibilityMode;
+}
+
+export interface Decoded {
+  schemaId: number;
+  /** Full name of the writer's record, e.g. accord.commerce.OrderPlaced. */
+  schemaName: string;
+  value: Record<string, unknown>;
+}
+
+/**
+ * Encodes and decodes the Confluent wire format through @kafkajs/confluent-schema-registry, with an id
+ * cache per schema. Subjects follow RecordNameStrategy: the subject is the record's full name, so one topic
+ * can carry several event types. Decoding resolves the writer's schema to the local one when the catalog
+ * has it, so code always sees the current shape of old events.
+ */
+export class AvroSerde {
+  readonly registry: SchemaRegistry;
+  private readonly ids = new Map<string, Promise<number>>();
+  private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
+
+  constructor(private readonly options: SerdeOptions) {
+    this.registry = new SchemaRegistry({ host: options.registryUrl, retry: { retries: 2 } });
+  }
+
+  /** The registry id of the local (catalog) version of a schema; cached. */
+  schemaId(name: SchemaName): Promise<number> {
+    let id = this.ids.get(name);
+    if (!id) {
+      id = this.resolveId(name);
+      this.ids.set(name, id);
+      id.catch(() => this.ids.delete(name)); // let a later call retry
+    }
+    return id;
+  }
+
+  private async resolveId(name: SchemaName): Promise<number> {
+    const schema = { type: SchemaType.AVRO as const, schema: JSON.stringify(SCHEMAS[name]) };
+    try {
+      return await this.registry.getRegistryIdBySchema(name, schema);
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? statusOf(error);
+      if (status === 404 && this.options.autoRegister) {
+        try {
+          const { id } = await this.registry.register(schema, {
+            subject: name,
+            compatibility: COMPATIBILITY[this.options.compatibility ?? REPLAYABLE_DEFAULT_MODE],
+          });
+          return id;
+        } catch (registerError) {
+          throw registryFailure(this.options.registryUrl, `registering ${name}`, registerError);
+        }
+      }
+      if (status === 404) {
+        throw new RegistryError(
+          404,
+          40403,
+          `schema ${name} (as in schemas/) is not registered: run accord schemas register`,
+        );
+      }
+      throw registryFailure(this.options.registryUrl, `looking up ${name}`, error);
+    }
+  }
+
+  /** Validates, then encodes: 0x00, schema id (4 bytes, big-endian), Avro body. Nothing is encoded if invalid. */
+  async encode<N extends SchemaName>(
+    name: N,
+    value: SchemaTypes[N],
+  ): Promise<{ buffer: Buffer; schemaId: number }> {
+    validateRecord(name, value);
+    const schemaId = await this.schemaId(name);
+    const body = avroType(name).toBuffer(value);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(schemaId, 1);
+    return { buffer: Buffer.concat([header, body]), schemaId };
+  }
+
+  /** Decodes a wire-format record. Throws DecodeError: WIRE_FORMAT_INVALID, SCHEMA_NOT_FOUND or DECODE_FAILED. */
+  async decode(buffer: Buffer): Promise<Decoded> {
+    const { schemaId, payload } = readWireHeader(buffer);
+    const reader = await this.reader(schemaId);
+    try {
+      return { schemaId, schemaName: reader.name, value: reader.read(payload) as Record<string, unknown> };
+    } catch (error) {
+      throw new DecodeError(
+        'DECODE_FAILED',
+        `body does not decode with schema id ${schemaId} (${reader.name}): ${describeError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  private async reader(schemaId: number): Promise<{ name: string; read: (payload: Buffer) => unknown }> {
+    const cached = this.readers.get(schemaId);
+    if (cached) return cached;
+    let writer: Type;
+    try {
+      writer = (await this.registry.getSchema(schemaId)) as unknown as Type;
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        throw new DecodeError(
+          'SCHEMA_NOT_FOUND',
+          `schema id ${schemaId} is not in the registry at ${this.options.registryUrl}`,
+        );
+      }
+      throw registryFailure(this.options.registryUrl, `fetching schema id ${schemaId}`, error);
+    }
+    const name = (writer as unknown as { name?: string }).name ?? writer.toString();
+    const local = name in SCHEMAS ? avroType(name as SchemaName) : undefined;
+    let read: (payload: Buffer) => unknown;
+    if (local && local.toString() !== writer.toString()) {
+      const resolver = local.createResolver(writer);
+      read = (payload) => local.fromBuffer(payload, resolver, true);
+    } else {
+      read = (payload) => writer.fromBuffer(payload, undefined, true);
+    }
+    const entry = { name, read };
+    this.readers.set(schemaId, entry);
+    return entry;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const e = error as { status?: number; originalError?: { status?: number } } | undefined;
+  return e?.status ?? e?.originalError?.status;
+}
+
+function registryFailure(url: string, doing: string, error: unknown): Error {
+  const status = statusOf(error);
+  if (status === undefined) {
+    return new UnavailableError(
+      'SCHEMA_REGISTRY_UNAVAILABLE',
+      `${doing}: schema registry at ${url} is not reachable: ${describeError(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new RegistryError(status, status, `${doing}: ${describeError(error)}`);
+}
