@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
+import { schemasCommand } from './commands/schemas';
 import { downCommand, statusCommand, upCommand } from './commands/stack';
 
-const COMMANDS: Command[] = [upCommand, downCommand, statusCommand];
+const COMMANDS: Command[] = [upCommand, downCommand, statusCommand, schemasCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -47,6 +48,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `accord … | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
