@@ -57,16 +57,18 @@ test('status --json reports every component of the shared stack healthy', async 
   const result = await accord(['status', '--json']);
   expect(result.code).toBe(0);
   const rows = parseStatus(result.stdout);
-  expect(Object.keys(rows).sort()).toEqual(['kafka', 'postgres', 'redis']);
+  expect(Object.keys(rows).sort()).toEqual(['kafka', 'postgres', 'redis', 'schema-registry']);
   for (const row of Object.values(rows)) expect(row.healthy).toBe(true);
 });
 
-test('up twice, status, down: a private broker starts once, reports, stops, and nothing else stops', async () => {
+test('up twice, status, down: a private broker and registry start once, report, stop, and nothing else stops', async () => {
   const env = {
     ACCORD_STATE_DIR: stateDir(),
     ACCORD_KAFKA_PORT: String(await freePort()),
     ACCORD_KAFKA_CONTROLLER_PORT: String(await freePort()),
+    ACCORD_REGISTRY_PORT: String(await freePort()),
   };
+  const registryUrl = `http://127.0.0.1:${env.ACCORD_REGISTRY_PORT}`;
 
   const first = await accord(['up'], env);
   expect(first.stderr).toBe('');
@@ -75,6 +77,7 @@ test('up twice, status, down: a private broker starts once, reports, stops, and 
     new RegExp(`\\[up\\] kafka: ready on 127\\.0\\.0\\.1:${env.ACCORD_KAFKA_PORT}`),
   );
   expect(first.stdout).toMatch(/\[up\] postgres: reachable; database accord; migrations up to date/);
+  expect(first.stdout).toMatch(new RegExp(`\\[up\\] schema-registry: ready on ${registryUrl}`));
   expect(first.stdout).toMatch(/\[up\] stack is up/);
 
   const status = await accord(['status', '--json'], env);
@@ -90,10 +93,23 @@ test('up twice, status, down: a private broker starts once, reports, stops, and 
   // Postgres and Redis were already running: they are used, not managed.
   expect(rows.postgres).toMatchObject({ healthy: true, managedBy: 'external' });
   expect(rows.redis).toMatchObject({ healthy: true, managedBy: 'external' });
+  expect(rows['schema-registry']).toMatchObject({ healthy: true, managedBy: 'accord', address: registryUrl });
+  const registryPid = rows['schema-registry']?.pid as number;
+
+  // Something to find again after a restart.
+  const subject = `t-persist-${Date.now()}`;
+  const schema = JSON.stringify({ type: 'record', name: 'Kept', fields: [{ name: 'x', type: 'int' }] });
+  const registered = await fetch(`${registryUrl}/subjects/${subject}/versions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ schema }),
+  });
+  const { id } = (await registered.json()) as { id: number };
 
   const second = await accord(['up'], env);
   expect(second.code).toBe(0);
   expect(second.stdout).toContain(`[up] kafka: already running (pid ${pid})`);
+  expect(second.stdout).toContain(`[up] schema-registry: already running (pid ${registryPid})`);
   expect(second.stdout).not.toMatch(/formatted storage|starting broker|applied/);
 
   const table = await accord(['status'], env);
@@ -104,6 +120,8 @@ test('up twice, status, down: a private broker starts once, reports, stops, and 
   const down = await accord(['down'], env);
   expect(down.code).toBe(0);
   expect(down.stdout).toMatch(new RegExp(`\\[down\\] kafka: broker \\(pid ${pid}\\) (stopped|killed)`));
+  expect(down.stdout).toMatch(new RegExp(`\\[down\\] schema-registry: pid ${registryPid} stopped`));
+  expect(isRunning(registryPid)).toBe(false);
   expect(down.stdout).toContain('[down] redis: not started by Accord, left running');
   expect(down.stdout).toContain('[down] postgres: not started by Accord, left running');
   expect(isRunning(pid)).toBe(false);
@@ -111,6 +129,15 @@ test('up twice, status, down: a private broker starts once, reports, stops, and 
   const after = await accord(['status', '--json'], env);
   expect(after.code).toBe(1);
   expect(parseStatus(after.stdout).kafka?.healthy).toBe(false);
+
+  // The registry keeps its data across restarts (it lives in Postgres).
+  const again = await accord(['up'], env);
+  expect(again.code).toBe(0);
+  const found = await fetch(`${registryUrl}/subjects/${subject}/versions/latest`);
+  expect(await found.json()).toMatchObject({ subject, version: 1, id });
+  await fetch(`${registryUrl}/subjects/${subject}`, { method: 'DELETE' });
+  await fetch(`${registryUrl}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
+  expect((await accord(['down'], env)).code).toBe(0);
 
   // The shared stack is untouched.
   const shared = parseStatus((await accord(['status', '--json'])).stdout);
@@ -182,10 +209,16 @@ describe('up refuses clearly and starts nothing', () => {
   });
 });
 
-test('with KAFKA_BROKERS set, up uses that cluster and starts no broker', async () => {
+test('with KAFKA_BROKERS and SCHEMA_REGISTRY_URL set, up uses them and starts nothing', async () => {
   const dir = stateDir();
-  const result = await accord(['up'], { ACCORD_STATE_DIR: dir, KAFKA_BROKERS: '127.0.0.1:9092' });
+  const result = await accord(['up'], {
+    ACCORD_STATE_DIR: dir,
+    KAFKA_BROKERS: '127.0.0.1:9092',
+    SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081',
+  });
   expect(result.code).toBe(0);
   expect(result.stdout).toContain('[up] kafka: using 127.0.0.1:9092 (KAFKA_BROKERS)');
+  expect(result.stdout).toContain('[up] schema-registry: using http://127.0.0.1:8081 (SCHEMA_REGISTRY_URL)');
   expect(existsSync(join(dir, 'kafka'))).toBe(false);
+  expect(existsSync(join(dir, 'registry'))).toBe(false);
 });

@@ -197,7 +197,13 @@ export class AvroSerde {
   }
 }
 
+// mappersmith (under the Confluent client) reports a failed connection as an HTTP 400 whose message carries
+// the socket error; it exposes no structured code, so the errno names are the only signal.
+const NETWORK_FAILURE =
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)\b|socket hang up/;
+
 function statusOf(error: unknown): number | undefined {
+  if (NETWORK_FAILURE.test(describeError(error))) return undefined;
   const e = error as { status?: number; originalError?: { status?: number } } | undefined;
   return e?.status ?? e?.originalError?.status;
 }
