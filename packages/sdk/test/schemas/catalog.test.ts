@@ -15,7 +15,7 @@ test('every event inlines the envelope, and the catalog matches the generated co
   const entries = loadSchemaCatalog(join(ROOT, 'schemas'));
   const placed = entries.find((e) => e.fullName === 'accord.commerce.OrderPlaced');
   expect(placed?.file).toBe('commerce/OrderPlaced.avsc');
-  const fields = (placed?.json as { fields: { name: string; type: unknown }[] }).fields;
+  const fields = (placed?.json as { fields: { name: string; type: unknown }[] } | undefined)?.fields ?? [];
   expect(fields[0]).toMatchObject({ name: 'envelope', type: { type: 'record', name: 'EventEnvelope' } });
   for (const entry of entries) expect(SCHEMAS[entry.fullName as keyof typeof SCHEMAS]).toEqual(entry.json);
   // The domains the platform needs are all there.
