@@ -1,10 +1,21 @@
 #!/usr/bin/env node
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
+import { eventsCommand, publishCommand, tailCommand } from './commands/events';
 import { schemasCommand } from './commands/schemas';
 import { downCommand, statusCommand, upCommand } from './commands/stack';
+import { topicsCommand } from './commands/topics';
 
-const COMMANDS: Command[] = [upCommand, downCommand, statusCommand, schemasCommand];
+const COMMANDS: Command[] = [
+  upCommand,
+  downCommand,
+  statusCommand,
+  schemasCommand,
+  topicsCommand,
+  publishCommand,
+  tailCommand,
+  eventsCommand,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -4,8 +4,10 @@
 
 export * from './config';
 export * from './errors';
+export * from './events';
 export * from './infra/clients';
 export * from './infra/health';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
+export * from './pipelines';
 export * from './schemas';

@@ -5,6 +5,7 @@ import {
   loadSchemaCatalog,
   REPLAYABLE_DEFAULT_MODE,
   RegistryHttpClient,
+  registerSchemaCatalog,
   resolveConfig,
   UsageError,
 } from '@accord/sdk';
@@ -85,18 +86,7 @@ async function check(ctx: CommandContext): Promise<number> {
 }
 
 async function register(ctx: CommandContext): Promise<number> {
-  const registry = client();
-  const rows: { subject: string; id: number; version: number; action: string }[] = [];
-  for (const entry of catalog(ctx.values)) {
-    const schema = JSON.stringify(entry.json);
-    if ((await registry.subjectCompatibility(entry.fullName)) === undefined) {
-      await registry.setSubjectCompatibility(entry.fullName, REPLAYABLE_DEFAULT_MODE);
-    }
-    const before = await registry.lookup(entry.fullName, schema);
-    const { id } = before ?? (await registry.register(entry.fullName, schema));
-    const version = before?.version ?? (await registry.lookup(entry.fullName, schema))?.version ?? 0;
-    rows.push({ subject: entry.fullName, id, version, action: before ? 'unchanged' : 'registered' });
-  }
+  const rows = await registerSchemaCatalog(resolveConfig().schemaRegistry.url, catalog(ctx.values));
   if (ctx.values.json) ctx.out(JSON.stringify(rows, null, 2));
   else {
     const table = rows.map((r) => ({ ...r, id: String(r.id), version: String(r.version) }));

@@ -1,13 +1,18 @@
+import { join } from 'node:path';
 import {
   checkKafka,
   checkPostgres,
   checkRedis,
   checkSchemaRegistry,
   type HealthReport,
+  loadSchemaCatalog,
+  loadTopicDeclarations,
   type ResolvedConfig,
   redactUrl,
+  registerSchemaCatalog,
   resolveConfig,
 } from '@accord/sdk';
+import { applyDeclaredTopics } from '../commands/topics';
 import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
 import { type StackPaths, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
@@ -78,6 +83,22 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
       log(`schema-registry: ready on http://127.0.0.1:${registry.port} (pid ${registry.pid})`);
       break;
   }
+  const subjects = await registerSchemaCatalog(
+    stack.config.schemaRegistry.url,
+    loadSchemaCatalog(join(stack.paths.root, 'schemas')),
+  );
+  const newSubjects = subjects.filter((s) => s.action === 'registered');
+  log(
+    `schemas: ${subjects.length} in schemas/, ${newSubjects.length ? `registered ${newSubjects.map((s) => `${s.subject} v${s.version}`).join(', ')}` : 'all registered'}`,
+  );
+  const topics = await applyDeclaredTopics(
+    stack.config,
+    loadTopicDeclarations(join(stack.paths.root, 'infra', 'kafka', 'topics.json')),
+  );
+  const changed = topics.filter((t) => t.action !== 'unchanged');
+  log(
+    `topics: ${topics.length} declared${changed.length ? `; ${changed.map((t) => `${t.topic} ${t.action}${t.action === 'drift' ? ` (${t.detail})` : ''}`).join('; ')}` : ', all up to date'}`,
+  );
 }
 
 /** Stops what `up` started from this state dir, and nothing else. */

@@ -112,6 +112,17 @@ export function generateTypes(entries: CatalogEntry[]): string {
     '',
     'export type SchemaName = keyof SchemaTypes;',
     '',
+    '/** The entity each event type is about (the `accord.entity` attribute): it names the topic and the key. */',
+    `export const EVENT_ENTITY_TYPES = ${JSON.stringify(
+      Object.fromEntries(
+        entries
+          .map((e) => [e.fullName, (e.json as JsonObject)['accord.entity']] as const)
+          .filter(([, entity]) => typeof entity === 'string'),
+      ),
+      null,
+      2,
+    )} as const;`,
+    '',
   ];
   return lines.join('\n');
 }

@@ -224,6 +224,7 @@ export const SCHEMAS = {
     "name": "CustomerRegistered",
     "namespace": "accord.commerce",
     "doc": "A customer account was created.",
+    "accord.entity": "customer",
     "fields": [
       {
         "name": "envelope",
@@ -314,6 +315,7 @@ export const SCHEMAS = {
     "name": "DiscountApproved",
     "namespace": "accord.commerce",
     "doc": "Pricing granted a discount on an order.",
+    "accord.entity": "order",
     "fields": [
       {
         "name": "envelope",
@@ -404,6 +406,7 @@ export const SCHEMAS = {
     "name": "OrderPlaced",
     "namespace": "accord.commerce",
     "doc": "A customer placed an order.",
+    "accord.entity": "order",
     "fields": [
       {
         "name": "envelope",
@@ -522,6 +525,7 @@ export const SCHEMAS = {
     "name": "OrderShipped",
     "namespace": "accord.commerce",
     "doc": "Fulfillment shipped an order.",
+    "accord.entity": "order",
     "fields": [
       {
         "name": "envelope",
@@ -616,6 +620,7 @@ export const SCHEMAS = {
     "name": "PaymentCaptured",
     "namespace": "accord.commerce",
     "doc": "A payment for an order was captured.",
+    "accord.entity": "payment",
     "fields": [
       {
         "name": "envelope",
@@ -710,6 +715,7 @@ export const SCHEMAS = {
     "name": "RefundProcessed",
     "namespace": "accord.commerce",
     "doc": "Billing paid a refund.",
+    "accord.entity": "payment",
     "fields": [
       {
         "name": "envelope",
@@ -800,6 +806,7 @@ export const SCHEMAS = {
     "name": "RefundRequested",
     "namespace": "accord.commerce",
     "doc": "Support asked for a refund.",
+    "accord.entity": "order",
     "fields": [
       {
         "name": "envelope",
@@ -890,6 +897,7 @@ export const SCHEMAS = {
     "name": "RiskFlagged",
     "namespace": "accord.commerce",
     "doc": "Risk flagged a customer or an order.",
+    "accord.entity": "customer",
     "fields": [
       {
         "name": "envelope",
@@ -1000,6 +1008,7 @@ export const SCHEMAS = {
     "name": "StockAdjusted",
     "namespace": "accord.commerce",
     "doc": "Inventory counted or received stock.",
+    "accord.entity": "stock_item",
     "fields": [
       {
         "name": "envelope",
@@ -1091,6 +1100,7 @@ export const SCHEMAS = {
     "name": "StockReserved",
     "namespace": "accord.commerce",
     "doc": "Inventory reserved stock for an order.",
+    "accord.entity": "stock_item",
     "fields": [
       {
         "name": "envelope",
@@ -1189,6 +1199,7 @@ export const SCHEMAS = {
     "name": "LogAnomaly",
     "namespace": "accord.logs",
     "doc": "A service behaves unlike its recent past.",
+    "accord.entity": "log_anomaly",
     "fields": [
       {
         "name": "envelope",
@@ -1294,6 +1305,7 @@ export const SCHEMAS = {
     "name": "LogSummary",
     "namespace": "accord.logs",
     "doc": "Counts per level for one service over a window.",
+    "accord.entity": "log_summary",
     "fields": [
       {
         "name": "envelope",
@@ -1405,6 +1417,7 @@ export const SCHEMAS = {
     "name": "ParsedLogRecord",
     "namespace": "accord.logs",
     "doc": "A log line parsed into fields.",
+    "accord.entity": "parsed_log",
     "fields": [
       {
         "name": "envelope",
@@ -1520,6 +1533,7 @@ export const SCHEMAS = {
     "name": "RawLogLine",
     "namespace": "accord.logs",
     "doc": "One line as a service wrote it.",
+    "accord.entity": "raw_log",
     "fields": [
       {
         "name": "envelope",
@@ -2022,3 +2036,21 @@ export interface SchemaTypes {
 }
 
 export type SchemaName = keyof SchemaTypes;
+
+/** The entity each event type is about (the `accord.entity` attribute): it names the topic and the key. */
+export const EVENT_ENTITY_TYPES = {
+  "accord.commerce.CustomerRegistered": "customer",
+  "accord.commerce.DiscountApproved": "order",
+  "accord.commerce.OrderPlaced": "order",
+  "accord.commerce.OrderShipped": "order",
+  "accord.commerce.PaymentCaptured": "payment",
+  "accord.commerce.RefundProcessed": "payment",
+  "accord.commerce.RefundRequested": "order",
+  "accord.commerce.RiskFlagged": "customer",
+  "accord.commerce.StockAdjusted": "stock_item",
+  "accord.commerce.StockReserved": "stock_item",
+  "accord.logs.LogAnomaly": "log_anomaly",
+  "accord.logs.LogSummary": "log_summary",
+  "accord.logs.ParsedLogRecord": "parsed_log",
+  "accord.logs.RawLogLine": "raw_log"
+} as const;

@@ -1,0 +1,265 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { context, trace } from '@opentelemetry/api';
+import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import { type ResolvedConfig, resolveConfig } from '../config';
+import { AccordError, describeError, UnavailableError } from '../errors';
+import { createKafka } from '../infra/clients';
+import { AvroSerde } from '../schemas/serde';
+import type { EventEnvelope, SchemaTypes } from '../schemas/types.generated';
+import { domainOfEntity, type EventName, entityTypeOf, eventsTopic, resolveEventName } from './topics';
+
+/** Header names Accord puts on every event. */
+export const HEADERS = {
+  eventId: 'accord-event-id',
+  eventType: 'accord-event-type',
+  entityType: 'accord-entity-type',
+  schemaId: 'accord-schema-id',
+  traceparent: 'traceparent',
+} as const;
+
+/** An event's own fields: everything but the envelope, which the publisher fills. */
+export type EventData<N extends EventName> = Omit<SchemaTypes[N], 'envelope'>;
+
+export interface PublishOptions {
+  /** The entity the event is about: the Kafka key. Required. */
+  entityId: string;
+  /** Needed only for event types not tied to one entity (platform records such as Decision). */
+  entityType?: string;
+  /** Defaults to `<domain>.<entity>.events`. */
+  topic?: string;
+  eventId?: string;
+  occurredAt?: Date | number;
+  causationId?: string | null;
+  correlationId?: string | null;
+  contractVersions?: string[];
+  headers?: Record<string, string>;
+}
+
+export interface PublishedEvent {
+  eventId: string;
+  eventType: EventName;
+  entityId: string;
+  topic: string;
+  schemaId: number;
+}
+
+export interface PublishedRecord extends PublishedEvent {
+  partition: number;
+  offset: string;
+}
+
+export interface PublisherOptions {
+  config?: ResolvedConfig;
+  /** The agent or service that emits: goes into every envelope's `producer`. */
+  producer: string;
+  serde?: AvroSerde;
+  /** Register catalog schemas on first use (local runs and tests). */
+  autoRegister?: boolean;
+}
+
+function traceparent(): string {
+  const span = trace.getSpanContext(context.active());
+  if (span && trace.isSpanContextValid(span)) {
+    return `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 1).toString(16).padStart(2, '0')}`;
+  }
+  // No active trace: start one, so consumers can continue it across the Kafka hop.
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/**
+ * Publishes domain events. Ordering contract: the key is the entity id, so all events of one entity go
+ * to one partition of the entity's topic and are read in the order they were published (the producer is
+ * idempotent with one request in flight, acks=all: retries never reorder or duplicate).
+ * Nothing is reported as published that the broker did not acknowledge.
+ */
+export class EventPublisher {
+  readonly serde: AvroSerde;
+  private readonly kafka: Kafka;
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+
+  constructor(private readonly options: PublisherOptions) {
+    const config = options.config ?? resolveConfig();
+    if (!options.producer || typeof options.producer !== 'string') {
+      throw new AccordError(
+        'CONFIG_INVALID',
+        'option producer must name the agent or service that publishes',
+      );
+    }
+    this.kafka = createKafka(config);
+    this.serde =
+      options.serde ??
+      new AvroSerde({ registryUrl: config.schemaRegistry.url, autoRegister: options.autoRegister ?? false });
+  }
+
+  private connect(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      try {
+        await producer.connect();
+      } catch (error) {
+        this.connecting = undefined;
+        throw kafkaFailure('connecting the producer', error);
+      }
+      this.producer = producer;
+      return producer;
+    })();
+    return this.connecting;
+  }
+
+  /** Validates and encodes one event; nothing is sent. */
+  async prepare<N extends EventName>(
+    type: N | string,
+    data: EventData<N>,
+    options: PublishOptions,
+  ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
+    const eventType = resolveEventName(type) as N;
+    if (typeof options?.entityId !== 'string' || options.entityId.trim() === '') {
+      throw new AccordError(
+        'EVENT_INVALID',
+        `entityId is required for ${eventType}: it is the Kafka key that keeps an entity's events in order`,
+      );
+    }
+    const entityType = options.entityType ?? entityTypeOf(eventType);
+    if (!entityType) {
+      throw new AccordError(
+        'EVENT_INVALID',
+        `entityType is required for ${eventType}, which is not tied to one entity type`,
+      );
+    }
+    const topic = options.topic ?? eventsTopic(entityType, domainOfEntity(entityType));
+    const occurredAt = options.occurredAt === undefined ? Date.now() : new Date(options.occurredAt).getTime();
+    if (!Number.isFinite(occurredAt))
+      throw new AccordError('EVENT_INVALID', `occurredAt is not a valid time: ${String(options.occurredAt)}`);
+    const envelope: EventEnvelope = {
+      eventId: options.eventId ?? randomUUID(),
+      eventType,
+      entityType,
+      entityId: options.entityId,
+      occurredAt,
+      producer: this.options.producer,
+      causationId: options.causationId ?? null,
+      correlationId: options.correlationId ?? null,
+      contractVersions: options.contractVersions ?? [],
+    };
+    const record = { envelope, ...data } as unknown as SchemaTypes[N];
+    const { buffer, schemaId } = await this.serde.encode(eventType, record);
+    return {
+      topic,
+      message: {
+        key: options.entityId,
+        value: buffer,
+        timestamp: String(occurredAt),
+        headers: {
+          ...options.headers,
+          [HEADERS.eventId]: envelope.eventId,
+          [HEADERS.eventType]: eventType,
+          [HEADERS.entityType]: entityType,
+          [HEADERS.schemaId]: String(schemaId),
+          [HEADERS.traceparent]: traceparent(),
+        },
+      },
+      event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
+    };
+  }
+
+  /** Publishes one event and resolves once the broker acknowledged it (acks=all). */
+  async publish<N extends EventName>(
+    type: N | string,
+    data: EventData<N>,
+    options: PublishOptions,
+  ): Promise<PublishedRecord> {
+    const prepared = await this.prepare(type, data, options);
+    const producer = await this.connect();
+    let acks: RecordMetadata[];
+    try {
+      acks = await producer.send({ topic: prepared.topic, acks: -1, messages: [prepared.message] });
+    } catch (error) {
+      throw kafkaFailure(`publishing ${prepared.event.eventType} to ${prepared.topic}`, error);
+    }
+    const ack = acks[0];
+    return { ...prepared.event, partition: ack?.partition ?? -1, offset: ack?.baseOffset ?? '-1' };
+  }
+
+  /**
+   * Publishes many events in one batch. Every event is validated and encoded first: if any is invalid,
+   * none is sent. Resolves once the broker acknowledged all of them.
+   */
+  async publishMany(
+    events: { type: EventName | string; data: EventData<EventName>; options: PublishOptions }[],
+  ): Promise<PublishedEvent[]> {
+    const prepared = [];
+    for (const [i, e] of events.entries()) {
+      try {
+        prepared.push(await this.prepare(e.type, e.data, e.options));
+      } catch (error) {
+        if (error instanceof AccordError) {
+          error.message = `event ${i}: ${error.message}`;
+        }
+        throw error;
+      }
+    }
+    if (prepared.length === 0) return [];
+    const byTopic = new Map<string, Message[]>();
+    for (const p of prepared) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
+    const producer = await this.connect();
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      throw kafkaFailure(`publishing ${prepared.length} events`, error);
+    }
+    return prepared.map((p) => p.event);
+  }
+
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    this.connecting = undefined;
+    await producer?.disconnect();
+  }
+}
+
+/** Maps kafkajs failures by their structured fields (type, retriable), never by message text. */
+export function kafkaFailure(doing: string, error: unknown): AccordError {
+  const e = error as {
+    type?: string;
+    retriable?: boolean;
+    name?: string;
+    originalError?: { type?: string };
+    cause?: { type?: string };
+  };
+  // KafkaJSNumberOfRetriesExceeded carries the last broker error as `cause`.
+  const type = e.type ?? e.cause?.type ?? e.originalError?.type;
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'TOPIC_AUTHORIZATION_FAILED') {
+    return new AccordError(
+      'TOPIC_NOT_FOUND',
+      `${doing}: the topic does not exist (${type}): declare it in infra/kafka/topics.json and run accord topics apply`,
+      { cause: error },
+    );
+  }
+  const transient =
+    e.retriable === true ||
+    e.name === 'KafkaJSNumberOfRetriesExceeded' ||
+    e.name === 'KafkaJSConnectionError' ||
+    e.name === 'KafkaJSRequestTimeoutError' ||
+    e.name === 'KafkaJSBrokerNotFound' ||
+    e.name === 'KafkaJSConnectionClosedError';
+  if (transient) {
+    return new UnavailableError(
+      'KAFKA_UNAVAILABLE',
+      `${doing}: Kafka did not acknowledge (${describeError(error)}); nothing was published`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new AccordError('PUBLISH_FAILED', `${doing}: ${describeError(error)}`, { cause: error });
+}

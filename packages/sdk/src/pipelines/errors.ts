@@ -1,0 +1,44 @@
+import { AccordError } from '../errors';
+
+/** Thrown by a handler: this event can never succeed; dead-letter it now, no retries. */
+export class TerminalError extends AccordError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('PIPELINE_HANDLER_FAILED', message, { ...options, retriable: false });
+  }
+}
+
+/** Thrown by a handler: a transient failure; retry with backoff, then dead-letter. */
+export class RetryableError extends AccordError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('PIPELINE_HANDLER_FAILED', message, { ...options, retriable: true });
+  }
+}
+
+/** This instance lost the partition: another owner moved the checkpoint's epoch on. */
+export class FencedError extends AccordError {
+  constructor(message: string) {
+    super('PIPELINE_FENCED', message, { retriable: false });
+  }
+}
+
+const PROGRAMMER_ERRORS = ['TypeError', 'ReferenceError', 'SyntaxError', 'RangeError'];
+
+export type FailureDecision = 'retry' | 'dead-letter';
+
+/**
+ * The retry decision travels with the error type: TerminalError and programmer errors (TypeError, …)
+ * are dead-lettered at once; RetryableError and anything else is retried until attempts run out.
+ */
+export function classifyFailure(error: unknown, attempt: number, maxAttempts: number): FailureDecision {
+  if (error instanceof TerminalError) return 'dead-letter';
+  if (error instanceof AccordError && !error.retriable) return 'dead-letter';
+  const name = (error as { name?: unknown })?.name;
+  if (typeof name === 'string' && PROGRAMMER_ERRORS.includes(name)) return 'dead-letter';
+  return attempt < maxAttempts ? 'retry' : 'dead-letter';
+}
+
+export function errorCodeOf(error: unknown): string {
+  if (error instanceof AccordError) return error.code;
+  const name = (error as { name?: unknown })?.name;
+  return typeof name === 'string' ? name : 'Error';
+}

@@ -1,0 +1,3 @@
+export * from './checkpoints';
+export * from './errors';
+export * from './pipeline';

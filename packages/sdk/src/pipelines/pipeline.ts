@@ -1,0 +1,503 @@
+import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import type { Pool, PoolClient } from 'pg';
+import { type ResolvedConfig, resolveConfig } from '../config';
+import { AccordError, describeError } from '../errors';
+import { HEADERS } from '../events/publisher';
+import { deadLetterTopic } from '../events/topics';
+import { createKafka, createPgPool } from '../infra/clients';
+import { AvroSerde } from '../schemas/serde';
+import type { DeadLetter } from '../schemas/types.generated';
+import { CheckpointStore, type CheckpointType } from './checkpoints';
+import { classifyFailure, errorCodeOf, FencedError } from './errors';
+
+export type PipelineMode = 'at-least-once' | 'transactional';
+
+export interface PipelineEvent {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** Kafka record timestamp (ms since epoch, as a string, as kafkajs gives it). */
+  timestamp: string;
+  headers: Record<string, string>;
+  raw: Buffer | null;
+  /** The decoded Avro value (null for a tombstone, or when `decode: false`). */
+  value: Record<string, unknown> | null;
+  schemaId?: number;
+  schemaName?: string;
+}
+
+export interface HandlerContext {
+  pipeline: string;
+  group: string;
+  /** True while re-processing events after a replay: skip external side effects. */
+  replay: boolean;
+  /** 1 on the first try. */
+  attempt: number;
+  /** transactional mode: the transaction the checkpoint commits in. Write with it. */
+  tx?: PoolClient;
+}
+
+export type PipelineHandler = (event: PipelineEvent, ctx: HandlerContext) => Promise<void> | void;
+
+export interface PipelineOptions {
+  /** The pipeline's name (checkpoints and dead letters carry it). */
+  name: string;
+  /** Consumer group; default: the name. */
+  group?: string;
+  /** Topics, or a pattern matched against the topics that exist when the pipeline starts. */
+  topics: string[] | RegExp;
+  handler: PipelineHandler;
+  /** Default at-least-once. */
+  mode?: PipelineMode;
+  /** Where a partition without a checkpoint starts. Default earliest. */
+  from?: 'earliest' | 'latest';
+  /** What the checkpoint value records besides the offset. Default offset. */
+  checkpointType?: Exclude<CheckpointType, 'window'>;
+  config?: ResolvedConfig;
+  /** Postgres for checkpoints (and the transaction in transactional mode). Default: DATABASE_URL. */
+  pool?: Pool;
+  serde?: AvroSerde;
+  /** Decode Avro values (default true). Records that cannot be decoded are dead-lettered. */
+  decode?: boolean;
+  /** Tries per event before dead-lettering a retriable failure. Default 3. */
+  maxAttempts?: number;
+  /** First retry delay; doubles each try. Default 200 ms. */
+  retryBackoffMs?: number;
+  /** Called for events sent to the dead-letter topic (for logs and metrics). */
+  onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
+}
+
+interface PartitionState {
+  epoch: number;
+  next: bigint;
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A pipeline: a named consumer group whose position lives in pipeline_checkpoints and is mirrored to
+ * Kafka's committed offsets. Per-partition order; at-least-once (process, then checkpoint) or
+ * transactional (the handler's writes and the checkpoint commit in one Postgres transaction).
+ */
+export class Pipeline {
+  readonly name: string;
+  readonly group: string;
+  readonly mode: PipelineMode;
+  private readonly config: ResolvedConfig;
+  private readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private readonly store: CheckpointStore;
+  private readonly serde: AvroSerde | undefined;
+  private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private dlqProducer: Producer | undefined;
+  private dlqReady = false;
+  private readonly partitions = new Map<string, PartitionState>();
+  private stopping: Promise<void> | undefined;
+  /** Counters for tests, status and benchmarks. */
+  readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0 };
+
+  constructor(private readonly options: PipelineOptions) {
+    if (!options.name || !/^[A-Za-z0-9._-]{1,200}$/.test(options.name)) {
+      throw new AccordError(
+        'PIPELINE_INVALID',
+        `option name must be 1-200 characters of letters, digits, '.', '_' or '-', got "${options.name}"`,
+      );
+    }
+    if (typeof options.handler !== 'function')
+      throw new AccordError('PIPELINE_INVALID', 'option handler must be a function');
+    if (
+      !(options.topics instanceof RegExp) &&
+      (!Array.isArray(options.topics) || options.topics.length === 0)
+    ) {
+      throw new AccordError(
+        'PIPELINE_INVALID',
+        'option topics must be a non-empty array of topic names or a RegExp',
+      );
+    }
+    const mode = options.mode ?? 'at-least-once';
+    if (mode !== 'at-least-once' && mode !== 'transactional') {
+      throw new AccordError(
+        'PIPELINE_INVALID',
+        `option mode must be 'at-least-once' or 'transactional', got "${String(mode)}"`,
+      );
+    }
+    this.name = options.name;
+    this.group = options.group ?? options.name;
+    this.mode = mode;
+    this.config = options.config ?? resolveConfig();
+    this.ownsPool = options.pool === undefined;
+    this.pool = options.pool ?? createPgPool(this.config.postgres.url, { max: 4 });
+    this.store = new CheckpointStore(this.pool);
+    this.serde =
+      options.decode === false
+        ? undefined
+        : (options.serde ?? new AvroSerde({ registryUrl: this.config.schemaRegistry.url }));
+  }
+
+  /** Joins the group and starts consuming. Resolves once the consumer runs. */
+  async start(): Promise<void> {
+    const kafka = createKafka(this.config);
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const topics = await this.resolveTopics();
+    await this.preparePositions(topics);
+
+    const consumer = kafka.consumer({
+      groupId: this.group,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    // A rebalance invalidates every claim: partitions are claimed again (new epoch) on their next batch.
+    consumer.on(consumer.events.GROUP_JOIN, () => this.partitions.clear());
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  private async resolveTopics(): Promise<string[]> {
+    if (!(this.options.topics instanceof RegExp)) return this.options.topics;
+    const pattern = this.options.topics;
+    const all = await this.admin!.listTopics();
+    return all.filter((t) => pattern.test(t) && !t.startsWith('__')).sort();
+  }
+
+  /**
+   * Before joining: partitions without a checkpoint get one at `from` (earliest or latest), and while
+   * the group is empty Kafka's committed offsets are set to the checkpoints, so the first fetch starts
+   * at the right place (the table stays the source of truth either way: see onBatch).
+   */
+  private async preparePositions(topics: string[]): Promise<void> {
+    const admin = this.admin!;
+    const existing = await this.store.list(this.group);
+    const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
+    const seeds: { topic: string; partition: number; offset: string }[] = [];
+    for (const topic of topics) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      for (const o of offsets) {
+        if (!known.has(`${topic}:${o.partition}`)) {
+          seeds.push({
+            topic,
+            partition: o.partition,
+            offset: this.options.from === 'latest' ? o.high : o.low,
+          });
+        }
+      }
+    }
+    await this.store.seed(this.name, this.group, seeds);
+    const rows = await this.store.list(this.group);
+    for (const topic of topics) {
+      const partitions = rows
+        .filter((r) => r.topic === topic)
+        .map((r) => ({ partition: r.partition, offset: r.kafkaOffset }));
+      if (partitions.length === 0) continue;
+      try {
+        await admin.setOffsets({ groupId: this.group, topic, partitions });
+      } catch {
+        // The group has live members (other instances): they hold the right positions already.
+      }
+    }
+  }
+
+  private async claim(topic: string, partition: number): Promise<PartitionState> {
+    const offsets = await this.admin!.fetchTopicOffsets(topic);
+    const o = offsets.find((x) => x.partition === partition);
+    const start = this.options.from === 'latest' ? (o?.high ?? '0') : (o?.low ?? '0');
+    const { offset, epoch } = await this.store.claim(this.name, this.group, topic, partition, start);
+    return { epoch, next: offset };
+  }
+
+  private async onBatch({
+    batch,
+    heartbeat,
+    isRunning,
+    isStale,
+    commitOffsetsIfNecessary,
+  }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const key = `${topic}:${partition}`;
+    let state = this.partitions.get(key);
+    if (!state) {
+      state = await this.claim(topic, partition);
+      this.partitions.set(key, state);
+    }
+    const first = batch.messages[0];
+    if (!first) return;
+    if (BigInt(first.offset) > state.next) {
+      // Kafka's position is past the checkpoint (the table was moved back): go to the checkpoint.
+      this.consumer!.seek({ topic, partition, offset: state.next.toString() });
+      return;
+    }
+    const messages = batch.messages.filter((m) => BigInt(m.offset) >= state.next);
+    if (messages.length === 0) return;
+    this.stats.batches++;
+    try {
+      if (this.mode === 'transactional')
+        await this.runTransactional(topic, partition, state, messages, isRunning, isStale);
+      else await this.runAtLeastOnce(topic, partition, state, messages, isRunning, isStale, heartbeat);
+    } catch (error) {
+      if (error instanceof FencedError) {
+        this.stats.fenced++;
+        this.partitions.delete(key);
+        return;
+      }
+      throw error;
+    }
+    await heartbeat();
+    await commitOffsetsIfNecessary();
+  }
+
+  private toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
+    return {
+      topic,
+      partition,
+      offset: m.offset,
+      key: m.key ? m.key.toString() : null,
+      timestamp: m.timestamp,
+      headers: headersOf(m.headers),
+      raw: m.value,
+      value: null,
+    };
+  }
+
+  /** Decodes and runs the handler with retries; returns false when the event was dead-lettered. */
+  private async process(
+    event: PipelineEvent,
+    ctx: Omit<HandlerContext, 'attempt'>,
+    savepoint?: PoolClient,
+  ): Promise<void> {
+    if (this.serde && event.raw) {
+      try {
+        const decoded = await this.serde.decode(event.raw);
+        event.value = decoded.value;
+        event.schemaId = decoded.schemaId;
+        event.schemaName = decoded.schemaName;
+      } catch (error) {
+        if (error instanceof AccordError && error.retriable) throw error; // registry down: stop, retry the batch
+        await this.deadLetter(event, error, 1);
+        return;
+      }
+    }
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (savepoint) await savepoint.query('savepoint accord_event');
+        await this.options.handler(event, { ...ctx, attempt });
+        if (savepoint) await savepoint.query('release savepoint accord_event');
+        this.stats.processed++;
+        return;
+      } catch (error) {
+        if (savepoint) await savepoint.query('rollback to savepoint accord_event');
+        if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
+          await this.deadLetter(event, error, attempt);
+          return;
+        }
+        await delay((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private checkpointValue(m: KafkaMessage): [CheckpointType, string] {
+    return this.options.checkpointType === 'timestamp'
+      ? ['timestamp', new Date(Number(m.timestamp)).toISOString()]
+      : ['offset', m.offset];
+  }
+
+  private async runTransactional(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+  ): Promise<void> {
+    const client = await this.pool.connect();
+    let last: KafkaMessage | undefined;
+    try {
+      await client.query('begin');
+      for (const m of messages) {
+        if (!isRunning() || isStale()) break;
+        await this.process(
+          this.toEvent(topic, partition, m),
+          { pipeline: this.name, group: this.group, replay: false, tx: client },
+          client,
+        );
+        last = m;
+      }
+      if (!last) {
+        await client.query('rollback');
+        return;
+      }
+      const next = BigInt(last.offset) + 1n;
+      const [type, value] = this.checkpointValue(last);
+      const moved = await this.store.advance(
+        client,
+        { group: this.group, topic, partition, epoch: state.epoch },
+        next,
+        type,
+        value,
+      );
+      if (!moved) {
+        await client.query('rollback');
+        throw new FencedError(
+          `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
+        );
+      }
+      await client.query('commit');
+      state.next = next;
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    await this.mirror(topic, partition, state.next);
+  }
+
+  private async runAtLeastOnce(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    let last: KafkaMessage | undefined;
+    let sinceCheckpoint = 0;
+    const checkpoint = async () => {
+      if (!last) return;
+      const next = BigInt(last.offset) + 1n;
+      const [type, value] = this.checkpointValue(last);
+      const moved = await this.store.advance(
+        this.pool,
+        { group: this.group, topic, partition, epoch: state.epoch },
+        next,
+        type,
+        value,
+      );
+      if (!moved)
+        throw new FencedError(`${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`);
+      state.next = next;
+      sinceCheckpoint = 0;
+      await this.mirror(topic, partition, next);
+    };
+    for (const m of messages) {
+      if (!isRunning() || isStale()) break;
+      await this.process(this.toEvent(topic, partition, m), {
+        pipeline: this.name,
+        group: this.group,
+        replay: false,
+      });
+      last = m;
+      if (++sinceCheckpoint >= 500) {
+        await checkpoint();
+        await heartbeat();
+      }
+    }
+    await checkpoint();
+  }
+
+  /** Mirrors the checkpoint to Kafka's committed offsets, so Kafka's tools see the same position. */
+  private async mirror(topic: string, partition: number, next: bigint): Promise<void> {
+    try {
+      await this.consumer!.commitOffsets([{ topic, partition, offset: next.toString() }]);
+    } catch {
+      // The table is the source of truth; the mirror catches up on the next commit.
+    }
+  }
+
+  private async deadLetter(event: PipelineEvent, error: unknown, attempts: number): Promise<void> {
+    const topic = deadLetterTopic(this.group);
+    if (!this.dlqProducer) {
+      const kafka = createKafka(this.config);
+      this.dlqProducer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      await this.dlqProducer.connect();
+    }
+    if (!this.dlqReady) {
+      const admin = this.admin!;
+      if (!(await admin.listTopics()).includes(topic)) {
+        await admin
+          .createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] })
+          .catch(() => false);
+      }
+      this.dlqReady = true;
+    }
+    const record: DeadLetter = {
+      pipeline: this.name,
+      consumerGroup: this.group,
+      topic: event.topic,
+      partition: event.partition,
+      offset: Number(event.offset),
+      key: event.key === null ? null : Buffer.from(event.key),
+      value: event.raw,
+      headers: event.headers,
+      errorCode: errorCodeOf(error),
+      errorMessage: describeError(error).slice(0, 4000),
+      attempts,
+      failedAt: Date.now(),
+    };
+    const serde =
+      this.serde ?? new AvroSerde({ registryUrl: this.config.schemaRegistry.url, autoRegister: true });
+    let value: Buffer;
+    try {
+      value = (await serde.encode('accord.platform.DeadLetter', record)).buffer;
+    } catch {
+      // Registry unreachable or schema unregistered: keep the record anyway, as JSON.
+      value = Buffer.from(
+        JSON.stringify({ ...record, key: event.key, value: event.raw?.toString('base64') ?? null }),
+      );
+    }
+    await this.dlqProducer.send({
+      topic,
+      acks: -1,
+      messages: [
+        {
+          key: event.key,
+          value,
+          headers: {
+            'accord-dlq-source': `${event.topic}/${event.partition}/${event.offset}`,
+            'accord-dlq-error-code': record.errorCode,
+            ...(event.headers[HEADERS.eventId] ? { [HEADERS.eventId]: event.headers[HEADERS.eventId] } : {}),
+          },
+        },
+      ],
+    });
+    this.stats.deadLettered++;
+    this.options.onDeadLetter?.(event, error);
+  }
+
+  /** Finishes the current batch, checkpoints it, leaves the group and closes every client. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.consumer?.disconnect().catch(() => {});
+      await this.dlqProducer?.disconnect().catch(() => {});
+      await this.admin?.disconnect().catch(() => {});
+      if (this.ownsPool) await this.pool.end().catch(() => {});
+    })();
+    return this.stopping;
+  }
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  return new Pipeline(options);
+}

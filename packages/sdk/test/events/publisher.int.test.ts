@@ -1,0 +1,181 @@
+/**
+ * The producer on the real broker: validation before anything is sent, per-entity order across a
+ * 6-partition topic, the headers every event carries, and failures mapped to clear, classified errors.
+ */
+import { EventPublisher, resolveConfig } from '@accord/sdk';
+import { eventually, TestContext, uniqueName } from '@accord/testing';
+
+jest.setTimeout(120000);
+
+const config = resolveConfig();
+const ctx = new TestContext(config);
+const publisher = new EventPublisher({ config, producer: 'test-agent', autoRegister: true });
+afterAll(async () => {
+  await publisher.close();
+  await ctx.cleanup();
+});
+
+const discount = (percent: number) => ({ orderId: 'o', percent, approvedBy: 'pricing-agent' });
+
+async function highWatermarks(topic: string): Promise<number> {
+  const offsets = await (await ctx.kafkaAdmin()).fetchTopicOffsets(topic);
+  return offsets.reduce((sum, o) => sum + Number(o.high), 0);
+}
+
+test('invalid events are refused with a clear error and nothing is sent', async () => {
+  const topic = await ctx.createTopic({ partitions: 2 });
+  await expect(
+    publisher.publish('accord.commerce.DiscountApproved', discount(5), { entityId: '', topic }),
+  ).rejects.toMatchObject({
+    code: 'EVENT_INVALID',
+    message: expect.stringMatching(/^entityId is required for accord\.commerce\.DiscountApproved/),
+  });
+  await expect(
+    publisher.publish('accord.commerce.NoSuchThing', discount(5), { entityId: 'o-1', topic }),
+  ).rejects.toMatchObject({
+    code: 'EVENT_TYPE_UNKNOWN',
+    message: expect.stringMatching(/^unknown event type "accord\.commerce\.NoSuchThing" \(known: /),
+  });
+  await expect(
+    publisher.publish('DiscountApproved', { orderId: 'o', percent: 'lots', approvedBy: 'x' } as never, {
+      entityId: 'o-1',
+      topic,
+    }),
+  ).rejects.toMatchObject({
+    code: 'SCHEMA_VALIDATION_FAILED',
+    message: expect.stringContaining('percent: expected "double", got "lots"'),
+  });
+  // One bad event in a batch: none of the batch is sent.
+  await expect(
+    publisher.publishMany([
+      { type: 'DiscountApproved', data: discount(1), options: { entityId: 'o-1', topic } },
+      { type: 'DiscountApproved', data: { orderId: 'o' } as never, options: { entityId: 'o-2', topic } },
+    ]),
+  ).rejects.toMatchObject({
+    code: 'SCHEMA_VALIDATION_FAILED',
+    message: expect.stringMatching(/^event 1: invalid /),
+  });
+  expect(await highWatermarks(topic)).toBe(0);
+});
+
+test('10,000 events over 200 entities on 6 partitions keep per-entity order, with their headers', async () => {
+  const topic = await ctx.createTopic({ partitions: 6 });
+  const entities = Array.from({ length: 200 }, (_, i) => `order-${i}`);
+  const total = 10_000;
+  const batchSize = 500;
+  for (let start = 0; start < total; start += batchSize) {
+    const batch = Array.from({ length: batchSize }, (_, j) => {
+      const n = start + j;
+      const entityId = entities[n % entities.length]!;
+      // percent carries the per-entity sequence number
+      return {
+        type: 'DiscountApproved',
+        data: discount(Math.floor(n / entities.length)),
+        options: { entityId, topic },
+      };
+    });
+    const sent = await publisher.publishMany(batch);
+    expect(sent).toHaveLength(batchSize);
+  }
+  expect(await highWatermarks(topic)).toBe(total);
+
+  const seen = new Map<string, number[]>();
+  const partitionsOf = new Map<string, Set<number>>();
+  let count = 0;
+  let firstHeaders: Record<string, string> | undefined;
+  const consumer = ctx.kafka.consumer({ groupId: ctx.group(), maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const key = message.key!.toString();
+      const decoded = await publisher.serde.decode(message.value!);
+      const list = seen.get(key) ?? [];
+      list.push(decoded.value.percent as number);
+      seen.set(key, list);
+      partitionsOf.set(key, (partitionsOf.get(key) ?? new Set()).add(partition));
+      firstHeaders ??= Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+      );
+      count++;
+    },
+  });
+  await eventually(() => count >= total, { timeoutMs: 60000, what: `${total} events` });
+  await consumer.disconnect();
+
+  expect(count).toBe(total);
+  expect(seen.size).toBe(200);
+  for (const [, sequence] of seen) expect(sequence).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  for (const [, partitions] of partitionsOf) expect(partitions.size).toBe(1);
+  expect(firstHeaders).toEqual({
+    'accord-event-id': expect.stringMatching(/^[0-9a-f-]{36}$/),
+    'accord-event-type': 'accord.commerce.DiscountApproved',
+    'accord-entity-type': 'order',
+    'accord-schema-id': expect.stringMatching(/^\d+$/),
+    traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/),
+  });
+});
+
+test('publish resolves with the acknowledged position, and fills the envelope', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const first = await publisher.publish('DiscountApproved', discount(10), {
+    entityId: 'o-9',
+    topic,
+    correlationId: 'flow-9',
+  });
+  const second = await publisher.publish('DiscountApproved', discount(11), { entityId: 'o-9', topic });
+  expect(first).toMatchObject({
+    topic,
+    partition: 0,
+    offset: '0',
+    entityId: 'o-9',
+    eventType: 'accord.commerce.DiscountApproved',
+  });
+  expect(second.offset).toBe('1');
+  const consumer = ctx.kafka.consumer({ groupId: ctx.group(), maxWaitTimeInMs: 200 });
+  const values: Record<string, unknown>[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) =>
+      void values.push((await publisher.serde.decode(message.value!)).value),
+  });
+  await eventually(() => values.length === 2, { what: 'two events' });
+  await consumer.disconnect();
+  expect(values[0]?.envelope).toEqual({
+    eventId: first.eventId,
+    eventType: 'accord.commerce.DiscountApproved',
+    entityType: 'order',
+    entityId: 'o-9',
+    occurredAt: expect.any(Number),
+    producer: 'test-agent',
+    causationId: null,
+    correlationId: 'flow-9',
+    contractVersions: [],
+  });
+});
+
+test('a topic that does not exist is a clear error', async () => {
+  const topic = uniqueName('t-missing');
+  await expect(
+    publisher.publish('DiscountApproved', discount(1), { entityId: 'o-1', topic }),
+  ).rejects.toMatchObject({
+    code: 'TOPIC_NOT_FOUND',
+    message: expect.stringContaining('declare it in infra/kafka/topics.json'),
+  });
+});
+
+test('an unreachable broker is a retriable error and nothing is reported as sent', async () => {
+  const down = resolveConfig({ kafkaBrokers: ['127.0.0.1:1'] });
+  const offline = new EventPublisher({ config: down, producer: 'test-agent', serde: publisher.serde });
+  try {
+    await expect(
+      offline.publish('DiscountApproved', discount(1), { entityId: 'o-1', topic: 'any' }),
+    ).rejects.toMatchObject({
+      code: 'KAFKA_UNAVAILABLE',
+      retriable: true,
+    });
+  } finally {
+    await offline.close();
+  }
+});
