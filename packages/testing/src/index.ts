@@ -146,7 +146,7 @@ export async function eventually<T>(
     timeoutMs = 30000,
     intervalMs = 100,
     what = 'condition',
-  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  }: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -159,7 +159,9 @@ export async function eventually<T>(
     }
     if (Date.now() >= deadline) {
       const suffix = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${suffix}`);
+      throw new Error(
+        `timed out after ${timeoutMs}ms waiting for ${typeof what === 'function' ? what() : what}${suffix}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

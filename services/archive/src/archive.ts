@@ -48,13 +48,14 @@ export async function archiveEvent(tx: PoolClient, event: PipelineEvent): Promis
 
 export interface ArchiveOptions {
   config: ResolvedConfig;
+  onError?: (error: unknown) => void;
   pool: Pool;
   group?: string;
   topics?: RegExp | string[];
 }
 
 /** The archive pipeline: transactional, so each row and the checkpoint commit together. */
-export function createArchivePipeline({ config, pool, group, topics }: ArchiveOptions): Pipeline {
+export function createArchivePipeline({ config, pool, group, topics, onError }: ArchiveOptions): Pipeline {
   return createPipeline({
     name: group ?? ARCHIVE_GROUP,
     group: group ?? ARCHIVE_GROUP,
@@ -63,6 +64,7 @@ export function createArchivePipeline({ config, pool, group, topics }: ArchiveOp
     from: 'earliest',
     config,
     pool,
+    ...(onError ? { onError } : {}),
     handler: async (event, ctx) => {
       if (!ctx.tx) throw new TerminalError('the archive needs a transaction');
       await archiveEvent(ctx.tx, event);

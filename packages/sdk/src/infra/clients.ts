@@ -32,6 +32,19 @@ export function createKafka(config: ResolvedConfig, overrides: Partial<KafkaConf
   });
 }
 
+/**
+ * Consumer group timings. A consumer that dies without leaving holds its partitions until its session
+ * times out; tests kill consumers on purpose, so test mode uses the broker's minimum (6 s).
+ */
+export function consumerTimings(config: ResolvedConfig): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
+  return config.testMode
+    ? { sessionTimeout: 6000, heartbeatInterval: 1000 }
+    : { sessionTimeout: 30000, heartbeatInterval: 3000 };
+}
+
 export function createPgPool(url: string, options: pg.PoolConfig = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5000, max: 10, ...options });
   // An idle client that loses its connection emits 'error' on the pool; without a listener that would

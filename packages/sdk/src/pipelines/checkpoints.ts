@@ -47,7 +47,7 @@ export class CheckpointStore {
     if (positions.length === 0) return 0;
     const { rowCount } = await this.pool.query(
       `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_type, checkpoint_value, kafka_offset, generation)
-       select $1, $2, p.topic, p.partition, 'offset', p.offset, p.offset::bigint, 0
+       select $1, $2, p.topic, p.partition, 'offset', p."offset", p."offset"::bigint, 0
          from jsonb_to_recordset($3::jsonb) as p(topic text, partition int, "offset" text)
        on conflict (consumer_group, topic, partition) do nothing`,
       [pipeline, group, JSON.stringify(positions)],
@@ -65,11 +65,11 @@ export class CheckpointStore {
   ): Promise<{ offset: bigint; epoch: number }> {
     const { rows } = await this.pool.query<{ kafka_offset: string; generation: number }>(
       `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_type, checkpoint_value, kafka_offset, generation)
-       values ($1, $2, $3, $4, 'offset', $5, $5::bigint, 1)
+       values ($1, $2, $3, $4, 'offset', $5::text, $6::bigint, 1)
        on conflict (consumer_group, topic, partition)
        do update set generation = pipeline_checkpoints.generation + 1, pipeline_name = excluded.pipeline_name
        returning kafka_offset::text, generation`,
-      [pipeline, group, topic, partition, startOffset],
+      [pipeline, group, topic, partition, startOffset, startOffset],
     );
     const row = rows[0];
     if (!row) throw new Error('claim returned no row');

@@ -4,7 +4,7 @@ import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError } from '../errors';
 import { HEADERS } from '../events/publisher';
 import { deadLetterTopic } from '../events/topics';
-import { createKafka, createPgPool } from '../infra/clients';
+import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { DeadLetter } from '../schemas/types.generated';
 import { CheckpointStore, type CheckpointType } from './checkpoints';
@@ -64,8 +64,12 @@ export interface PipelineOptions {
   maxAttempts?: number;
   /** First retry delay; doubles each try. Default 200 ms. */
   retryBackoffMs?: number;
+  /** Events per transaction (transactional) or per checkpoint (at-least-once). Default 500. */
+  chunkSize?: number;
   /** Called for events sent to the dead-letter topic (for logs and metrics). */
   onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
+  /** Called when the consumer crashes on an infrastructure failure (it restarts and resumes from the checkpoint). */
+  onError?: (error: unknown) => void;
 }
 
 interface PartitionState {
@@ -157,10 +161,12 @@ export class Pipeline {
       groupId: this.group,
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,
+      ...consumerTimings(this.config),
     });
     this.consumer = consumer;
     // A rebalance invalidates every claim: partitions are claimed again (new epoch) on their next batch.
     consumer.on(consumer.events.GROUP_JOIN, () => this.partitions.clear());
+    consumer.on(consumer.events.CRASH, (event) => this.options.onError?.(event.payload.error));
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
@@ -201,11 +207,24 @@ export class Pipeline {
     }
     await this.store.seed(this.name, this.group, seeds);
     const rows = await this.store.list(this.group);
+    // With live (or not yet expired) members, setOffsets would wait on a rebalance: leave positions to
+    // onBatch, which aligns every partition with its checkpoint anyway.
+    const described = await admin.describeGroups([this.group]);
+    const state = described.groups[0]?.state ?? 'Dead';
+    if (state !== 'Empty' && state !== 'Dead') return;
     for (const topic of topics) {
       const partitions = rows
         .filter((r) => r.topic === topic)
         .map((r) => ({ partition: r.partition, offset: r.kafkaOffset }));
       if (partitions.length === 0) continue;
+      // setOffsets joins the group (slow): only when Kafka's committed offsets differ from the checkpoints.
+      const [committed] = await admin.fetchOffsets({ groupId: this.group, topics: [topic] });
+      const low = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
+      const inLine = partitions.every((p) => {
+        const c = committed?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
+        return c === p.offset || (c === '-1' && p.offset === low.get(p.partition));
+      });
+      if (inLine) continue;
       try {
         await admin.setOffsets({ groupId: this.group, topic, partitions });
       } catch {
@@ -248,7 +267,7 @@ export class Pipeline {
     this.stats.batches++;
     try {
       if (this.mode === 'transactional')
-        await this.runTransactional(topic, partition, state, messages, isRunning, isStale);
+        await this.runTransactional(topic, partition, state, messages, isRunning, isStale, heartbeat);
       else await this.runAtLeastOnce(topic, partition, state, messages, isRunning, isStale, heartbeat);
     } catch (error) {
       if (error instanceof FencedError) {
@@ -318,6 +337,7 @@ export class Pipeline {
       : ['offset', m.offset];
   }
 
+  /** Each chunk of the batch is one transaction: the handler's writes and the checkpoint commit together. */
   private async runTransactional(
     topic: string,
     partition: number,
@@ -325,48 +345,46 @@ export class Pipeline {
     messages: KafkaMessage[],
     isRunning: () => boolean,
     isStale: () => boolean,
+    heartbeat: () => Promise<void>,
   ): Promise<void> {
-    const client = await this.pool.connect();
-    let last: KafkaMessage | undefined;
-    try {
-      await client.query('begin');
-      for (const m of messages) {
-        if (!isRunning() || isStale()) break;
-        await this.process(
-          this.toEvent(topic, partition, m),
-          { pipeline: this.name, group: this.group, replay: false, tx: client },
-          client,
-        );
-        last = m;
+    const chunkSize = this.options.chunkSize ?? 500;
+    for (let i = 0; i < messages.length; i += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = messages.slice(i, i + chunkSize);
+      const client = await this.pool.connect();
+      let last: KafkaMessage | undefined;
+      try {
+        await client.query('begin');
+        for (const m of chunk) {
+          if (!isRunning() || isStale()) break;
+          const ctx = { pipeline: this.name, group: this.group, replay: false, tx: client };
+          await this.process(this.toEvent(topic, partition, m), ctx, client);
+          last = m;
+        }
+        if (!last) {
+          await client.query('rollback');
+          return;
+        }
+        const next = BigInt(last.offset) + 1n;
+        const [type, value] = this.checkpointValue(last);
+        const position = { group: this.group, topic, partition, epoch: state.epoch };
+        if (!(await this.store.advance(client, position, next, type, value))) {
+          await client.query('rollback');
+          throw new FencedError(
+            `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
+          );
+        }
+        await client.query('commit');
+        state.next = next;
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
       }
-      if (!last) {
-        await client.query('rollback');
-        return;
-      }
-      const next = BigInt(last.offset) + 1n;
-      const [type, value] = this.checkpointValue(last);
-      const moved = await this.store.advance(
-        client,
-        { group: this.group, topic, partition, epoch: state.epoch },
-        next,
-        type,
-        value,
-      );
-      if (!moved) {
-        await client.query('rollback');
-        throw new FencedError(
-          `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
-        );
-      }
-      await client.query('commit');
-      state.next = next;
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
+      await this.mirror(topic, partition, state.next);
+      await heartbeat();
     }
-    await this.mirror(topic, partition, state.next);
   }
 
   private async runAtLeastOnce(
@@ -405,7 +423,7 @@ export class Pipeline {
         replay: false,
       });
       last = m;
-      if (++sinceCheckpoint >= 500) {
+      if (++sinceCheckpoint >= (this.options.chunkSize ?? 500)) {
         await checkpoint();
         await heartbeat();
       }
