@@ -2,6 +2,13 @@
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { eventsCommand, publishCommand, tailCommand } from './commands/events';
+import {
+  checkpointsCommand,
+  consumersCommand,
+  dlqCommand,
+  lagCommand,
+  replayCommand,
+} from './commands/pipelines';
 import { schemasCommand } from './commands/schemas';
 import { downCommand, statusCommand, upCommand } from './commands/stack';
 import { topicsCommand } from './commands/topics';
@@ -15,6 +22,11 @@ const COMMANDS: Command[] = [
   publishCommand,
   tailCommand,
   eventsCommand,
+  consumersCommand,
+  checkpointsCommand,
+  replayCommand,
+  dlqCommand,
+  lagCommand,
 ];
 
 function mainHelp(): string {

@@ -1,3 +1,4 @@
 export * from './checkpoints';
 export * from './errors';
+export * from './operations';
 export * from './pipeline';

@@ -75,7 +75,16 @@ export interface PipelineOptions {
 interface PartitionState {
   epoch: number;
   next: bigint;
+  /** While replaying: the position before the replay (events below it are replays). */
+  replayResume?: bigint;
+  /** A bounded replay stops re-processing here and jumps to replayResume. */
+  replayUntil?: bigint;
 }
+
+/** Postgres channel on which `accord replay` tells running instances to re-read their checkpoints. */
+export const CONTROL_CHANNEL = 'accord_pipeline_control';
+/** Header on a dead letter sent back by `accord dlq replay`: only that group processes it again. */
+export const DLQ_REPLAY_HEADER = 'accord-dlq-replay-for';
 
 function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -107,6 +116,8 @@ export class Pipeline {
   private dlqProducer: Producer | undefined;
   private dlqReady = false;
   private readonly partitions = new Map<string, PartitionState>();
+  private assignment: Record<string, number[]> = {};
+  private listener: PoolClient | undefined;
   private stopping: Promise<void> | undefined;
   /** Counters for tests, status and benchmarks. */
   readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0 };
@@ -165,8 +176,12 @@ export class Pipeline {
     });
     this.consumer = consumer;
     // A rebalance invalidates every claim: partitions are claimed again (new epoch) on their next batch.
-    consumer.on(consumer.events.GROUP_JOIN, () => this.partitions.clear());
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.partitions.clear();
+      this.assignment = event.payload.memberAssignment;
+    });
     consumer.on(consumer.events.CRASH, (event) => this.options.onError?.(event.payload.error));
+    await this.listen();
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
@@ -174,6 +189,35 @@ export class Pipeline {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.onBatch(payload),
     });
+  }
+
+  /** The control channel: a replay moved the checkpoints (and fenced us); re-read them and seek. */
+  private async listen(): Promise<void> {
+    const listener = await this.pool.connect();
+    this.listener = listener;
+    listener.on('notification', (message) => {
+      let payload: { group?: string; action?: string };
+      try {
+        payload = JSON.parse(message.payload ?? '{}');
+      } catch {
+        return;
+      }
+      if (payload.group === this.group && payload.action === 'replay') {
+        this.applyReplay().catch((error: unknown) => this.options.onError?.(error));
+      }
+    });
+    await listener.query(`listen ${CONTROL_CHANNEL}`);
+  }
+
+  private async applyReplay(): Promise<void> {
+    for (const [topic, partitions] of Object.entries(this.assignment)) {
+      const rows = await this.store.list(this.group, topic);
+      for (const partition of partitions) {
+        const row = rows.find((r) => r.partition === partition);
+        this.partitions.delete(`${topic}:${partition}`);
+        if (row) this.consumer?.seek({ topic, partition, offset: row.kafkaOffset });
+      }
+    }
   }
 
   private async resolveTopics(): Promise<string[]> {
@@ -237,8 +281,13 @@ export class Pipeline {
     const offsets = await this.admin!.fetchTopicOffsets(topic);
     const o = offsets.find((x) => x.partition === partition);
     const start = this.options.from === 'latest' ? (o?.high ?? '0') : (o?.low ?? '0');
-    const { offset, epoch } = await this.store.claim(this.name, this.group, topic, partition, start);
-    return { epoch, next: offset };
+    const claim = await this.store.claim(this.name, this.group, topic, partition, start);
+    return {
+      epoch: claim.epoch,
+      next: claim.offset,
+      ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
+      ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
+    };
   }
 
   private async onBatch({
@@ -257,12 +306,39 @@ export class Pipeline {
     }
     const first = batch.messages[0];
     if (!first) return;
-    if (BigInt(first.offset) > state.next) {
-      // Kafka's position is past the checkpoint (the table was moved back): go to the checkpoint.
+    const last = batch.messages[batch.messages.length - 1];
+    if (BigInt(first.offset) > state.next || (last && BigInt(last.offset) < state.next)) {
+      // Kafka's position differs from the checkpoint (the table was moved back by a replay, or the mirror
+      // lagged behind when a consumer died): go to the checkpoint, the source of truth.
       this.consumer!.seek({ topic, partition, offset: state.next.toString() });
       return;
     }
-    const messages = batch.messages.filter((m) => BigInt(m.offset) >= state.next);
+    let messages = batch.messages.filter((m) => BigInt(m.offset) >= state.next);
+    if (
+      state.replayUntil !== undefined &&
+      state.replayResume !== undefined &&
+      state.replayUntil < state.replayResume
+    ) {
+      // A bounded replay: re-process up to replayUntil, then jump back to where the pipeline was.
+      const until = state.replayUntil;
+      messages = messages.filter((m) => BigInt(m.offset) < until);
+      if (messages.length === 0 && state.next >= until) {
+        const resume = state.replayResume;
+        const ended = await this.store.endReplay(
+          { group: this.group, topic, partition, epoch: state.epoch },
+          resume,
+        );
+        if (!ended) {
+          this.partitions.delete(key);
+          return;
+        }
+        state.next = resume;
+        delete state.replayResume;
+        delete state.replayUntil;
+        this.consumer!.seek({ topic, partition, offset: resume.toString() });
+        return;
+      }
+    }
     if (messages.length === 0) return;
     this.stats.batches++;
     try {
@@ -279,6 +355,10 @@ export class Pipeline {
     }
     await heartbeat();
     await commitOffsetsIfNecessary();
+  }
+
+  private isReplay(state: PartitionState, m: KafkaMessage): boolean {
+    return state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
   }
 
   private toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
@@ -300,6 +380,8 @@ export class Pipeline {
     ctx: Omit<HandlerContext, 'attempt'>,
     savepoint?: PoolClient,
   ): Promise<void> {
+    const replayFor = event.headers[DLQ_REPLAY_HEADER];
+    if (replayFor !== undefined && replayFor !== this.group) return; // another group's dead letter, sent back
     if (this.serde && event.raw) {
       try {
         const decoded = await this.serde.decode(event.raw);
@@ -357,7 +439,7 @@ export class Pipeline {
         await client.query('begin');
         for (const m of chunk) {
           if (!isRunning() || isStale()) break;
-          const ctx = { pipeline: this.name, group: this.group, replay: false, tx: client };
+          const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m), tx: client };
           await this.process(this.toEvent(topic, partition, m), ctx, client);
           last = m;
         }
@@ -375,7 +457,7 @@ export class Pipeline {
           );
         }
         await client.query('commit');
-        state.next = next;
+        this.moved(state, next);
       } catch (error) {
         await client.query('rollback').catch(() => {});
         throw error;
@@ -411,17 +493,14 @@ export class Pipeline {
       );
       if (!moved)
         throw new FencedError(`${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`);
-      state.next = next;
+      this.moved(state, next);
       sinceCheckpoint = 0;
       await this.mirror(topic, partition, next);
     };
     for (const m of messages) {
       if (!isRunning() || isStale()) break;
-      await this.process(this.toEvent(topic, partition, m), {
-        pipeline: this.name,
-        group: this.group,
-        replay: false,
-      });
+      const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m) };
+      await this.process(this.toEvent(topic, partition, m), ctx);
       last = m;
       if (++sinceCheckpoint >= (this.options.chunkSize ?? 500)) {
         await checkpoint();
@@ -429,6 +508,14 @@ export class Pipeline {
       }
     }
     await checkpoint();
+  }
+
+  private moved(state: PartitionState, next: bigint): void {
+    state.next = next;
+    if (state.replayResume !== undefined && next >= state.replayResume) {
+      delete state.replayResume;
+      delete state.replayUntil;
+    }
   }
 
   /** Mirrors the checkpoint to Kafka's committed offsets, so Kafka's tools see the same position. */
@@ -508,6 +595,10 @@ export class Pipeline {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.consumer?.disconnect().catch(() => {});
+      if (this.listener) {
+        await this.listener.query(`unlisten ${CONTROL_CHANNEL}`).catch(() => {});
+        this.listener.release();
+      }
       await this.dlqProducer?.disconnect().catch(() => {});
       await this.admin?.disconnect().catch(() => {});
       if (this.ownsPool) await this.pool.end().catch(() => {});
