@@ -64,7 +64,7 @@ export interface PipelineOptions {
   maxAttempts?: number;
   /** First retry delay; doubles each try. Default 200 ms. */
   retryBackoffMs?: number;
-  /** Events per transaction (transactional) or per checkpoint (at-least-once). Default 500. */
+  /** Events per transaction (transactional, default 500) or per checkpoint (at-least-once, default 2000). */
   chunkSize?: number;
   /** Called for events sent to the dead-letter topic (for logs and metrics). */
   onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
@@ -96,6 +96,12 @@ function headersOf(headers: IHeaders | undefined): Record<string, string> {
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Events sent back by `accord dlq replay`, and the group they are meant for. */
+const dlqReplayFor = new WeakMap<PipelineEvent, string>();
+
+/** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
+class SlowPath extends Error {}
 
 /**
  * A pipeline: a named consumer group whose position lives in pipeline_checkpoints and is mirrored to
@@ -313,7 +319,10 @@ export class Pipeline {
       this.consumer!.seek({ topic, partition, offset: state.next.toString() });
       return;
     }
-    let messages = batch.messages.filter((m) => BigInt(m.offset) >= state.next);
+    let messages =
+      BigInt(first.offset) === state.next
+        ? batch.messages
+        : batch.messages.filter((m) => BigInt(m.offset) >= state.next);
     if (
       state.replayUntil !== undefined &&
       state.replayResume !== undefined &&
@@ -358,29 +367,43 @@ export class Pipeline {
   }
 
   private isReplay(state: PartitionState, m: KafkaMessage): boolean {
+    if (state.replayResume === undefined) return false;
     return state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
   }
 
   private toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
-    return {
+    let headers: Record<string, string> | undefined;
+    const event: PipelineEvent = {
       topic,
       partition,
       offset: m.offset,
       key: m.key ? m.key.toString() : null,
       timestamp: m.timestamp,
-      headers: headersOf(m.headers),
+      // Converted on first use: most handlers never read headers.
+      get headers() {
+        headers ??= headersOf(m.headers);
+        return headers;
+      },
       raw: m.value,
       value: null,
     };
+    const replayFor = m.headers?.[DLQ_REPLAY_HEADER];
+    if (replayFor !== undefined) dlqReplayFor.set(event, String(replayFor));
+    return event;
   }
 
-  /** Decodes and runs the handler with retries; returns false when the event was dead-lettered. */
+  /**
+   * Decodes and runs the handler, retrying by error type, dead-lettering what cannot succeed. With `fast`
+   * (transactional first pass, no savepoints), any failure throws SlowPath instead: the chunk is rolled
+   * back and run again event by event with savepoints, so one bad event never keeps another's writes.
+   */
   private async process(
     event: PipelineEvent,
     ctx: Omit<HandlerContext, 'attempt'>,
     savepoint?: PoolClient,
+    fast = false,
   ): Promise<void> {
-    const replayFor = event.headers[DLQ_REPLAY_HEADER];
+    const replayFor = dlqReplayFor.get(event);
     if (replayFor !== undefined && replayFor !== this.group) return; // another group's dead letter, sent back
     if (this.serde && event.raw) {
       try {
@@ -390,9 +413,19 @@ export class Pipeline {
         event.schemaName = decoded.schemaName;
       } catch (error) {
         if (error instanceof AccordError && error.retriable) throw error; // registry down: stop, retry the batch
+        if (fast) throw new SlowPath();
         await this.deadLetter(event, error, 1);
         return;
       }
+    }
+    if (fast) {
+      try {
+        await this.options.handler(event, { ...ctx, attempt: 1 });
+      } catch {
+        throw new SlowPath();
+      }
+      this.stats.processed++;
+      return;
     }
     const maxAttempts = this.options.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
@@ -433,37 +466,55 @@ export class Pipeline {
     for (let i = 0; i < messages.length; i += chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = messages.slice(i, i + chunkSize);
-      const client = await this.pool.connect();
-      let last: KafkaMessage | undefined;
+      const runChunk = async (fast: boolean): Promise<bigint | undefined> => {
+        const client = await this.pool.connect();
+        try {
+          await client.query('begin');
+          let last: KafkaMessage | undefined;
+          for (const m of chunk) {
+            if (!isRunning() || isStale()) break;
+            const ctx = {
+              pipeline: this.name,
+              group: this.group,
+              replay: this.isReplay(state, m),
+              tx: client,
+            };
+            await this.process(this.toEvent(topic, partition, m), ctx, fast ? undefined : client, fast);
+            last = m;
+          }
+          if (!last) {
+            await client.query('rollback');
+            return undefined;
+          }
+          const next = BigInt(last.offset) + 1n;
+          const [type, value] = this.checkpointValue(last);
+          const position = { group: this.group, topic, partition, epoch: state.epoch };
+          if (!(await this.store.advance(client, position, next, type, value))) {
+            await client.query('rollback');
+            throw new FencedError(
+              `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
+            );
+          }
+          await client.query('commit');
+          return next;
+        } catch (error) {
+          await client.query('rollback').catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      };
+      let next: bigint | undefined;
+      const processedBefore = this.stats.processed;
       try {
-        await client.query('begin');
-        for (const m of chunk) {
-          if (!isRunning() || isStale()) break;
-          const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m), tx: client };
-          await this.process(this.toEvent(topic, partition, m), ctx, client);
-          last = m;
-        }
-        if (!last) {
-          await client.query('rollback');
-          return;
-        }
-        const next = BigInt(last.offset) + 1n;
-        const [type, value] = this.checkpointValue(last);
-        const position = { group: this.group, topic, partition, epoch: state.epoch };
-        if (!(await this.store.advance(client, position, next, type, value))) {
-          await client.query('rollback');
-          throw new FencedError(
-            `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
-          );
-        }
-        await client.query('commit');
-        this.moved(state, next);
+        next = await runChunk(true);
       } catch (error) {
-        await client.query('rollback').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
+        if (!(error instanceof SlowPath)) throw error;
+        this.stats.processed = processedBefore; // the fast pass was rolled back
+        next = await runChunk(false);
       }
+      if (next === undefined) return;
+      this.moved(state, next);
       await this.mirror(topic, partition, state.next);
       await heartbeat();
     }
@@ -502,7 +553,7 @@ export class Pipeline {
       const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m) };
       await this.process(this.toEvent(topic, partition, m), ctx);
       last = m;
-      if (++sinceCheckpoint >= (this.options.chunkSize ?? 500)) {
+      if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
         await checkpoint();
         await heartbeat();
       }
