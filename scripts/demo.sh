@@ -1,13 +1,60 @@
 #!/usr/bin/env bash
-# Accord's main job: install what is missing, bring the stack up, and print its status.
-# (Later: deploy the reference systems and print the coordination report.)
+# Accord's main job, end to end on the real stack: install what is missing, bring the stack up, run the
+# event archive, let agents publish a small commerce story, and print a report of what the platform saw.
+# (The reference agents and owners of later issues will join this story.)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ACCORD_ROOT"
 
 bash scripts/setup.sh
 bash scripts/accord up
+accord() { bash scripts/accord "$@"; }
+
+mkdir -p .accord/demo
+node --disable-warning=TimeoutNegativeWarning services/archive/dist/main.js > .accord/demo/archive.log 2>&1 &
+archive=$!
+trap 'kill -TERM $archive 2>/dev/null; wait $archive 2>/dev/null || true' EXIT
+
+run="$(date +%s)"
+orders=("demo-$run-1" "demo-$run-2" "demo-$run-3")
 echo
-bash scripts/accord status
+echo "== agents publish a commerce story (3 orders, 4 events each) =="
+for i in 0 1 2; do
+  o="${orders[$i]}"
+  accord publish commerce.order.events --type OrderPlaced --entity "$o" --producer checkout \
+    --data "{\"orderId\":\"$o\",\"customerId\":\"c-$i\",\"lines\":[{\"sku\":\"sku-$i\",\"quantity\":1,\"unitPriceCents\":2500}],\"totalCents\":2500,\"currency\":\"EUR\"}"
+  accord publish commerce.order.events --type DiscountApproved --entity "$o" --producer pricing-agent \
+    --data "{\"orderId\":\"$o\",\"percent\":$((10 * (i + 1))),\"approvedBy\":\"pricing-agent\"}"
+  accord publish commerce.stock_item.events --type StockReserved --entity "sku-$i" --producer inventory-owner \
+    --data "{\"sku\":\"sku-$i\",\"orderId\":\"$o\",\"quantity\":1,\"onHandAfter\":9,\"reservedAfter\":1}"
+  accord publish commerce.order.events --type OrderShipped --entity "$o" --producer fulfillment-agent \
+    --data "{\"orderId\":\"$o\",\"carrier\":\"dhl\",\"trackingNumber\":\"trk-$i\"}"
+done
+
+echo
+echo "== waiting for the archive to record them =="
+for _ in $(seq 1 120); do
+  n=$(accord events order "${orders[2]}" --json | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0,"utf8")).length))')
+  [ "$n" -ge 3 ] && break
+  sleep 0.5
+done
+
+echo
+echo "===================== Accord report ====================="
+echo
+echo "-- stack --"
+accord status || true
+echo
+echo "-- history of ${orders[0]} (from the archive, oldest first) --"
+accord events order "${orders[0]}"
+echo
+echo "-- history of stock item sku-0 --"
+accord events stock_item sku-0 --limit 5
+echo
+echo "-- pipeline positions (the archive's checkpoints) --"
+accord lag accord-archive --stuck-after 600 | awk 'NR == 1 || $5 != "0"' || true
+echo
+echo "-- schemas in the registry --"
+accord schemas list | grep -E '^(SUBJECT|accord\.commerce)' || true
 echo
 echo "The stack keeps running. Stop it with: scripts/accord down"

@@ -23,6 +23,10 @@ const schemaOf = (name: string, fields: unknown[]) =>
 test('the Confluent client registers, encodes, decodes and gets compatibility errors', async () => {
   const registry = new SchemaRegistry({ host: config.schemaRegistry.url });
   const subject = uniqueName('client');
+  ctx.onCleanup(async () => {
+    await fetch(`${config.schemaRegistry.url}/subjects/${subject}`, { method: 'DELETE' });
+    await fetch(`${config.schemaRegistry.url}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
+  });
   const v1 = schemaOf('Payment', [
     { name: 'id', type: 'string' },
     { name: 'cents', type: 'long' },
