@@ -156,3 +156,70 @@ test('the archive role may insert and read the archive, but never update or dele
     await archive.end();
   }
 });
+
+test('accord publish of 100 events for one entity; accord events and accord tail --entity show the same 100 in order', async () => {
+  const topic = `${uniqueName('t')}.order.events`;
+  const admin = await ctx.kafkaAdmin();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+  ctx.onCleanup(async () => {
+    await admin.deleteTopics({ topics: [topic] });
+  });
+  const entity = uniqueName('order');
+  const lines = Array.from({ length: 100 }, (_, n) =>
+    JSON.stringify({ orderId: entity, percent: n, approvedBy: 'cli' }),
+  ).join('\n');
+  const published = await new Promise<{ code: number; stdout: string }>((done) => {
+    const child = spawn(
+      'bash',
+      [join(ROOT, 'scripts/accord'), 'publish', topic, '--type', 'DiscountApproved', '--entity', entity],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    let stdout = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.on('exit', (code) => done({ code: code ?? 1, stdout }));
+    child.stdin?.end(`${lines}\n`);
+  });
+  expect(published).toEqual({ code: 0, stdout: `published 100 events to ${topic}\n` });
+
+  const archive = startArchive(uniqueName('t-archive'), topic);
+  await eventually(
+    async () => {
+      const { rows } = await pool.query<{ n: string }>(
+        'select count(*) as n from event_archive where entity_id = $1',
+        [entity],
+      );
+      return Number(rows[0]?.n) === 100;
+    },
+    { timeoutMs: 60000, what: () => `100 archived events (${archive.output.join('')})` },
+  );
+  archive.kill('SIGTERM');
+  await once(archive, 'exit');
+
+  const events = await accord(['events', 'order', entity, '--json'], { DATABASE_URL: adminUrl });
+  const fromArchive = (JSON.parse(events.stdout) as { eventId: string; payload: { percent: number } }[]).map(
+    (e) => [e.eventId, e.payload.percent],
+  );
+  const tail = await accord([
+    'tail',
+    topic,
+    '--from',
+    'earliest',
+    '--entity',
+    entity,
+    '--max',
+    '100',
+    '--json',
+  ]);
+  expect(tail.code).toBe(0);
+  const fromTopic = tail.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { value: { envelope: { eventId: string }; percent: number } })
+    .map((r) => [r.value.envelope.eventId, r.value.percent]);
+  expect(fromArchive.map(([, n]) => n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
+  expect(fromTopic).toEqual(fromArchive);
+});

@@ -63,7 +63,8 @@ function traceparent(): string {
     return `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 1).toString(16).padStart(2, '0')}`;
   }
   // No active trace: start one, so consumers can continue it across the Kafka hop.
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  const ids = randomBytes(24).toString('hex');
+  return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
 }
 
 /**
@@ -117,6 +118,7 @@ export class EventPublisher {
     type: N | string,
     data: EventData<N>,
     options: PublishOptions,
+    trace = traceparent(),
   ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
     const eventType = resolveEventName(type) as N;
     if (typeof options?.entityId !== 'string' || options.entityId.trim() === '') {
@@ -161,7 +163,7 @@ export class EventPublisher {
           [HEADERS.eventType]: eventType,
           [HEADERS.entityType]: entityType,
           [HEADERS.schemaId]: String(schemaId),
-          [HEADERS.traceparent]: traceparent(),
+          [HEADERS.traceparent]: trace,
         },
       },
       event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
@@ -194,9 +196,11 @@ export class EventPublisher {
     events: { type: EventName | string; data: EventData<EventName>; options: PublishOptions }[],
   ): Promise<PublishedEvent[]> {
     const prepared = [];
+    // One publishMany is one operation: its events share the trace context.
+    const trace = traceparent();
     for (const [i, e] of events.entries()) {
       try {
-        prepared.push(await this.prepare(e.type, e.data, e.options));
+        prepared.push(await this.prepare(e.type, e.data, e.options, trace));
       } catch (error) {
         if (error instanceof AccordError) {
           error.message = `event ${i}: ${error.message}`;

@@ -52,8 +52,8 @@ export interface PipelineOptions {
   mode?: PipelineMode;
   /** Where a partition without a checkpoint starts. Default earliest. */
   from?: 'earliest' | 'latest';
-  /** What the checkpoint value records besides the offset. Default offset. */
-  checkpointType?: Exclude<CheckpointType, 'window'>;
+  /** Checkpoint type: what the checkpoint value records besides the offset. Default offset. */
+  checkpoint?: Exclude<CheckpointType, 'window'>;
   config?: ResolvedConfig;
   /** Postgres for checkpoints (and the transaction in transactional mode). Default: DATABASE_URL. */
   pool?: Pool;
@@ -447,7 +447,7 @@ export class Pipeline {
   }
 
   private checkpointValue(m: KafkaMessage): [CheckpointType, string] {
-    return this.options.checkpointType === 'timestamp'
+    return this.options.checkpoint === 'timestamp'
       ? ['timestamp', new Date(Number(m.timestamp)).toISOString()]
       : ['offset', m.offset];
   }
