@@ -68,6 +68,8 @@ export interface PipelineOptions {
   chunkSize?: number;
   /** Called for events sent to the dead-letter topic (for logs and metrics). */
   onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
+  /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
+  afterChunk?: () => Promise<void>;
   /** Called when the consumer crashes on an infrastructure failure (it restarts and resumes from the checkpoint). */
   onError?: (error: unknown) => void;
 }
@@ -486,6 +488,7 @@ export class Pipeline {
             await client.query('rollback');
             return undefined;
           }
+          await this.options.afterChunk?.();
           const next = BigInt(last.offset) + 1n;
           const [type, value] = this.checkpointValue(last);
           const position = { group: this.group, topic, partition, epoch: state.epoch };
@@ -533,6 +536,7 @@ export class Pipeline {
     let sinceCheckpoint = 0;
     const checkpoint = async () => {
       if (!last) return;
+      await this.options.afterChunk?.();
       const next = BigInt(last.offset) + 1n;
       const [type, value] = this.checkpointValue(last);
       const moved = await this.store.advance(

@@ -1,0 +1,164 @@
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import { type ResolvedConfig, resolveConfig } from '../config';
+import { AccordError, describeError, UnavailableError } from '../errors';
+import { createRedis } from '../infra/clients';
+import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
+import { Histogram } from '../telemetry/histogram';
+import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
+import type { FeatureView } from './views';
+
+export * from './store';
+export * from './views';
+
+/** Staleness, measured: end to end (appended to Kafka → visible in Redis) and at read time. */
+export const featureMetrics = {
+  endToEndStalenessMs: new Histogram('accord_feature_end_to_end_staleness_ms'),
+  readStalenessMs: new Histogram('accord_feature_read_staleness_ms'),
+  readLatencyMs: new Histogram('accord_feature_read_latency_ms'),
+};
+
+export interface FeaturePipelineOptions {
+  views: FeatureView[];
+  /** Consumer group; default "features". */
+  group?: string;
+  /** Redis key prefix (tests use their own). */
+  prefix?: string;
+  config?: ResolvedConfig;
+  pool?: Pool;
+  redis?: Redis;
+  mode?: PipelineMode;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The feature pipeline: a checkpointed consumer group that applies every event to the views in Redis,
+ * one round trip per chunk (pipelined Lua calls), each entity's update atomic and applied at most once.
+ */
+export function createFeaturePipeline(options: FeaturePipelineOptions): Pipeline & { redis: Redis } {
+  const config = options.config ?? resolveConfig();
+  const group = options.group ?? 'features';
+  const prefix = options.prefix ?? '';
+  const redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: false }));
+  const topics = [...new Set(options.views.flatMap((v) => v.topics))];
+  let pending: { keys: string[]; args: (string | number)[]; appended: number }[] = [];
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const pipeline = redis.pipeline();
+    for (const c of batch)
+      (pipeline as unknown as { accordApply(...a: unknown[]): void }).accordApply(
+        c.keys.length,
+        ...c.keys,
+        ...c.args,
+      );
+    let replies: [Error | null, unknown][];
+    try {
+      replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+    } catch (error) {
+      throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    const failed = replies.find(([e]) => e);
+    if (failed)
+      throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(failed[0])}`);
+    const visible = Date.now();
+    for (const c of batch) featureMetrics.endToEndStalenessMs.record(visible - c.appended);
+  };
+
+  const pipeline = createPipeline({
+    name: group,
+    group,
+    topics,
+    mode: options.mode ?? 'at-least-once',
+    config,
+    ...(options.pool ? { pool: options.pool } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+    chunkSize: 500,
+    handler: async (event) => {
+      const now = Date.now();
+      for (const c of applyCommands(options.views, event, group, prefix, now))
+        pending.push({ ...c, appended: Number(event.timestamp) });
+      // Flush per 200 commands: one round trip for many events. The checkpoint only moves after the
+      // handler returns for the last event of a chunk, and the chunk's last handler call flushes.
+      if (pending.length >= 200) await flush();
+    },
+    afterChunk: flush,
+  });
+  return Object.assign(pipeline, { redis });
+}
+
+export interface FeatureReaderOptions {
+  views: FeatureView[];
+  prefix?: string;
+  config?: ResolvedConfig;
+  redis?: Redis;
+}
+
+/**
+ * The read side, for every agent: values with their event time and staleness, one round trip for one
+ * entity or many, a consistent snapshot per entity. A value past its TTL is missing, never served; when
+ * Redis is down, reads fail fast with a retriable REDIS_UNAVAILABLE: agents never decide on silently
+ * missing context.
+ */
+export class FeatureReader {
+  readonly redis: ReturnType<typeof registerScripts>;
+  private readonly prefix: string;
+  private readonly byKey = new Map<string, FeatureView>();
+
+  constructor(private readonly options: FeatureReaderOptions) {
+    const config = options.config ?? resolveConfig();
+    this.redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: true }));
+    this.prefix = options.prefix ?? '';
+    for (const v of options.views) this.byKey.set(`${v.entityType}:${v.name}`, v);
+  }
+
+  private views(entityType: string, names: string[]): FeatureView[] {
+    return names.map((name) => {
+      const view = this.byKey.get(`${entityType}:${name}`);
+      if (!view)
+        throw new AccordError('CONFIG_INVALID', `no feature view "${name}" for entity type ${entityType}`);
+      return view;
+    });
+  }
+
+  async get(
+    entityType: string,
+    entityId: string,
+    names: string[],
+    now = Date.now(),
+  ): Promise<Record<string, FeatureResult>> {
+    return (await this.getMany(entityType, [entityId], names, now)).get(entityId) ?? {};
+  }
+
+  async getMany(
+    entityType: string,
+    entityIds: string[],
+    names: string[],
+    now = Date.now(),
+  ): Promise<Map<string, Record<string, FeatureResult>>> {
+    const views = this.views(entityType, names);
+    if (this.redis.status === 'wait') await this.redis.connect().catch(() => {});
+    if (this.redis.status !== 'ready' && this.redis.status !== 'connect') {
+      throw new UnavailableError(
+        'REDIS_UNAVAILABLE',
+        `features cannot be read: Redis is ${this.redis.status}`,
+      );
+    }
+    const started = performance.now();
+    const result = await readFeatures(this.redis, this.prefix, views, entityIds, now);
+    featureMetrics.readLatencyMs.record(performance.now() - started);
+    for (const values of result.values()) {
+      for (const v of Object.values(values))
+        if (!('missing' in v)) featureMetrics.readStalenessMs.record(v.staleness);
+    }
+    return result;
+  }
+
+  close(): void {
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,282 @@
+import type { Redis } from 'ioredis';
+import { AccordError, describeError, UnavailableError } from '../errors';
+import type { PipelineEvent } from '../pipelines/pipeline';
+import { bucketMs, bucketsAt, type FeatureView, offsetsKey, setKey, stateKey, viewId } from './views';
+
+/**
+ * Applies one event's effects on one entity's features atomically, once: the entity's offsets hash records
+ * the last offset applied per group/topic/partition, so a redelivered event changes nothing.
+ */
+const APPLY = `
+local last = redis.call('HGET', KEYS[1], ARGV[1])
+if last and tonumber(last) >= tonumber(ARGV[2]) then return 0 end
+local now = ARGV[3]
+local ops = cjson.decode(ARGV[4])
+for i, op in ipairs(ops) do
+  local key = KEYS[2 * i]
+  local set = KEYS[2 * i + 1]
+  local agg = op.a
+  if agg == 'count' then
+    redis.call('HINCRBY', key, 'n', 1)
+  elseif agg == 'sum' then
+    redis.call('HINCRBYFLOAT', key, 's', op.v)
+  elseif agg == 'avg' then
+    redis.call('HINCRBYFLOAT', key, 's', op.v)
+    redis.call('HINCRBY', key, 'n', 1)
+  elseif agg == 'min' then
+    local cur = redis.call('HGET', key, 'v')
+    if (not cur) or tonumber(op.v) < tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
+  elseif agg == 'max' then
+    local cur = redis.call('HGET', key, 'v')
+    if (not cur) or tonumber(op.v) > tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
+  elseif agg == 'last' then
+    local ct = redis.call('HGET', key, 'lt')
+    if (not ct) or tonumber(op.t) >= tonumber(ct) then redis.call('HSET', key, 'v', op.v, 'lt', op.t) end
+  elseif agg == 'distinct' then
+    redis.call('SADD', set, op.v)
+    redis.call('HSET', key, 'n', redis.call('SCARD', set))
+  end
+  local asof = redis.call('HGET', key, 't')
+  if (not asof) or tonumber(op.t) > tonumber(asof) then redis.call('HSET', key, 't', op.t) end
+  redis.call('HSET', key, 'w', now)
+  if op.x then
+    redis.call('PEXPIREAT', key, op.x)
+    if agg == 'distinct' then redis.call('PEXPIREAT', set, op.x) end
+  elseif op.l then
+    redis.call('PEXPIRE', key, op.l)
+    if agg == 'distinct' then redis.call('PEXPIRE', set, op.l) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/** Reads every key of one entity in one atomic step: a consistent snapshot. ARGV[i] = '1' when KEYS[i] is a set. */
+const READ = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if ARGV[i] == '1' then out[i] = redis.call('SMEMBERS', key) else out[i] = redis.call('HGETALL', key) end
+end
+return out
+`;
+
+export interface FeatureValue {
+  value: number | string | null;
+  /** Event time the value reflects (ms). */
+  asOf: number;
+  /** When the pipeline wrote it (ms). */
+  writtenAt: number;
+  /** Read time minus event time (ms). */
+  staleness: number;
+  /** Staleness above the view's freshness objective. */
+  stale: boolean;
+}
+
+export type FeatureResult =
+  | FeatureValue
+  | { missing: true; reason: 'never-computed' | 'expired' | 'out-of-window' };
+
+interface Op {
+  a: string;
+  v?: string;
+  t: number;
+  x?: number;
+  l?: number;
+}
+
+export function registerScripts(redis: Redis): Redis & {
+  accordApply(...args: (string | number)[]): Promise<number>;
+  accordRead(...args: (string | number)[]): Promise<unknown[]>;
+} {
+  const r = redis as Redis & { accordApply?: unknown; accordRead?: unknown };
+  if (!r.accordApply) {
+    redis.defineCommand('accordApply', { lua: APPLY });
+    redis.defineCommand('accordRead', { lua: READ });
+  }
+  return redis as ReturnType<typeof registerScripts>;
+}
+
+/** The Redis commands (one per entity touched) that apply an event to the views; none when nothing applies. */
+export function applyCommands(
+  views: FeatureView[],
+  event: PipelineEvent,
+  group: string,
+  prefix: string,
+  now: number,
+): { keys: string[]; args: (string | number)[] }[] {
+  const eventType = event.schemaName ?? '';
+  const envelope = (event.value?.envelope ?? {}) as { entityId?: string; occurredAt?: number };
+  const t = typeof envelope.occurredAt === 'number' ? envelope.occurredAt : Number(event.timestamp);
+  const byEntity = new Map<string, { entityType: string; entityId: string; ops: Op[]; keys: string[] }>();
+  for (const view of views) {
+    if (!view.topics.includes(event.topic)) continue;
+    if (view.eventTypes && !view.eventTypes.includes(eventType)) continue;
+    const entityId = view.entityId ? view.entityId(event) : envelope.entityId;
+    if (entityId === undefined || entityId === null || entityId === '') continue;
+    let v: string | undefined;
+    if (view.aggregation !== 'count') {
+      const raw = view.value?.(event);
+      if (raw === undefined || raw === null) continue;
+      if (view.aggregation !== 'last' && view.aggregation !== 'distinct' && !Number.isFinite(Number(raw)))
+        continue;
+      v = String(raw);
+    }
+    const op: Op = { a: view.aggregation, t, ...(v === undefined ? {} : { v }) };
+    let key: string;
+    if (view.window) {
+      const size = bucketMs(view);
+      const bucket = Math.floor(t / size) * size;
+      const expireAt = bucket + size + view.window.sizeSeconds * 1000;
+      if (expireAt <= now) continue; // already outside every window a read could ask for
+      op.x = expireAt;
+      key = stateKey(prefix, view, String(entityId), bucket);
+    } else {
+      if (view.ttlSeconds) op.l = view.ttlSeconds * 1000;
+      key = stateKey(prefix, view, String(entityId));
+    }
+    const id = `${view.entityType}\u0000${entityId}`;
+    const entry = byEntity.get(id) ?? {
+      entityType: view.entityType,
+      entityId: String(entityId),
+      ops: [],
+      keys: [],
+    };
+    entry.ops.push(op);
+    entry.keys.push(key, setKey(key));
+    byEntity.set(id, entry);
+  }
+  return [...byEntity.values()].map((e) => ({
+    keys: [offsetsKey(prefix, e.entityType, e.entityId), ...e.keys],
+    args: [`${group}:${event.topic}:${event.partition}`, event.offset, now, JSON.stringify(e.ops)],
+  }));
+}
+
+function hash(flat: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const list = Array.isArray(flat) ? (flat as string[]) : [];
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]!] = list[i + 1]!;
+  return out;
+}
+
+/** Reads a set of views for many entities in one round trip; each entity's read is one atomic snapshot. */
+export async function readFeatures(
+  redis: ReturnType<typeof registerScripts>,
+  prefix: string,
+  views: FeatureView[],
+  entityIds: string[],
+  now: number,
+): Promise<Map<string, Record<string, FeatureResult>>> {
+  const plans = entityIds.map((id) => {
+    const keys: string[] = [];
+    const isSet: string[] = [];
+    const layout = views.map((view) => {
+      const buckets = view.window ? bucketsAt(view, now) : [undefined];
+      const start = keys.length;
+      for (const b of buckets) {
+        const k = stateKey(prefix, view, id, b);
+        keys.push(k);
+        isSet.push('0');
+        if (view.aggregation === 'distinct' && view.window) {
+          keys.push(setKey(k));
+          isSet.push('1');
+        }
+      }
+      return { view, start, end: keys.length };
+    });
+    return { id, keys, isSet, layout };
+  });
+  let replies: [Error | null, unknown][];
+  try {
+    const pipeline = redis.pipeline();
+    for (const p of plans)
+      (pipeline as unknown as { accordRead(...a: unknown[]): void }).accordRead(
+        p.keys.length,
+        ...p.keys,
+        ...p.isSet,
+      );
+    replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+  } catch (error) {
+    throw new UnavailableError(
+      'REDIS_UNAVAILABLE',
+      `features cannot be read: Redis is unavailable (${describeError(error)})`,
+      { cause: error },
+    );
+  }
+  const result = new Map<string, Record<string, FeatureResult>>();
+  plans.forEach((plan, i) => {
+    const [error, reply] = replies[i] ?? [new Error('no reply'), null];
+    if (error)
+      throw new UnavailableError('REDIS_UNAVAILABLE', `features cannot be read: ${describeError(error)}`, {
+        cause: error,
+      });
+    const parts = reply as unknown[];
+    const out: Record<string, FeatureResult> = {};
+    for (const { view, start, end } of plan.layout) {
+      const states: Record<string, string>[] = [];
+      const members = new Set<string>();
+      for (let k = start; k < end; k++) {
+        if (plan.isSet[k] === '1') for (const m of (parts[k] as string[]) ?? []) members.add(m);
+        else {
+          const h = hash(parts[k]);
+          if (Object.keys(h).length) states.push(h);
+        }
+      }
+      out[view.name] = combine(view, states, members, now);
+    }
+    result.set(plan.id, out);
+  });
+  return result;
+}
+
+function combine(
+  view: FeatureView,
+  states: Record<string, string>[],
+  members: Set<string>,
+  now: number,
+): FeatureResult {
+  if (states.length === 0) return { missing: true, reason: view.window ? 'out-of-window' : 'never-computed' };
+  const asOf = Math.max(...states.map((s) => Number(s.t ?? 0)));
+  const writtenAt = Math.max(...states.map((s) => Number(s.w ?? 0)));
+  if (!view.window && view.ttlSeconds && now - writtenAt > view.ttlSeconds * 1000)
+    return { missing: true, reason: 'expired' };
+  const num = (k: string) => states.reduce((sum, s) => sum + Number(s[k] ?? 0), 0);
+  let value: number | string | null;
+  switch (view.aggregation) {
+    case 'count':
+      value = num('n');
+      break;
+    case 'sum':
+      value = num('s');
+      break;
+    case 'avg': {
+      const n = num('n');
+      value = n === 0 ? null : num('s') / n;
+      break;
+    }
+    case 'min':
+      value = Math.min(...states.map((s) => Number(s.v)));
+      break;
+    case 'max':
+      value = Math.max(...states.map((s) => Number(s.v)));
+      break;
+    case 'last': {
+      const latest = states.reduce((a, b) => (Number(b.lt ?? 0) >= Number(a.lt ?? 0) ? b : a));
+      const raw = latest.v ?? null;
+      value = raw !== null && raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+      break;
+    }
+    case 'distinct':
+      value = view.window ? members.size : num('n');
+      break;
+    default:
+      throw new AccordError('CONFIG_INVALID', `unknown aggregation in ${viewId(view)}`);
+  }
+  const staleness = Math.max(0, now - asOf);
+  return {
+    value,
+    asOf,
+    writtenAt,
+    staleness,
+    stale: view.freshnessSeconds !== undefined && staleness > view.freshnessSeconds * 1000,
+  };
+}
