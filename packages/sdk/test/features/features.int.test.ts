@@ -118,9 +118,11 @@ function recompute(
   for (const e of events) {
     if (!view.topics.includes(e.topic) || (view.eventTypes && !view.eventTypes.includes(e.schemaName ?? '')))
       continue;
-    const t = (e.value?.envelope as { occurredAt: number }).occurredAt;
+    const t = (e.value?.envelope as { occurredAt: number } | undefined)?.occurredAt ?? 0;
     if (buckets && !buckets.has(Math.floor(t / size) * size)) continue;
-    const id = view.entityId ? view.entityId(e) : (e.value?.envelope as { entityId: string }).entityId;
+    const id = view.entityId
+      ? view.entityId(e)
+      : (e.value?.envelope as { entityId: string } | undefined)?.entityId;
     if (!id) continue;
     const v = view.aggregation === 'count' ? 1 : view.value?.(e);
     if (v === undefined || v === null) continue;
@@ -188,7 +190,7 @@ async function archivedEvents(): Promise<PipelineEvent[]> {
   }));
 }
 
-function valueOf(result: FeatureResult | undefined): number | string | null | undefined {
+function featureValue(result: FeatureResult | undefined): number | string | null | undefined {
   return result && !('missing' in result) ? result.value : undefined;
 }
 
@@ -309,7 +311,7 @@ test('every feature of every entity equals a recomputation from the event archiv
     expect(ids.length).toBeGreaterThan(0);
     const actual = await reader.getMany(view.entityType, ids, [view.name], now);
     for (const id of ids) {
-      const got = valueOf(actual.get(id)?.[view.name]);
+      const got = featureValue(actual.get(id)?.[view.name]);
       const want = expected.get(id);
       if (typeof want === 'number') expect(got).toBeCloseTo(want, 6);
       else expect(got).toEqual(want);
@@ -340,12 +342,12 @@ test('the SQL face serves the same values', async () => {
   );
   expect(rows).toHaveLength(6);
   for (const r of rows)
-    expect(Number(r.value)).toBe(valueOf(redis.get(r.entity_id)?.[r.feature.replace('@1', '')]));
+    expect(Number(r.value)).toBe(featureValue(redis.get(r.entity_id)?.[r.feature.replace('@1', '')]));
   const { rows: fn } = await pool.query(
     `select feature, value::text from features_of('stock_item', 'sku-1')`,
   );
   const stock = await reader.get('stock_item', 'sku-1', ['stock_available']);
-  expect(fn).toEqual([{ feature: 'stock_available@1', value: String(valueOf(stock.stock_available)) }]);
+  expect(fn).toEqual([{ feature: 'stock_available@1', value: String(featureValue(stock.stock_available)) }]);
 });
 
 test('a sliding window matches after it slides', async () => {
@@ -358,7 +360,7 @@ test('a sliding window matches after it slides', async () => {
       const got = actual.get(id)?.orders_last_hour;
       const want = expected.get(id);
       if (want === undefined) expect(got).toEqual({ missing: true, reason: 'out-of-window' });
-      else expect(valueOf(got)).toBe(want);
+      else expect(featureValue(got)).toBe(want);
     }
   }
   // After the window has passed entirely, nothing is served as present.
@@ -368,7 +370,7 @@ test('a sliding window matches after it slides', async () => {
 
 test('a value past its TTL is reported missing, and Redis expires it', async () => {
   const fresh = await reader.get('customer', 'c-6', ['ltv_short_lived']);
-  expect(valueOf(fresh.ltv_short_lived)).toBeGreaterThan(0);
+  expect(featureValue(fresh.ltv_short_lived)).toBeGreaterThan(0);
   const late = await reader.get('customer', 'c-6', ['ltv_short_lived'], Date.now() + 61_000);
   expect(late.ltv_short_lived).toEqual({ missing: true, reason: 'expired' });
   const ttl = await reader.redis.pttl(`${prefix}feat:{customer:c-6}:ltv_short_lived@1`);
@@ -408,7 +410,7 @@ test('the keys gone, a replay from the earliest offset rebuilds exactly the same
   const after = await snapshot(now);
   for (const id of before.keys()) {
     for (const name of customerViews)
-      expect(valueOf(after.get(id)?.[name])).toEqual(valueOf(before.get(id)?.[name]));
+      expect(featureValue(after.get(id)?.[name])).toEqual(featureValue(before.get(id)?.[name]));
   }
 });
 
