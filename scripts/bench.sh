@@ -10,4 +10,4 @@ if [ -z "$name" ] || [ ! -f "bench/$name.ts" ]; then
   exit 2
 fi
 shift
-exec node --disable-warning=TimeoutNegativeWarning --disable-warning=ExperimentalWarning "bench/$name.ts" "$@"
+exec node --disable-warning=TimeoutNegativeWarning --disable-warning=ExperimentalWarning --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "bench/$name.ts" "$@"

@@ -13,7 +13,9 @@ accord() { bash scripts/accord "$@"; }
 mkdir -p .accord/demo
 node --disable-warning=TimeoutNegativeWarning services/archive/dist/main.js > .accord/demo/archive.log 2>&1 &
 archive=$!
-trap 'kill -TERM $archive 2>/dev/null; wait $archive 2>/dev/null || true' EXIT
+node --disable-warning=TimeoutNegativeWarning services/features/dist/main.js > .accord/demo/features.log 2>&1 &
+features=$!
+trap 'kill -TERM $archive $features 2>/dev/null; wait $archive $features 2>/dev/null || true' EXIT
 
 run="$(date +%s)"
 orders=("demo-$run-1" "demo-$run-2" "demo-$run-3")
@@ -35,7 +37,8 @@ echo
 echo "== waiting for the archive to record them =="
 for _ in $(seq 1 120); do
   n=$(accord events order "${orders[2]}" --json | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0,"utf8")).length))')
-  [ "$n" -ge 3 ] && break
+  lag=$(accord lag features --json 2>/dev/null | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0,"utf8")).reduce((s, r) => s + r.lag, 0)))' || echo 1)
+  [ "$n" -ge 3 ] && [ "$lag" = 0 ] && break
   sleep 0.5
 done
 
@@ -50,6 +53,22 @@ accord events order "${orders[0]}"
 echo
 echo "-- history of stock item sku-0 --"
 accord events stock_item sku-0 --limit 5
+echo
+echo "-- features every agent reads (value, event time, staleness) --"
+node -e '
+const { FeatureReader } = require("./packages/sdk/dist");
+const { COMMERCE_VIEWS } = require("./services/features/dist/views");
+(async () => {
+  const reader = new FeatureReader({ views: COMMERCE_VIEWS });
+  const show = (entity, id, names, f) => names.forEach((n) => {
+    const v = f[n];
+    console.log(`  ${entity} ${id} ${n.padEnd(22)} ${"missing" in v ? `missing (${v.reason})` : `${v.value}  as of ${new Date(v.asOf).toISOString()}  staleness ${(v.staleness / 1000).toFixed(1)}s`}`);
+  });
+  show("customer", "c-0", ["order_count", "lifetime_value_cents", "orders_last_hour", "risk_score"], await reader.get("customer", "c-0", ["order_count", "lifetime_value_cents", "orders_last_hour", "risk_score"]));
+  show("stock_item", "sku-0", ["stock_available"], await reader.get("stock_item", "sku-0", ["stock_available"]));
+  reader.close();
+})();
+'
 echo
 echo "-- pipeline positions (the archive's checkpoints) --"
 accord lag accord-archive --stuck-after 600 | awk 'NR == 1 || $5 != "0"' || true

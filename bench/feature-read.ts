@@ -1,0 +1,151 @@
+/**
+ * Feature reads against raw Redis, and end-to-end staleness at a steady event rate, in one run.
+ *   npm run bench:features -- --rate 500 --seconds 10 --reads 2000
+ */
+import { parseArgs } from 'node:util';
+import {
+  createFeaturePipeline,
+  createKafka,
+  createPgPool,
+  createRedis,
+  defineFeatureView,
+  EventPublisher,
+  FeatureReader,
+  featureMetrics,
+  Histogram,
+  resolveConfig,
+  stateKey,
+} from '@accord/sdk';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '10' },
+    reads: { type: 'string', default: '2000' },
+  },
+});
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const reads = Number(values.reads);
+const config = resolveConfig();
+const run = `bench-${Date.now().toString(36)}`;
+const topic = `${run}.order.events`;
+const prefix = `${run}:`;
+const customer = (e: { value: Record<string, unknown> | null }) => e.value?.customerId as string;
+const views = [
+  defineFeatureView({
+    name: 'order_count',
+    version: 1,
+    entityType: 'customer',
+    topics: [topic],
+    entityId: customer,
+    aggregation: 'count',
+    eventTypes: ['accord.commerce.OrderPlaced'],
+  }),
+  defineFeatureView({
+    name: 'lifetime_value_cents',
+    version: 1,
+    entityType: 'customer',
+    topics: [topic],
+    entityId: customer,
+    aggregation: 'sum',
+    value: (e) => e.value?.totalCents as number,
+    eventTypes: ['accord.commerce.OrderPlaced'],
+  }),
+  defineFeatureView({
+    name: 'max_order_cents',
+    version: 1,
+    entityType: 'customer',
+    topics: [topic],
+    entityId: customer,
+    aggregation: 'max',
+    value: (e) => e.value?.totalCents as number,
+    eventTypes: ['accord.commerce.OrderPlaced'],
+  }),
+];
+const names = views.map((v) => v.name);
+
+async function main(): Promise<void> {
+  const admin = createKafka(config).admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6 }] });
+  const pool = createPgPool(config.postgres.url, { max: 4 });
+  const features = createFeaturePipeline({ views, group: run, prefix, config, pool });
+  const publisher = new EventPublisher({ config, producer: 'bench', autoRegister: true });
+  const reader = new FeatureReader({ views, prefix, config });
+  const raw = createRedis(config.redis.url);
+  try {
+    await features.start();
+    const total = rate * seconds;
+    process.stdout.write(
+      `publishing ${total} events at ${rate}/s for ${seconds}s while the feature pipeline runs...\n`,
+    );
+    const started = Date.now();
+    for (let n = 0; n < total; n += rate / 10) {
+      const due = started + (n / rate) * 1000;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      await publisher.publishMany(
+        Array.from({ length: rate / 10 }, (_, j) => ({
+          type: 'OrderPlaced',
+          data: {
+            orderId: `o-${n + j}`,
+            customerId: `c-${(n + j) % 1000}`,
+            lines: [],
+            totalCents: 100 + ((n + j) % 5000),
+            currency: 'EUR',
+          },
+          options: { entityId: `o-${n + j}`, topic },
+        })),
+      );
+    }
+    while (features.stats.processed < total) await new Promise((r) => setTimeout(r, 100));
+    const staleness = featureMetrics.endToEndStalenessMs.summary();
+
+    await raw.connect();
+    const sdkLatency = new Histogram('sdk');
+    const rawLatency = new Histogram('raw');
+    for (let i = 0; i < reads; i++) {
+      const id = `c-${i % 1000}`;
+      let t = performance.now();
+      await reader.get('customer', id, names);
+      sdkLatency.record(performance.now() - t);
+      t = performance.now();
+      const p = raw.pipeline();
+      for (const v of views) p.hgetall(stateKey(prefix, v, id));
+      await p.exec();
+      rawLatency.record(performance.now() - t);
+    }
+    const s = sdkLatency.summary();
+    const r = rawLatency.summary();
+    const ms = (x: number | undefined) => `${(x ?? 0).toFixed(3)} ms`;
+    process.stdout.write(`\nreads of ${names.length} features for one customer, ${reads} times:\n`);
+    process.stdout.write(`  raw redis pipelined HGETALL     p50 ${ms(r.p50)}  p99 ${ms(r.p99)}\n`);
+    process.stdout.write(
+      `  FeatureReader.get (snapshot)   p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${((s.p50 ?? 0) / (r.p50 ?? 1)).toFixed(2)}x raw at p50)\n`,
+    );
+    process.stdout.write(
+      `\nend-to-end staleness (appended to Kafka -> visible in Redis) at ${rate} events/s:\n`,
+    );
+    process.stdout.write(
+      `  p50 ${staleness.p50} ms  p95 ${staleness.p95} ms  p99 ${staleness.p99} ms  (${staleness.count} events)\n`,
+    );
+  } finally {
+    await features.stop();
+    features.redis.disconnect();
+    await publisher.close();
+    const keys = await raw.keys(`${prefix}*`).catch(() => [] as string[]);
+    if (keys.length) await raw.del(...keys);
+    raw.disconnect();
+    reader.close();
+    await pool.query('delete from pipeline_checkpoints where consumer_group = $1', [run]).catch(() => {});
+    await pool.end();
+    await admin.deleteGroups([run]).catch(() => {});
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
