@@ -10,6 +10,7 @@ export * from './infra/clients';
 export * from './infra/health';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
+export * from './infra/service';
 export * from './pipelines';
 export * from './schemas';
 export * from './telemetry/histogram';

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { createPgPool, describeError, redactUrl, resolveConfig } from '@accord/sdk';
+import {
+  createPgPool,
+  describeError,
+  refuseSuperuser,
+  resolveConfig,
+  serviceDatabaseUrl,
+  untilSignal,
+} from '@accord/sdk';
 import { ARCHIVE_GROUP, createArchivePipeline } from './archive';
 
 const HELP = `Usage: node services/archive/dist/main.js [--group <id>] [--topics <regex>]
@@ -17,14 +24,6 @@ Options:
 Environment:
   ARCHIVE_DATABASE_URL   Postgres as the least-privilege role (default: DATABASE_URL with the user accord_archive)
   KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL`;
-
-export function archiveDatabaseUrl(env = process.env): string {
-  if (env.ARCHIVE_DATABASE_URL) return env.ARCHIVE_DATABASE_URL;
-  const url = new URL(resolveConfig({}, env).postgres.url);
-  url.username = 'accord_archive';
-  url.password = '';
-  return url.toString();
-}
 
 async function main(argv: string[]): Promise<number> {
   let values: { group?: string; topics?: string; help?: boolean };
@@ -53,27 +52,22 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = resolveConfig();
-  const dbUrl = archiveDatabaseUrl();
+  const dbUrl = serviceDatabaseUrl('accord_archive', 'ARCHIVE_DATABASE_URL');
   const pool = createPgPool(dbUrl, { max: 4 });
   try {
-    const { rows } = await pool.query<{ rolsuper: boolean }>(
-      'select rolsuper from pg_roles where rolname = current_user',
-    );
-    if (rows[0]?.rolsuper) {
-      process.stderr.write(
-        `archive: refusing to run as a Postgres superuser (${redactUrl(dbUrl)}): use the accord_archive role\n`,
-      );
-      await pool.end();
-      return 1;
-    }
+    await refuseSuperuser(pool, 'archive', dbUrl, 'accord_archive');
   } catch (error) {
-    process.stderr.write(`archive: cannot use Postgres at ${redactUrl(dbUrl)}: ${describeError(error)}\n`);
+    process.stderr.write(`${describeError(error)}\n`);
     await pool.end();
     return 1;
   }
   const pipeline = createArchivePipeline({
     config,
     pool,
+    onError: (error) =>
+      process.stderr.write(
+        `archive: consumer failed, restarting from the checkpoint: ${describeError(error)}\n`,
+      ),
     ...(values.group ? { group: values.group } : {}),
     ...(topics ? { topics } : {}),
   });
@@ -86,10 +80,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(`archive: running as group ${pipeline.group}\n`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilSignal();
   process.stdout.write(`archive: ${signal}, finishing the batch and leaving the group\n`);
   await pipeline.stop();
   await pool.end();

@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { createFeaturePipeline, describeError, featureMetrics, resolveConfig } from '@accord/sdk';
+import {
+  createFeaturePipeline,
+  createPgPool,
+  describeError,
+  featureMetrics,
+  refuseSuperuser,
+  resolveConfig,
+  serviceDatabaseUrl,
+  untilSignal,
+} from '@accord/sdk';
 import { COMMERCE_VIEWS } from './views';
 
 const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
@@ -14,7 +23,9 @@ Options:
   --prefix <p>       Redis key prefix (default none)
   -h, --help         this help
 
-Environment: KAFKA_BROKERS, REDIS_URL, DATABASE_URL (checkpoints), SCHEMA_REGISTRY_URL`;
+Environment:
+  FEATURES_DATABASE_URL   Postgres for checkpoints, as a least-privilege role (default: DATABASE_URL with the user accord_features)
+  KAFKA_BROKERS, REDIS_URL, SCHEMA_REGISTRY_URL, DATABASE_URL`;
 
 async function main(argv: string[]): Promise<number> {
   let values: { group?: string; prefix?: string; help?: boolean };
@@ -35,9 +46,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  const dbUrl = serviceDatabaseUrl('accord_features', 'FEATURES_DATABASE_URL');
+  const pool = createPgPool(dbUrl, { max: 4 });
+  try {
+    await refuseSuperuser(pool, 'features', dbUrl, 'accord_features');
+  } catch (error) {
+    process.stderr.write(`${describeError(error)}\n`);
+    await pool.end();
+    return 1;
+  }
   const pipeline = createFeaturePipeline({
     views: COMMERCE_VIEWS,
     config: resolveConfig(),
+    pool,
     ...(values.group ? { group: values.group } : {}),
     ...(values.prefix ? { prefix: values.prefix } : {}),
     onError: (error) =>
@@ -51,15 +72,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`features: cannot start: ${describeError(error)}\n`);
     await pipeline.stop();
     pipeline.redis.disconnect();
+    await pool.end();
     return 1;
   }
   process.stdout.write(`features: running as group ${pipeline.group} with ${COMMERCE_VIEWS.length} views\n`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilSignal();
   await pipeline.stop();
   pipeline.redis.disconnect();
+  await pool.end();
   const s = featureMetrics.endToEndStalenessMs.summary();
   process.stdout.write(
     `features: ${signal}; stopped after ${pipeline.stats.processed} events; end-to-end staleness p50=${s.p50 ?? '-'}ms p95=${s.p95 ?? '-'}ms p99=${s.p99 ?? '-'}ms\n`,

@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { createPgPool, describeError, redactUrl, resolveConfig } from '@accord/sdk';
+import {
+  createPgPool,
+  describeError,
+  redactUrl,
+  refuseSuperuser,
+  resolveConfig,
+  serviceDatabaseUrl,
+  untilSignal,
+} from '@accord/sdk';
 import { createRegistryServer } from './http';
 import { RegistryStore } from './store';
 
@@ -20,15 +28,6 @@ Environment:
                           (default: DATABASE_URL with the user accord_registry)
   DATABASE_URL            see above
   SCHEMA_REGISTRY_URL     where clients reach this registry (default http://127.0.0.1:8081)`;
-
-/** DATABASE_URL with the registry's own role: the registry never logs in as a superuser. */
-export function registryDatabaseUrl(env = process.env): string {
-  if (env.REGISTRY_DATABASE_URL) return env.REGISTRY_DATABASE_URL;
-  const url = new URL(resolveConfig({}, env).postgres.url);
-  url.username = 'accord_registry';
-  url.password = '';
-  return url.toString();
-}
 
 async function main(argv: string[]): Promise<number> {
   let values: { port?: string; host?: string; help?: boolean };
@@ -52,18 +51,16 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const host = values.host ?? '127.0.0.1';
-  const dbUrl = registryDatabaseUrl();
+  const dbUrl = serviceDatabaseUrl('accord_registry', 'REGISTRY_DATABASE_URL');
   const pool = createPgPool(dbUrl, { max: 10 });
   try {
-    const { rows } = await pool.query<{ rolsuper: boolean }>(
-      'select rolsuper from pg_roles where rolname = current_user',
-    );
-    if (rows[0]?.rolsuper) {
-      process.stderr.write(
-        `registry: refusing to run as a Postgres superuser (${redactUrl(dbUrl)}): use the accord_registry role\n`,
-      );
-      return 1;
-    }
+    await refuseSuperuser(pool, 'registry', dbUrl, 'accord_registry');
+  } catch (error) {
+    process.stderr.write(`${describeError(error)}\n`);
+    await pool.end();
+    return 1;
+  }
+  try {
     await pool.query('select 1 from registry_schemas limit 1');
   } catch (error) {
     process.stderr.write(
@@ -88,10 +85,7 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(`registry: listening on http://${host}:${port} (Postgres ${redactUrl(dbUrl)})\n`);
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilSignal();
   process.stdout.write(`registry: ${signal}, finishing requests and stopping\n`);
   server.close();
   server.closeIdleConnections();

@@ -113,7 +113,12 @@ export class FeatureReader {
     const config = options.config ?? resolveConfig();
     this.redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: true }));
     this.prefix = options.prefix ?? '';
-    for (const v of options.views) this.byKey.set(`${v.entityType}:${v.name}`, v);
+    for (const v of options.views) {
+      // `name@version` reads one version; a bare name reads the newest.
+      this.byKey.set(`${v.entityType}:${v.name}@${v.version}`, v);
+      const newest = this.byKey.get(`${v.entityType}:${v.name}`);
+      if (!newest || newest.version < v.version) this.byKey.set(`${v.entityType}:${v.name}`, v);
+    }
   }
 
   private views(entityType: string, names: string[]): FeatureView[] {
@@ -149,7 +154,7 @@ export class FeatureReader {
       );
     }
     const started = performance.now();
-    const result = await readFeatures(this.redis, this.prefix, views, entityIds, now);
+    const result = await readFeatures(this.redis, this.prefix, views, entityIds, now, names);
     featureMetrics.readLatencyMs.record(performance.now() - started);
     for (const values of result.values()) {
       for (const v of Object.values(values))

@@ -165,11 +165,12 @@ export async function readFeatures(
   views: FeatureView[],
   entityIds: string[],
   now: number,
+  names: string[] = views.map((v) => v.name),
 ): Promise<Map<string, Record<string, FeatureResult>>> {
   const plans = entityIds.map((id) => {
     const keys: string[] = [];
     const isSet: string[] = [];
-    const layout = views.map((view) => {
+    const layout = views.map((view, index) => {
       const buckets = view.window ? bucketsAt(view, now) : [undefined];
       const start = keys.length;
       for (const b of buckets) {
@@ -181,7 +182,7 @@ export async function readFeatures(
           isSet.push('1');
         }
       }
-      return { view, start, end: keys.length };
+      return { view, name: names[index] ?? view.name, start, end: keys.length };
     });
     return { id, keys, isSet, layout };
   });
@@ -211,7 +212,7 @@ export async function readFeatures(
       });
     const parts = reply as unknown[];
     const out: Record<string, FeatureResult> = {};
-    for (const { view, start, end } of plan.layout) {
+    for (const { view, name, start, end } of plan.layout) {
       const states: Record<string, string>[] = [];
       const members = new Set<string>();
       for (let k = start; k < end; k++) {
@@ -221,7 +222,7 @@ export async function readFeatures(
           if (Object.keys(h).length) states.push(h);
         }
       }
-      out[view.name] = combine(view, states, members, now);
+      out[name] = combine(view, states, members, now);
     }
     result.set(plan.id, out);
   });
