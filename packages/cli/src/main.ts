@@ -2,6 +2,7 @@
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { eventsCommand, publishCommand, tailCommand } from './commands/events';
+import { contractsCommand, rolesCommand } from './commands/ownership';
 import {
   checkpointsCommand,
   consumersCommand,
@@ -27,6 +28,8 @@ const COMMANDS: Command[] = [
   replayCommand,
   dlqCommand,
   lagCommand,
+  contractsCommand,
+  rolesCommand,
 ];
 
 function mainHelp(): string {

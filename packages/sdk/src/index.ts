@@ -3,6 +3,7 @@
  */
 
 export * from './config';
+export * from './contracts';
 export * from './errors';
 export * from './events';
 export * from './features';
@@ -11,6 +12,7 @@ export * from './infra/health';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
 export * from './infra/service';
+export * from './owners';
 export * from './pipelines';
 export * from './schemas';
 export * from './telemetry/histogram';

@@ -1,0 +1,4 @@
+export * from './owner';
+export * from './propose';
+export * from './roles';
+export * from './rules';

@@ -1,0 +1,26 @@
+/**
+ * Resolution rules an owner's `decide` can use. "First valid proposal for a version wins" is built into the
+ * owner runtime (the expected-version check); `mergeCommuting` lets a stale proposal through when its change
+ * touches none of the fields changed since the version it expected.
+ */
+
+/** The default order: risk over fulfillment over pricing over support. Configurable per owner. */
+export const DEFAULT_PRIORITY = ['risk', 'fulfillment', 'pricing', 'support'] as const;
+
+/** True when agent `a` outranks agent `b` (agents not in the list rank below all listed ones). */
+export function outranks(a: string, b: string, order: readonly string[] = DEFAULT_PRIORITY): boolean {
+  const rank = (agent: string) => {
+    const i = order.indexOf(agent);
+    return i === -1 ? order.length : i;
+  };
+  return rank(a) < rank(b);
+}
+
+/** Changes commute when they touch disjoint top-level fields. */
+export function commutes(change: Record<string, unknown>, changedSince: Iterable<string>): boolean {
+  const touched = new Set(changedSince);
+  return Object.keys(change).every((k) => !touched.has(k));
+}
+
+/** Counts compensating decisions (rollbacks), which are events too. */
+export const ownerMetrics = { compensations: 0, accepted: 0, rejected: 0, escalated: 0 };
