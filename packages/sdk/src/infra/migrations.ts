@@ -120,6 +120,13 @@ export async function migrate(
         });
       }
     }
+    if (applied.length) {
+      // Objects new in this run go to the migration role (migration 0009): service roles own nothing.
+      const { rows } = await client.query<{ f: string | null }>(
+        `select to_regproc('accord_hand_over_ownership')::text as f`,
+      );
+      if (rows[0]?.f) await client.query('select accord_hand_over_ownership()');
+    }
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     client.release();

@@ -347,3 +347,38 @@ export async function relayOutbox(
     client.release();
   }
 }
+
+/** Runs relayOutbox every `intervalMs` (and at once) until stopped. Errors go to `onError` and the loop goes on. */
+export function startOutboxRelay(
+  pool: Pool,
+  publisher: EventPublisher,
+  entityType: string,
+  options: { topic?: string; intervalMs?: number; onError?: (error: unknown) => void } = {},
+): { stop: () => Promise<void>; published: () => number } {
+  let stopped = false;
+  let published = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const n = await relayOutbox(
+          pool,
+          publisher,
+          entityType,
+          options.topic ? { topic: options.topic } : {},
+        );
+        published += n;
+        if (n > 0) continue;
+      } catch (error) {
+        options.onError?.(error);
+      }
+      await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+    published: () => published,
+  };
+}

@@ -21,6 +21,7 @@ import {
   relayOutbox,
   resolveConfig,
   runGoldenCases,
+  startOutboxRelay,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 
@@ -227,11 +228,17 @@ test('support cannot promise a refund billing never processes: only an accepted 
   });
 
   const relay = new EventPublisher({ config, producer: 'payment-owner', autoRegister: true });
+  const running = startOutboxRelay(paymentPool, relay, 'payment', {
+    topic: topic('payment', 'events'),
+    intervalMs: 50,
+  });
   try {
-    expect(await relayOutbox(paymentPool, relay, 'payment', { topic: topic('payment', 'events') })).toBe(4);
+    await eventually(() => running.published() === 4, { what: 'the relay publishing 4 decisions' });
   } finally {
+    await running.stop();
     await relay.close();
   }
+  expect(await relayOutbox(paymentPool, relay, 'payment')).toBe(0); // nothing left: each row once
   const billing = ctx.kafka.consumer({ groupId: ctx.group(), maxWaitTimeInMs: 200 });
   const decisions: Record<string, unknown>[] = [];
   await billing.connect();
@@ -286,6 +293,19 @@ test('every golden case gives the same answer through the SDK and through SQL; v
   );
   expect(cli.code).toBe(0);
   expect(cli.stdout).toMatch(/\d+ golden case\(s\) agree in the SDK and in SQL/);
+});
+
+test('a migration role owns every table, view and function; no service role owns anything', async () => {
+  const { rows } = await admin.query<{ owner: string; n: string }>(
+    `select pg_get_userbyid(c.relowner) as owner, count(*) as n from pg_class c join pg_namespace ns on ns.oid = c.relnamespace
+      where ns.nspname = current_schema() and c.relkind in ('r', 'p', 'v') and c.relname <> 'accord_schema_migrations' group by 1`,
+  );
+  expect(rows).toEqual([{ owner: 'accord_migrator', n: expect.any(String) }]);
+  const { rows: roles } = await admin.query(
+    `select rolname from pg_roles where (rolname like 'accord\\_owner\\_%' or rolname in ('accord_registry', 'accord_archive', 'accord_features'))
+        and (rolsuper or rolbypassrls or rolcreaterole or rolcreatedb)`,
+  );
+  expect(roles).toEqual([]);
 });
 
 test("an agent's role reads everything and writes no owned table", async () => {
