@@ -14,6 +14,8 @@ declare
   r record;
   n integer := 0;
 begin
+  -- The owner needs the schema too: foreign-key checks run with the table owner's rights.
+  execute format('grant usage, create on schema %I to accord_migrator', current_schema());
   -- Tables (partitions too) and views; a table's serial sequences follow it.
   for r in
     select c.relname, c.relkind
