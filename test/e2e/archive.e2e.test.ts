@@ -13,21 +13,15 @@ jest.setTimeout(240000);
 
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const schema = uniqueName('t_schema', '_');
-const searchPath = `options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-const adminUrl = `${config.postgres.url}?${searchPath}`;
-const archiveUrl = (() => {
-  const url = new URL(config.postgres.url);
-  url.username = 'accord_archive';
-  return `${url.toString()}?${searchPath}`;
-})();
+const db = ctx.database();
+const adminUrl = db.url();
+const archiveUrl = db.url('accord_archive');
 const pool = createPgPool(adminUrl, { max: 2 });
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   await pool.end();
-  await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
 });
 
@@ -57,7 +51,7 @@ async function archived(): Promise<number> {
 }
 
 test('killed and restarted mid-way, the archive holds every event exactly once, and accord events replays them in order', async () => {
-  await migrate(config.postgres.url, join(ROOT, 'infra/postgres/migrations'), { schema });
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
   const topic = `${uniqueName('t')}.order.events`;
   const admin = await ctx.kafkaAdmin();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6 }] });

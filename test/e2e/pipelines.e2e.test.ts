@@ -24,8 +24,8 @@ jest.setTimeout(300000);
 
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const schema = uniqueName('t_schema', '_');
-const dbUrl = `${config.postgres.url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const db = ctx.database();
+const dbUrl = db.url();
 const pool = createPgPool(dbUrl, { max: 6 });
 const scoped = resolveConfig({ databaseUrl: dbUrl });
 const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
@@ -33,14 +33,13 @@ const children: ChildProcess[] = [];
 const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {
-  await migrate(config.postgres.url, join(ROOT, 'infra/postgres/migrations'), { schema });
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const p of pipelines) await p.stop();
   await publisher.close();
   await pool.end();
-  await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
 });
 

@@ -5,6 +5,7 @@ import {
   createPgPool,
   createRedis,
   type Kafka,
+  migrate,
   type Pool,
   type Redis,
   type ResolvedConfig,
@@ -24,6 +25,29 @@ export function uniqueName(prefix: string, separator = '-'): string {
 export interface TopicOptions {
   partitions?: number;
   configEntries?: { name: string; value: string }[];
+}
+
+/**
+ * A Postgres schema of the test's own with every Accord migration applied: tables, functions and grants land
+ * there (search_path), so tests of owners, archives and pipelines never see each other's rows.
+ */
+export class TestDatabase {
+  readonly schema = uniqueName('t_schema', '_');
+
+  constructor(private readonly baseUrl: string) {}
+
+  /** DATABASE_URL scoped to this schema, optionally logging in as another role (e.g. accord_owner_order). */
+  url(role?: string): string {
+    const url = new URL(this.baseUrl);
+    if (role) url.username = role;
+    url.searchParams.set('options', `-c search_path=${this.schema}`);
+    return url.toString();
+  }
+
+  /** Applies the migrations of `dir` into the schema (creating it). */
+  async migrate(dir: string): Promise<void> {
+    await migrate(this.baseUrl, dir, { schema: this.schema });
+  }
 }
 
 export class TestContext {
@@ -89,6 +113,15 @@ export class TestContext {
       await this.pg().query(`drop schema if exists "${schema}" cascade`);
     });
     return schema;
+  }
+
+  /** A migrated Postgres schema of the test's own (see TestDatabase); dropped (cascade) by cleanup(). */
+  database(): TestDatabase {
+    const db = new TestDatabase(this.config.postgres.url);
+    this.cleanups.push(async () => {
+      await this.pg().query(`drop schema if exists "${db.schema}" cascade`);
+    });
+    return db;
   }
 
   /** A unique Redis key prefix (ending in ':'); its keys are deleted by cleanup(). */

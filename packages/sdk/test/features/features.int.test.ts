@@ -15,7 +15,6 @@ import {
   type FeatureResult,
   type FeatureView,
   featureMetrics,
-  migrate,
   type Pipeline,
   type PipelineEvent,
   resolveConfig,
@@ -29,11 +28,9 @@ jest.setTimeout(240000);
 const ROOT = join(__dirname, '../../../..');
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const schema = uniqueName('t_schema', '_');
-const pool = createPgPool(config.postgres.url, { options: `-c search_path=${schema}`, max: 8 });
-const scoped = resolveConfig({
-  databaseUrl: `${config.postgres.url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-});
+const db = ctx.database();
+const pool = createPgPool(db.url(), { max: 8 });
+const scoped = resolveConfig({ databaseUrl: db.url() });
 const prefix = ctx.redisPrefix();
 const run = uniqueName('t');
 const topics = {
@@ -227,7 +224,7 @@ const now0 = Date.now();
 const TOTAL = 20_000;
 
 beforeAll(async () => {
-  await migrate(config.postgres.url, join(ROOT, 'infra/postgres/migrations'), { schema });
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
   const admin = await ctx.kafkaAdmin();
   await admin.createTopics({
     waitForLeaders: true,
@@ -303,7 +300,6 @@ afterAll(async () => {
   for (const stop of stops.reverse()) await stop().catch(() => {});
   reader.close();
   await pool.end();
-  await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
 });
 

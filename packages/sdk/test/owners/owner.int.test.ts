@@ -9,7 +9,6 @@ import {
   createPgPool,
   defineOwner,
   EventPublisher,
-  migrate,
   type Pipeline,
   propose,
   relayOutbox,
@@ -22,14 +21,9 @@ jest.setTimeout(240000);
 const ROOT = join(__dirname, '../../../..');
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const schema = uniqueName('t_schema', '_');
-const searchPath = `options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-const asRole = (role: string) => {
-  const url = new URL(config.postgres.url);
-  url.username = role;
-  return `${url.toString()}?${searchPath}`;
-};
-const admin = createPgPool(`${config.postgres.url}?${searchPath}`, { max: 4 });
+const db = ctx.database();
+const asRole = (role: string) => db.url(role);
+const admin = createPgPool(db.url(), { max: 4 });
 const ownerPool = createPgPool(asRole('accord_owner_order'), { max: 6 });
 const run = uniqueName('t');
 const proposalsTopic = `${run}.order.proposals`;
@@ -38,7 +32,7 @@ const scoped = resolveConfig({ databaseUrl: asRole('accord_owner_order') });
 let owner: Pipeline;
 
 beforeAll(async () => {
-  await migrate(config.postgres.url, join(ROOT, 'infra/postgres/migrations'), { schema });
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
   const kafkaAdmin = await ctx.kafkaAdmin();
   await kafkaAdmin.createTopics({
     waitForLeaders: true,
@@ -56,7 +50,6 @@ afterAll(async () => {
   await owner?.stop();
   await ownerPool.end();
   await admin.end();
-  await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
 });
 

@@ -14,7 +14,6 @@ import {
   createPgPool,
   defineOwner,
   EventPublisher,
-  migrate,
   outranks,
   type Pipeline,
   propose,
@@ -30,14 +29,9 @@ jest.setTimeout(180000);
 const ROOT = join(__dirname, '../../../..');
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const schema = uniqueName('t_schema', '_');
-const searchPath = `options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-const asRole = (role: string) => {
-  const url = new URL(config.postgres.url);
-  url.username = role;
-  return `${url.toString()}?${searchPath}`;
-};
-const admin = createPgPool(`${config.postgres.url}?${searchPath}`, { max: 4 });
+const db = ctx.database();
+const asRole = (role: string) => db.url(role);
+const admin = createPgPool(db.url(), { max: 4 });
 const orderPool = createPgPool(asRole('accord_owner_order'), { max: 4 });
 const paymentPool = createPgPool(asRole('accord_owner_payment'), { max: 4 });
 const run = uniqueName('t');
@@ -46,7 +40,7 @@ const owners: Pipeline[] = [];
 const agents = new EventPublisher({ config, producer: 'agents', autoRegister: true });
 
 beforeAll(async () => {
-  await migrate(config.postgres.url, join(ROOT, 'infra/postgres/migrations'), { schema });
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
   const kafka = await ctx.kafkaAdmin();
   const topics = ['order', 'payment'].flatMap((e) => [topic(e, 'proposals'), topic(e, 'events')]);
   await kafka.createTopics({
@@ -153,7 +147,6 @@ afterAll(async () => {
   await orderPool.end();
   await paymentPool.end();
   await admin.end();
-  await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
 });
 
@@ -287,7 +280,7 @@ test('every golden case gives the same answer through the SDK and through SQL; v
     execFile(
       'bash',
       [join(ROOT, 'scripts/accord'), 'contracts', 'test'],
-      { env: { ...process.env, DATABASE_URL: `${config.postgres.url}?${searchPath}` } },
+      { env: { ...process.env, DATABASE_URL: db.url() } },
       (error, stdout) => done({ code: error ? 1 : 0, stdout }),
     ),
   );
