@@ -8,7 +8,9 @@ import {
   type EventName,
   EventPublisher,
   history,
+  parseStartPosition,
   resolveEventName,
+  resolvePositions,
   UsageError,
 } from '@accord/sdk';
 import { type Command, formatTable } from '../command';
@@ -148,13 +150,7 @@ Options:
   async run({ positionals, values, out }) {
     const [topic] = positionals;
     if (!topic) throw new UsageError('missing <topic> (see: accord tail --help)');
-    const from = typeof values.from === 'string' ? values.from : 'latest';
-    let fromTime: number | undefined;
-    if (from !== 'earliest' && from !== 'latest') {
-      fromTime = Date.parse(from);
-      if (Number.isNaN(fromTime))
-        throw new UsageError(`--from must be earliest, latest or an ISO time, got "${from}"`);
-    }
+    const from = parseStartPosition(typeof values.from === 'string' ? values.from : 'latest');
     const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
     if (!(max > 0) || (Number.isFinite(max) && !Number.isInteger(max)))
       throw new UsageError(`--max must be a positive integer, got "${values.max}"`);
@@ -169,13 +165,7 @@ Options:
     try {
       if (!(await admin.listTopics()).includes(topic))
         throw new UsageError(`topic "${topic}" does not exist`);
-      const offsets =
-        fromTime === undefined
-          ? (await admin.fetchTopicOffsets(topic)).map((o) => ({
-              partition: o.partition,
-              offset: from === 'earliest' ? o.low : o.high,
-            }))
-          : await admin.fetchTopicOffsetsByTimestamp(topic, fromTime);
+      const offsets = await resolvePositions(admin, topic, from);
       // A fresh group is empty, so its positions can be set before the consumer joins.
       await admin.setOffsets({ groupId: group, topic, partitions: offsets });
       let printed = 0;

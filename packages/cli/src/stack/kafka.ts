@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { checkKafka, type ResolvedConfig, StackError } from '@accord/sdk';
 import type { StackPaths } from './paths';
-import { commandLine, isAlive, isPortOpen, portOwner, stopProcess, waitFor } from './processes';
+import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';
 
 export interface LocalKafkaSettings {
@@ -191,13 +191,10 @@ export async function kafkaUp(
   }
 
   for (const port of [settings.port, settings.controllerPort]) {
-    if (await isPortOpen(port)) {
-      const owner = portOwner(port) ?? 'another process';
-      throw new StackError(
-        'STACK_PORT_BUSY',
-        `port ${port} is already in use by ${owner}, which Accord did not start: stop it, or set KAFKA_BROKERS to use that broker, or ACCORD_KAFKA_PORT/ACCORD_KAFKA_CONTROLLER_PORT to pick other ports`,
-      );
-    }
+    await assertPortFree(
+      port,
+      'stop it, or set KAFKA_BROKERS to use that broker, or ACCORD_KAFKA_PORT/ACCORD_KAFKA_CONTROLLER_PORT to pick other ports',
+    );
   }
 
   checkJava();

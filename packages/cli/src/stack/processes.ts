@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { StackError } from '@accord/sdk';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -91,4 +92,14 @@ export async function waitFor(
 
 export function isLocalHost(host: string): boolean {
   return ['127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0'].includes(host);
+}
+
+/** Refuses to go on when something Accord did not start holds `port`; `remedy` says what to do instead. */
+export async function assertPortFree(port: number, remedy: string): Promise<void> {
+  if (await isPortOpen(port)) {
+    throw new StackError(
+      'STACK_PORT_BUSY',
+      `port ${port} is already in use by ${portOwner(port) ?? 'another process'}, which Accord did not start: ${remedy}`,
+    );
+  }
 }

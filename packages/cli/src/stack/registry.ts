@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSchemaRegistry, StackError } from '@accord/sdk';
 import type { StackPaths } from './paths';
-import { commandLine, isAlive, isPortOpen, portOwner, stopProcess, waitFor } from './processes';
+import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';
 
 export function localRegistryPort(env = process.env): number {
@@ -58,12 +58,10 @@ export async function registryUp(
   if (running) return { action: 'already-running', ...running };
 
   const port = localRegistryPort();
-  if (await isPortOpen(port)) {
-    throw new StackError(
-      'STACK_PORT_BUSY',
-      `port ${port} is already in use by ${portOwner(port) ?? 'another process'}, which Accord did not start: stop it, or set SCHEMA_REGISTRY_URL to use that registry, or ACCORD_REGISTRY_PORT to pick another port`,
-    );
-  }
+  await assertPortFree(
+    port,
+    'stop it, or set SCHEMA_REGISTRY_URL to use that registry, or ACCORD_REGISTRY_PORT to pick another port',
+  );
   const dir = join(paths.stateDir, 'registry');
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, 'registry.log');

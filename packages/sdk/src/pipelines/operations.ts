@@ -4,38 +4,12 @@ import { AccordError } from '../errors';
 import { deadLetterTopic } from '../events/topics';
 import { CheckpointStore } from './checkpoints';
 import { CONTROL_CHANNEL } from './pipeline';
+import { groupIsRunning, resolvePositions, type StartPosition } from './positions';
 
 /**
  * Operations on pipelines that are not running code: adding a consumer group at a chosen position,
  * listing positions and lag, replaying from a checkpoint. Used by the CLI; each takes the clients it needs.
  */
-
-export type StartPosition = 'earliest' | 'latest' | Date;
-
-export function parseStartPosition(raw: string, option = '--from'): StartPosition {
-  if (raw === 'earliest' || raw === 'latest') return raw;
-  const time = Date.parse(raw);
-  if (Number.isNaN(time))
-    throw new AccordError('USAGE', `${option} must be earliest, latest or an ISO time, got "${raw}"`);
-  return new Date(time);
-}
-
-/** Per-partition offsets of a topic for a start position (a time resolves to the first offset at or after it). */
-export async function resolvePositions(
-  admin: Admin,
-  topic: string,
-  from: StartPosition,
-): Promise<{ partition: number; offset: string }[]> {
-  if (from instanceof Date) return admin.fetchTopicOffsetsByTimestamp(topic, from.getTime());
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.map((o) => ({ partition: o.partition, offset: from === 'earliest' ? o.low : o.high }));
-}
-
-async function groupIsRunning(admin: Admin, group: string): Promise<boolean> {
-  const { groups } = await admin.describeGroups([group]);
-  const state = groups[0]?.state ?? 'Dead';
-  return state !== 'Empty' && state !== 'Dead';
-}
 
 export interface AddedConsumer {
   group: string;

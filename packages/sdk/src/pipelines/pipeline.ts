@@ -9,6 +9,7 @@ import { AvroSerde } from '../schemas/serde';
 import type { DeadLetter } from '../schemas/types.generated';
 import { CheckpointStore, type CheckpointType } from './checkpoints';
 import { classifyFailure, errorCodeOf, FencedError } from './errors';
+import { groupIsRunning, resolvePositions } from './positions';
 
 export type PipelineMode = 'at-least-once' | 'transactional';
 
@@ -244,26 +245,22 @@ export class Pipeline {
     const admin = this.admin!;
     const existing = await this.store.list(this.group);
     const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
-    const seeds: { topic: string; partition: number; offset: string }[] = [];
-    for (const topic of topics) {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      for (const o of offsets) {
-        if (!known.has(`${topic}:${o.partition}`)) {
-          seeds.push({
-            topic,
-            partition: o.partition,
-            offset: this.options.from === 'latest' ? o.high : o.low,
-          });
-        }
-      }
-    }
+    const offsets = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
+    for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
+    const seeds = topics.flatMap((topic) =>
+      (offsets.get(topic) ?? [])
+        .filter((o) => !known.has(`${topic}:${o.partition}`))
+        .map((o) => ({
+          topic,
+          partition: o.partition,
+          offset: this.options.from === 'latest' ? o.high : o.low,
+        })),
+    );
     await this.store.seed(this.name, this.group, seeds);
     const rows = await this.store.list(this.group);
     // With live (or not yet expired) members, setOffsets would wait on a rebalance: leave positions to
     // onBatch, which aligns every partition with its checkpoint anyway.
-    const described = await admin.describeGroups([this.group]);
-    const state = described.groups[0]?.state ?? 'Dead';
-    if (state !== 'Empty' && state !== 'Dead') return;
+    if (await groupIsRunning(admin, this.group)) return;
     for (const topic of topics) {
       const partitions = rows
         .filter((r) => r.topic === topic)
@@ -271,7 +268,7 @@ export class Pipeline {
       if (partitions.length === 0) continue;
       // setOffsets joins the group (slow): only when Kafka's committed offsets differ from the checkpoints.
       const [committed] = await admin.fetchOffsets({ groupId: this.group, topics: [topic] });
-      const low = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low]));
+      const low = new Map((offsets.get(topic) ?? []).map((o) => [o.partition, o.low]));
       const inLine = partitions.every((p) => {
         const c = committed?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
         return c === p.offset || (c === '-1' && p.offset === low.get(p.partition));
@@ -286,9 +283,8 @@ export class Pipeline {
   }
 
   private async claim(topic: string, partition: number): Promise<PartitionState> {
-    const offsets = await this.admin!.fetchTopicOffsets(topic);
-    const o = offsets.find((x) => x.partition === partition);
-    const start = this.options.from === 'latest' ? (o?.high ?? '0') : (o?.low ?? '0');
+    const positions = await resolvePositions(this.admin!, topic, this.options.from ?? 'earliest');
+    const start = positions.find((p) => p.partition === partition)?.offset ?? '0';
     const claim = await this.store.claim(this.name, this.group, topic, partition, start);
     return {
       epoch: claim.epoch,
