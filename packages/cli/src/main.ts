@@ -1,15 +1,11 @@
 #!/usr/bin/env node
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
+import { checkpointsCommand, lagCommand } from './commands/checkpoints';
 import { eventsCommand, publishCommand, tailCommand } from './commands/events';
 import { contractsCommand, rolesCommand } from './commands/ownership';
-import {
-  checkpointsCommand,
-  consumersCommand,
-  dlqCommand,
-  lagCommand,
-  replayCommand,
-} from './commands/pipelines';
+import { consumersCommand, dlqCommand } from './commands/pipelines';
+import { replayCommand } from './commands/replay';
 import { schemasCommand } from './commands/schemas';
 import { downCommand, statusCommand, upCommand } from './commands/stack';
 import { topicsCommand } from './commands/topics';

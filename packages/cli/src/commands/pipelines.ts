@@ -21,13 +21,13 @@ import { type Command, type CommandContext, formatTable } from '../command';
 import { toJson } from '../json';
 import { loadStack } from '../stack';
 
-function who(): string {
+export function who(): string {
   return process.env.ACCORD_USER || `${userInfo().username}@cli`;
 }
 
 /** Runs `work` with a connected admin client, a Kafka client and a Postgres pool, and closes them after. */
-async function withClients<T>(
-  work: (c: { admin: Admin; kafka: Kafka; pool: Pool }) => Promise<T>,
+export async function withClients<T>(
+  work: (c: { admin: Admin; kafka: Kafka; pool: Pool; brokers: string[] }) => Promise<T>,
 ): Promise<T> {
   const { config } = loadStack();
   const kafka = createKafka(config);
@@ -35,7 +35,7 @@ async function withClients<T>(
   const pool = createPgPool(config.postgres.url, { max: 2 });
   await admin.connect();
   try {
-    return await work({ admin, kafka, pool });
+    return await work({ admin, kafka, pool, brokers: config.kafka.brokers });
   } finally {
     await admin.disconnect().catch(() => {});
     await pool.end().catch(() => {});
@@ -72,214 +72,6 @@ Options:
       for (const p of added.positions) out(`  ${topic}[${p.partition}] starts at offset ${p.offset}`);
     }
     return 0;
-  },
-};
-
-function lagRows(rows: Awaited<ReturnType<typeof pipelineLag>>) {
-  return rows.map((r) => ({
-    group: r.group,
-    topic: r.topic,
-    partition: String(r.partition),
-    checkpoint: r.checkpoint,
-    'log end': r.logEnd,
-    lag: String(r.lag),
-    'last progress': `${r.idleSeconds}s ago`,
-    state: r.stuck ? 'STUCK' : r.replaying ? 'replaying' : r.lag > 0 ? 'behind' : 'caught up',
-  }));
-}
-
-export const checkpointsCommand: Command = {
-  name: 'checkpoints',
-  summary: 'list pipeline positions (pipeline_checkpoints) with lag and last progress',
-  usage: 'accord checkpoints [<group>] [--json]',
-  help: `Lists each group's checkpoint per topic-partition: the next offset, its type and value, the log end,
-the lag and when it last moved.
-
-Options:
-  --json   machine-readable output`,
-  options: { json: { type: 'boolean' } },
-  async run({ positionals, values, out }) {
-    const [group] = positionals;
-    const rows = await withClients(({ admin, pool }) => pipelineLag(admin, pool, group ? { group } : {}));
-    if (values.json) out(toJson(rows, 2));
-    else {
-      const table = rows.map((r) => ({
-        group: r.group,
-        topic: r.topic,
-        partition: String(r.partition),
-        offset: r.checkpoint,
-        type: r.checkpointType,
-        value: r.checkpointValue,
-        lag: String(r.lag),
-        updated: r.updatedAt.toISOString(),
-      }));
-      for (const line of formatTable(table, [
-        'group',
-        'topic',
-        'partition',
-        'offset',
-        'type',
-        'value',
-        'lag',
-        'updated',
-      ]))
-        out(line);
-      if (rows.length === 0) out(group ? `(no checkpoints for ${group})` : '(no checkpoints)');
-    }
-    return 0;
-  },
-};
-
-export const lagCommand: Command = {
-  name: 'lag',
-  summary: 'lag and time since last progress per group and partition; flags stuck pipelines',
-  usage: 'accord lag [<group>] [--stuck-after <seconds>] [--json]',
-  help: `Lag is the log end minus the checkpoint. A partition with lag whose checkpoint has not moved for longer
-than --stuck-after (default 300 s) is STUCK; the command then exits 1 (usable as an alarm).
-
-Options:
-  --stuck-after <s>   seconds without progress before lag counts as stuck (default 300)
-  --json              machine-readable output`,
-  options: { 'stuck-after': { type: 'string' }, json: { type: 'boolean' } },
-  async run({ positionals, values, out, err }) {
-    const [group] = positionals;
-    const stuckAfterSeconds = values['stuck-after'] === undefined ? 300 : Number(values['stuck-after']);
-    if (!Number.isFinite(stuckAfterSeconds) || stuckAfterSeconds < 0)
-      throw new UsageError(`--stuck-after must be a number of seconds, got "${values['stuck-after']}"`);
-    const rows = await withClients(({ admin, pool }) =>
-      pipelineLag(admin, pool, { ...(group ? { group } : {}), stuckAfterSeconds }),
-    );
-    if (values.json) out(toJson(rows, 2));
-    else
-      for (const line of formatTable(lagRows(rows), [
-        'group',
-        'topic',
-        'partition',
-        'checkpoint',
-        'log end',
-        'lag',
-        'last progress',
-        'state',
-      ]))
-        out(line);
-    const stuck = rows.filter((r) => r.stuck);
-    if (stuck.length) {
-      err(
-        `accord lag: ${stuck.length} stuck partition(s): ${stuck.map((s) => `${s.group} ${s.topic}[${s.partition}]`).join(', ')}`,
-      );
-      return 1;
-    }
-    return 0;
-  },
-};
-
-function parseTarget(values: CommandContext['values']): ReplayTarget {
-  const given = ['to-time', 'to-offset', 'to-earliest'].filter((k) => values[k] !== undefined);
-  if (given.length !== 1)
-    throw new UsageError('give exactly one of --to-time <ISO>, --to-offset <n>, --to-earliest');
-  if (values['to-earliest']) return { kind: 'earliest' };
-  if (typeof values['to-offset'] === 'string') {
-    if (!/^\d+$/.test(values['to-offset']))
-      throw new UsageError(`--to-offset must be a non-negative integer, got "${values['to-offset']}"`);
-    return { kind: 'offset', offset: BigInt(values['to-offset']) };
-  }
-  const time = Date.parse(String(values['to-time']));
-  if (Number.isNaN(time)) throw new UsageError(`--to-time must be an ISO time, got "${values['to-time']}"`);
-  return { kind: 'time', time: new Date(time) };
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const ratio = total === 0 ? 1 : Math.min(1, done / total);
-  const filled = Math.round(ratio * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
-}
-
-export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'replay a pipeline from a time or offset, running or stopped',
-  usage:
-    'accord replay <group> (--to-time <ISO> | --to-offset <n> | --to-earliest) [--until <ISO>] [--dry-run] [--no-wait] [--json]',
-  help: `Moves a group's checkpoints back so its events are processed again. Handlers see ctx.replay = true
-for re-processed events (skip external side effects there).
-
-Works while the pipeline runs: rows move with a compare-and-set on their epoch, which fences the running
-instances' in-flight commits, and a Postgres NOTIFY tells them to re-read the checkpoints and seek: no
-restart, no lost events. Works while it is stopped too (table and Kafka's committed offsets move together).
-Every replay is recorded in pipeline_replays (who, when, from → to).
-
-Options:
-  --to-time <ISO>    re-process events at or after this time
-  --to-offset <n>    re-process from this offset (every partition)
-  --to-earliest      re-process everything still in the topic
-  --until <ISO>      stop re-processing at this time, then continue live from where the pipeline was
-  --dry-run          print the plan (per partition: current → new position, events to re-process) only
-  --no-wait          do not wait for the pipeline to catch up (no progress bar)
-  --json             print the plan as JSON`,
-  options: {
-    'to-time': { type: 'string' },
-    'to-offset': { type: 'string' },
-    'to-earliest': { type: 'boolean' },
-    until: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    'no-wait': { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  async run({ positionals, values, out }) {
-    const [group] = positionals;
-    if (!group) throw new UsageError('missing <group> (see: accord replay --help)');
-    const target = parseTarget(values);
-    let untilTime: Date | undefined;
-    if (typeof values.until === 'string') {
-      const t = Date.parse(values.until);
-      if (Number.isNaN(t)) throw new UsageError(`--until must be an ISO time, got "${values.until}"`);
-      untilTime = new Date(t);
-    }
-    return withClients(async ({ admin, pool }) => {
-      const plan = await planReplay(admin, pool, group, target, untilTime);
-      const total = plan.partitions.reduce((sum, p) => sum + p.events, 0);
-      if (values.json) out(toJson({ ...plan, totalEvents: total }, 2));
-      else {
-        out(
-          `replay ${group} to ${describeTarget(target)}${untilTime ? ` until ${untilTime.toISOString()}` : ''} (pipeline ${plan.running ? 'running' : 'stopped'}):`,
-        );
-        const table = plan.partitions.map((p) => ({
-          topic: p.topic,
-          partition: String(p.partition),
-          position: `${p.from} → ${p.to}`,
-          until: p.until,
-          events: String(p.events),
-        }));
-        for (const line of formatTable(table, ['topic', 'partition', 'position', 'until', 'events']))
-          out(`  ${line}`);
-        out(`  ${total} event(s) will be processed again`);
-      }
-      if (values['dry-run']) return 0;
-      const id = await executeReplay(admin, pool, plan, who());
-      if (!values.json) out(`replay #${id} recorded and applied`);
-      if (values['no-wait'] || !plan.running || total === 0) return 0;
-      // Progress until every partition is past the replay.
-      const started = Date.now();
-      for (;;) {
-        const rows = (await pipelineLag(admin, pool, { group })).filter((r) =>
-          plan.partitions.some((p) => p.topic === r.topic && p.partition === r.partition),
-        );
-        const done = plan.partitions.reduce((sum, p) => {
-          const r = rows.find((x) => x.topic === p.topic && x.partition === p.partition);
-          if (!r || !r.replaying) return sum + p.events;
-          return sum + Math.max(0, Math.min(p.events, Number(BigInt(r.checkpoint) - BigInt(p.to))));
-        }, 0);
-        if (!values.json) process.stderr.write(`\r  ${bar(done, total)}`);
-        if (rows.every((r) => !r.replaying)) break;
-        if (Date.now() - started > 30 * 60 * 1000)
-          throw new UsageError('the pipeline has not caught up after 30 minutes; see accord lag');
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      if (!values.json) {
-        process.stderr.write('\n');
-        out(`caught up: ${total} event(s) re-processed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-      }
-      return 0;
-    });
   },
 };
 

@@ -1,8 +1,17 @@
 import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
+import { resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { deadLetterTopic } from '../events/topics';
-import { CheckpointStore } from './checkpoints';
+import { fetchLogIdentity, type LogIdentity } from '../infra/kafka-metadata';
+import { type CheckpointRow, CheckpointStore, type LogRef } from './checkpoints';
+import {
+  checkPosition,
+  type PartitionHealth,
+  type PositionVerdict,
+  partitionHealth,
+  rebindHint,
+} from './log-check';
 import { CONTROL_CHANNEL } from './pipeline';
 import { groupIsRunning, resolvePositions, type StartPosition } from './positions';
 
@@ -39,14 +48,35 @@ export async function addConsumer(
     );
   }
   const positions = await resolvePositions(admin, topic, from);
+  const log = await liveRef(admin, topic);
   await store.seed(
     group,
     group,
-    positions.map((p) => ({ topic, ...p })),
+    positions.map((p) => ({ topic, ...p, log })),
   );
   if (!(await groupIsRunning(admin, group)))
     await admin.setOffsets({ groupId: group, topic, partitions: positions });
   return { group, topic, positions };
+}
+
+/** The identity of a topic's log now (cluster id alone when topic ids cannot be read). */
+export async function liveRef(admin: Admin, topic: string, brokers?: string[]): Promise<LogRef> {
+  const identity = await liveIdentity(admin, [topic], brokers);
+  return { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
+}
+
+async function liveIdentity(admin: Admin, topics: string[], brokers?: string[]): Promise<LogIdentity> {
+  try {
+    return await fetchLogIdentity(brokers ?? brokersOf(admin), topics);
+  } catch {
+    const { clusterId } = await admin.describeCluster();
+    return { clusterId, topics: new Map() };
+  }
+}
+
+/** kafkajs does not tell which brokers an admin client talks to: the configured ones, unless given. */
+function brokersOf(_admin: Admin): string[] {
+  return resolveConfig().kafka.brokers;
 }
 
 export interface PartitionLag {
@@ -65,27 +95,58 @@ export interface PartitionLag {
   /** Lag that has not moved for longer than the threshold. */
   stuck: boolean;
   replaying: boolean;
+  logStart: string;
+  /** Why the pipeline does not process this partition, or null. */
+  haltedReason: string | null;
+  /** What the checkpoint is against the live log: ok, unbound, identity-changed, out-of-range. */
+  verdict: PositionVerdict['kind'];
+  /** What to show: a checkpoint outside its log is never "caught up". */
+  state: PartitionHealth;
+  /** The log the checkpoint was written for, and the live one. */
+  saved: LogRef | null;
+  live: LogRef | null;
 }
 
 /** Positions, lag (log end minus checkpoint) and last progress, per group and partition. */
 export async function pipelineLag(
   admin: Admin,
   pool: Pool,
-  options: { group?: string; stuckAfterSeconds?: number } = {},
+  options: { group?: string; stuckAfterSeconds?: number; brokers?: string[] } = {},
 ): Promise<PartitionLag[]> {
   const rows = await new CheckpointStore(pool).list(options.group);
   const topics = [...new Set(rows.map((r) => r.topic))];
   const existing = new Set(await admin.listTopics());
-  const ends = new Map<string, string>();
-  for (const topic of topics.filter((t) => existing.has(t))) {
-    for (const o of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${o.partition}`, o.high);
+  const live = topics.filter((t) => existing.has(t));
+  const ends = new Map<string, { low: string; high: string }>();
+  for (const topic of live) {
+    for (const o of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${o.partition}`, o);
   }
+  const identity = live.length ? await liveIdentity(admin, live, options.brokers) : undefined;
   const now = Date.now();
   const stuckAfter = options.stuckAfterSeconds ?? 300;
   return rows.map((r) => {
-    const logEnd = ends.get(`${r.topic}:${r.partition}`) ?? r.kafkaOffset;
-    const lag = Math.max(0, Number(BigInt(logEnd) - BigInt(r.kafkaOffset)));
+    const range = ends.get(`${r.topic}:${r.partition}`);
+    const logEnd = range?.high ?? r.kafkaOffset;
+    const logStart = range?.low ?? r.kafkaOffset;
+    const ref: LogRef | null =
+      identity && existing.has(r.topic)
+        ? { clusterId: identity.clusterId, topicId: identity.topics.get(r.topic)?.topicId ?? null }
+        : null;
+    const saved = savedRef(r);
+    const verdict = ref
+      ? checkPosition({
+          checkpoint: BigInt(r.kafkaOffset),
+          saved,
+          live: ref,
+          logStart: BigInt(logStart),
+          logEnd: BigInt(logEnd),
+        })
+      : ({ kind: 'ok' } as PositionVerdict);
+    const rawLag = BigInt(logEnd) - BigInt(r.kafkaOffset);
+    const lag = verdict.kind === 'identity-changed' ? 0 : Math.max(0, Number(rawLag));
     const idleSeconds = Math.round((now - r.updatedAt.getTime()) / 1000);
+    const stuck = lag > 0 && idleSeconds > stuckAfter;
+    const replaying = r.replayResume !== null;
     return {
       group: r.consumerGroup,
       pipeline: r.pipelineName,
@@ -98,10 +159,31 @@ export async function pipelineLag(
       lag,
       updatedAt: r.updatedAt,
       idleSeconds,
-      stuck: lag > 0 && idleSeconds > stuckAfter,
-      replaying: r.replayResume !== null,
+      stuck,
+      replaying,
+      logStart,
+      haltedReason: r.haltedReason,
+      verdict: verdict.kind,
+      state: partitionHealth({
+        halted: r.haltedReason !== null,
+        verdict: verdict.kind === 'out-of-range' ? `out-of-range:${verdict.where}` : verdict.kind,
+        lag: rawLag,
+        stuck,
+        replaying,
+      }),
+      saved,
+      live: ref,
     };
   });
+}
+
+function savedRef(r: CheckpointRow): LogRef | null {
+  return r.clusterId === null ? null : { clusterId: r.clusterId, topicId: r.topicId };
+}
+
+/** Partitions that cannot proceed as they are: the command that resolves them is a rebind. */
+export function needsRebind(r: PartitionLag): boolean {
+  return r.haltedReason !== null || r.verdict === 'identity-changed' || r.verdict === 'out-of-range';
 }
 
 export type ReplayTarget =
@@ -120,6 +202,8 @@ export interface ReplayPartitionPlan {
   until: string;
   /** How many events will be processed again. */
   events: number;
+  /** Where the pipeline continues live once the replay is done (never past the log end). */
+  resume: string;
   generation: number;
 }
 
@@ -146,6 +230,7 @@ export async function planReplay(
   group: string,
   target: ReplayTarget,
   untilTime?: Date,
+  brokers?: string[],
 ): Promise<ReplayPlan> {
   const rows = await new CheckpointStore(pool).list(group);
   if (rows.length === 0)
@@ -153,6 +238,17 @@ export async function planReplay(
       'PIPELINE_INVALID',
       `group "${group}" has no checkpoints: nothing to replay (see accord checkpoints)`,
     );
+  // A replay moves positions within the log the checkpoints were written for: refuse any other.
+  const blocked = (await pipelineLag(admin, pool, { group, ...(brokers ? { brokers } : {}) })).filter(
+    needsRebind,
+  );
+  if (blocked.length) {
+    const first = blocked[0]!;
+    throw new AccordError(
+      'PIPELINE_INVALID',
+      `${blocked.length} partition(s) of ${group} do not point into their live log (${first.topic}[${first.partition}]: ${first.haltedReason ?? first.state}); ${rebindHint(group)}`,
+    );
+  }
   const partitions: ReplayPartitionPlan[] = [];
   for (const topic of [...new Set(rows.map((r) => r.topic))]) {
     const offsets = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o]));
@@ -175,7 +271,13 @@ export async function planReplay(
       : undefined;
     for (const r of rows.filter((x) => x.topic === topic)) {
       const low = BigInt(offsets.get(r.partition)?.low ?? '0');
-      const current = BigInt(r.kafkaOffset);
+      const high = BigInt(offsets.get(r.partition)?.high ?? '0');
+      const checkpoint = BigInt(r.kafkaOffset);
+      // Never a position past the log end: nothing there will ever arrive to be replayed.
+      const current = checkpoint > high ? high : checkpoint;
+      const pending = r.replayResume === null ? current : BigInt(r.replayResume);
+      const further = pending > current ? pending : current;
+      const resume = further > high ? high : further;
       let to =
         target.kind === 'earliest'
           ? low
@@ -194,6 +296,7 @@ export async function planReplay(
         to: to.toString(),
         until: until.toString(),
         events: Number(until - to),
+        resume: resume.toString(),
         generation: r.generation,
       });
     }
@@ -230,10 +333,10 @@ export async function executeReplay(
         `update pipeline_checkpoints
             set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
                 generation = generation + 1,
-                replay_resume = greatest(kafka_offset, coalesce(replay_resume, 0)),
-                replay_until = case when $5::bigint < kafka_offset then $5::bigint else null end
+                replay_resume = $7::bigint,
+                replay_until = case when $5::bigint < $7::bigint then $5::bigint else null end
           where consumer_group = $1 and topic = $2 and partition = $3 and generation = $6 and kafka_offset >= $4::bigint`,
-        [plan.group, p.topic, p.partition, p.to, p.until, p.generation],
+        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume],
       );
       if (rowCount !== 1) {
         throw new AccordError(

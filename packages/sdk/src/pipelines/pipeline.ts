@@ -7,8 +7,10 @@ import { deadLetterTopic } from '../events/topics';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { DeadLetter } from '../schemas/types.generated';
-import { CheckpointStore, type CheckpointType } from './checkpoints';
+import { CheckpointStore, type CheckpointType, type Incident } from './checkpoints';
 import { classifyFailure, errorCodeOf, FencedError } from './errors';
+import { PartitionGuard } from './guard';
+import type { OutOfRangePolicy } from './log-check';
 import { groupIsRunning, resolvePositions } from './positions';
 
 export type PipelineMode = 'at-least-once' | 'transactional';
@@ -46,8 +48,22 @@ export interface PipelineOptions {
   name: string;
   /** Consumer group; default: the name. */
   group?: string;
-  /** Topics, or a pattern matched against the topics that exist when the pipeline starts. */
+  /**
+   * Topics, or a pattern. A pattern is matched against the topics that exist at start and again every
+   * `topicRefreshMs`: topics created later are picked up without a restart, from their first event.
+   */
   topics: string[] | RegExp;
+  /** How often a pattern subscription looks for new topics. Default 10 s (1 s in test mode). */
+  topicRefreshMs?: number;
+  /**
+   * A checkpoint outside the log (retention deleted unprocessed events, or the log was truncated):
+   * 'fail' halts the partition until an operator rebinds it; 'earliest' moves to the first offset still
+   * there. Either way it is recorded in pipeline_incidents and logged. Default: fail for transactional
+   * pipelines, earliest for at-least-once.
+   */
+  onOutOfRange?: OutOfRangePolicy;
+  /** Called for each incident (identity changed, out of range, bound) after it is recorded. Default: one stderr line. */
+  onIncident?: (incident: Incident) => void;
   handler: PipelineHandler;
   /** Default at-least-once. */
   mode?: PipelineMode;
@@ -128,8 +144,14 @@ export class Pipeline {
   private assignment: Record<string, number[]> = {};
   private listener: PoolClient | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly guard: PartitionGuard;
+  /** Partitions this instance paused because they cannot proceed (topic:partition). */
+  private readonly halted = new Set<string>();
+  private subscribed: string[] = [];
+  private topicWatch: NodeJS.Timeout | undefined;
+  private restarting: Promise<void> | undefined;
   /** Counters for tests, status and benchmarks. */
-  readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0 };
+  readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0, incidents: 0, halted: 0 };
 
   constructor(private readonly options: PipelineOptions) {
     if (!options.name || !/^[A-Za-z0-9._-]{1,200}$/.test(options.name)) {
@@ -156,6 +178,13 @@ export class Pipeline {
         `option mode must be 'at-least-once' or 'transactional', got "${String(mode)}"`,
       );
     }
+    const policy = options.onOutOfRange ?? (mode === 'transactional' ? 'fail' : 'earliest');
+    if (policy !== 'fail' && policy !== 'earliest') {
+      throw new AccordError(
+        'PIPELINE_INVALID',
+        `option onOutOfRange must be 'fail' or 'earliest', got "${String(policy)}"`,
+      );
+    }
     this.name = options.name;
     this.group = options.group ?? options.name;
     this.mode = mode;
@@ -163,6 +192,22 @@ export class Pipeline {
     this.ownsPool = options.pool === undefined;
     this.pool = options.pool ?? createPgPool(this.config.postgres.url, { max: 4 });
     this.store = new CheckpointStore(this.pool);
+    this.guard = new PartitionGuard({
+      admin: () => this.admin!,
+      store: this.store,
+      brokers: this.config.kafka.brokers,
+      pipeline: this.name,
+      group: this.group,
+      policy,
+      report: (incident) => {
+        this.stats.incidents++;
+        if (options.onIncident) options.onIncident(incident);
+        else
+          process.stderr.write(
+            `accord pipeline ${this.name}: ${incident.topic}[${incident.partition}] ${incident.detail}\n`,
+          );
+      },
+    });
     this.serde =
       options.decode === false
         ? undefined
@@ -171,12 +216,55 @@ export class Pipeline {
 
   /** Joins the group and starts consuming. Resolves once the consumer runs. */
   async start(): Promise<void> {
-    const kafka = createKafka(this.config);
-    this.admin = kafka.admin();
+    this.admin = createKafka(this.config).admin();
     await this.admin.connect();
     const topics = await this.resolveTopics();
     await this.preparePositions(topics);
+    await this.listen();
+    await this.runConsumer(topics);
+    if (this.options.topics instanceof RegExp) {
+      const every = this.options.topicRefreshMs ?? (this.config.testMode ? 1000 : 10000);
+      this.topicWatch = setInterval(() => {
+        this.restarting ??= this.watchTopics()
+          .catch((error: unknown) => this.options.onError?.(error))
+          .finally(() => {
+            this.restarting = undefined;
+          });
+      }, every);
+      this.topicWatch.unref();
+    }
+  }
 
+  /**
+   * kafkajs resolves a RegExp subscription once: when topics matching the pattern appear, the consumer is
+   * restarted on the new list, and their partitions start at their earliest offset.
+   */
+  private async watchTopics(): Promise<void> {
+    if (this.stopping) return;
+    const topics = await this.resolveTopics();
+    const added = topics.filter((t) => !this.subscribed.includes(t));
+    if (added.length === 0) return;
+    for (const topic of added) {
+      const log = await this.guard.liveRef(topic);
+      const offsets = await this.admin!.fetchTopicOffsets(topic);
+      await this.store.seed(
+        this.name,
+        this.group,
+        offsets.map((o) => ({ topic, partition: o.partition, offset: o.low, log })),
+      );
+    }
+    process.stderr.write(
+      `accord pipeline ${this.name}: new topic(s) ${added.join(', ')} match the subscription; rejoining the group\n`,
+    );
+    await this.consumer?.disconnect();
+    if (this.stopping) return;
+    this.partitions.clear();
+    await this.preparePositions(topics);
+    await this.runConsumer(topics);
+  }
+
+  private async runConsumer(topics: string[]): Promise<void> {
+    const kafka = createKafka(this.config);
     const consumer = kafka.consumer({
       groupId: this.group,
       maxWaitTimeInMs: 250,
@@ -190,9 +278,12 @@ export class Pipeline {
       this.assignment = event.payload.memberAssignment;
     });
     consumer.on(consumer.events.CRASH, (event) => this.options.onError?.(event.payload.error));
-    await this.listen();
     await consumer.connect();
+    // fromBeginning: a fetch that meets OFFSET_OUT_OF_RANGE resets to the earliest offset, which the
+    // claim's checks then see as a gap (never a silent jump to the log end).
     await consumer.subscribe({ topics, fromBeginning: true });
+    this.subscribed = topics;
+    this.halted.clear();
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -211,20 +302,26 @@ export class Pipeline {
       } catch {
         return;
       }
-      if (payload.group === this.group && payload.action === 'replay') {
-        this.applyReplay().catch((error: unknown) => this.options.onError?.(error));
+      if (payload.group === this.group && (payload.action === 'replay' || payload.action === 'rebind')) {
+        this.applyControl().catch((error: unknown) => this.options.onError?.(error));
       }
     });
     await listener.query(`listen ${CONTROL_CHANNEL}`);
   }
 
-  private async applyReplay(): Promise<void> {
+  /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
+  private async applyControl(): Promise<void> {
     for (const [topic, partitions] of Object.entries(this.assignment)) {
       const rows = await this.store.list(this.group, topic);
       for (const partition of partitions) {
+        const key = `${topic}:${partition}`;
         const row = rows.find((r) => r.partition === partition);
-        this.partitions.delete(`${topic}:${partition}`);
+        this.partitions.delete(key);
         if (row) this.consumer?.seek({ topic, partition, offset: row.kafkaOffset });
+        if (this.halted.delete(key)) {
+          this.stats.halted = this.halted.size;
+          this.consumer?.resume([{ topic, partitions: [partition] }]);
+        }
       }
     }
   }
@@ -247,17 +344,22 @@ export class Pipeline {
     const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
     const offsets = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
     for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
-    const seeds = topics.flatMap((topic) =>
-      (offsets.get(topic) ?? [])
-        .filter((o) => !known.has(`${topic}:${o.partition}`))
-        .map((o) => ({
+    const seeds = [];
+    for (const topic of topics) {
+      const fresh = (offsets.get(topic) ?? []).filter((o) => !known.has(`${topic}:${o.partition}`));
+      if (fresh.length === 0) continue;
+      const log = await this.guard.liveRef(topic);
+      for (const o of fresh)
+        seeds.push({
           topic,
           partition: o.partition,
           offset: this.options.from === 'latest' ? o.high : o.low,
-        })),
-    );
+          log,
+        });
+    }
     await this.store.seed(this.name, this.group, seeds);
-    const rows = await this.store.list(this.group);
+    // Rows that are halted are not pushed into Kafka's offsets: the claim decides what happens to them.
+    const rows = (await this.store.list(this.group)).filter((r) => r.haltedReason === null);
     // With live (or not yet expired) members, setOffsets would wait on a rebalance: leave positions to
     // onBatch, which aligns every partition with its checkpoint anyway.
     if (await groupIsRunning(admin, this.group)) return;
@@ -282,13 +384,27 @@ export class Pipeline {
     }
   }
 
-  private async claim(topic: string, partition: number): Promise<PartitionState> {
+  /**
+   * Claims a partition (a new epoch fences the previous holder) and checks that its checkpoint points
+   * into this log. Undefined when the partition cannot proceed (halted: paused until an operator acts)
+   * or another instance claimed it meanwhile.
+   */
+  private async claim(topic: string, partition: number): Promise<PartitionState | undefined> {
     const positions = await resolvePositions(this.admin!, topic, this.options.from ?? 'earliest');
     const start = positions.find((p) => p.partition === partition)?.offset ?? '0';
-    const claim = await this.store.claim(this.name, this.group, topic, partition, start);
+    const log = await this.guard.liveRef(topic);
+    const claim = await this.store.claim(this.name, this.group, topic, partition, start, log);
+    const checked = await this.guard.check(topic, partition, claim);
+    if (checked.kind === 'fenced') return undefined;
+    if (checked.kind === 'halted') {
+      this.halted.add(`${topic}:${partition}`);
+      this.stats.halted = this.halted.size;
+      this.consumer?.pause([{ topic, partitions: [partition] }]);
+      return undefined;
+    }
     return {
       epoch: claim.epoch,
-      next: claim.offset,
+      next: checked.next,
       ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
       ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
     };
@@ -303,17 +419,27 @@ export class Pipeline {
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const key = `${topic}:${partition}`;
+    if (this.halted.has(key)) return;
     let state = this.partitions.get(key);
+    const claimedNow = !state;
     if (!state) {
       state = await this.claim(topic, partition);
+      if (!state) return;
       this.partitions.set(key, state);
     }
     const first = batch.messages[0];
     if (!first) return;
     const last = batch.messages[batch.messages.length - 1];
     if (BigInt(first.offset) > state.next || (last && BigInt(last.offset) < state.next)) {
-      // Kafka's position differs from the checkpoint (the table was moved back by a replay, or the mirror
-      // lagged behind when a consumer died): go to the checkpoint, the source of truth.
+      // Kafka's position differs from the checkpoint (the table was moved back by a replay, the mirror
+      // lagged behind when a consumer died, or the fetch met OFFSET_OUT_OF_RANGE and kafkajs reset it):
+      // go to the checkpoint, the source of truth, after checking again that it is still in the log.
+      if (!claimedNow) {
+        this.partitions.delete(key);
+        state = await this.claim(topic, partition);
+        if (!state) return;
+        this.partitions.set(key, state);
+      }
       this.consumer!.seek({ topic, partition, offset: state.next.toString() });
       return;
     }
@@ -645,6 +771,8 @@ export class Pipeline {
   /** Finishes the current batch, checkpoints it, leaves the group and closes every client. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      if (this.topicWatch) clearInterval(this.topicWatch);
+      await this.restarting;
       await this.consumer?.disconnect().catch(() => {});
       if (this.listener) {
         await this.listener.query(`unlisten ${CONTROL_CHANNEL}`).catch(() => {});

@@ -204,8 +204,8 @@ test('a zombie that lost its partition cannot move the checkpoint', async () => 
   const topic = await ctx.createTopic({ partitions: 1 });
   const group = ctx.group();
   const store = new CheckpointStore(pool);
-  const zombie = await store.claim(group, group, topic, 0, '0');
-  const successor = await store.claim(group, group, topic, 0, '0');
+  const zombie = await store.claim(group, group, topic, 0, '0', { clusterId: 'c', topicId: null });
+  const successor = await store.claim(group, group, topic, 0, '0', { clusterId: 'c', topicId: null });
   expect(successor.epoch).toBe(zombie.epoch + 1);
   const position = { group, topic, partition: 0 };
   expect(await store.advance(pool, { ...position, epoch: zombie.epoch }, 50n, 'offset', '49')).toBe(false);

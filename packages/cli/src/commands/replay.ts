@@ -1,0 +1,175 @@
+import {
+  type Admin,
+  describeTarget,
+  executeReplay,
+  groupIsRunning,
+  type Pool,
+  pipelineLag,
+  planReplay,
+  type ReplayPlan,
+  type ReplayTarget,
+  UsageError,
+} from '@accord/sdk';
+import { type Command, type CommandContext, formatTable } from '../command';
+import { toJson } from '../json';
+import { who, withClients } from './pipelines';
+
+function parseTarget(values: CommandContext['values']): ReplayTarget {
+  const given = ['to-time', 'to-offset', 'to-earliest'].filter((k) => values[k] !== undefined);
+  if (given.length !== 1)
+    throw new UsageError('give exactly one of --to-time <ISO>, --to-offset <n>, --to-earliest');
+  if (values['to-earliest']) return { kind: 'earliest' };
+  if (typeof values['to-offset'] === 'string') {
+    if (!/^\d+$/.test(values['to-offset']))
+      throw new UsageError(`--to-offset must be a non-negative integer, got "${values['to-offset']}"`);
+    return { kind: 'offset', offset: BigInt(values['to-offset']) };
+  }
+  const time = Date.parse(String(values['to-time']));
+  if (Number.isNaN(time)) throw new UsageError(`--to-time must be an ISO time, got "${values['to-time']}"`);
+  return { kind: 'time', time: new Date(time) };
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const ratio = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(ratio * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} (${Math.round(ratio * 100)}%)`;
+}
+
+/**
+ * Waits until every partition of the plan is past its replay. Partitions with nothing to re-process are
+ * done from the start. Progress is drawn on a terminal, and written as a plain line (at most every 5 s,
+ * and at the end) otherwise. Returns 1 when the pipeline stops running before it is done.
+ */
+async function waitForReplay(
+  admin: Admin,
+  pool: Pool,
+  plan: ReplayPlan,
+  brokers: string[],
+  out: (line: string) => void,
+  timeoutMs: number,
+): Promise<number> {
+  const total = plan.partitions.reduce((sum, p) => sum + p.events, 0);
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  let lastLine = 0;
+  let notRunning = 0;
+  for (;;) {
+    const rows = await pipelineLag(admin, pool, { group: plan.group, brokers });
+    let done = 0;
+    let pending = 0;
+    for (const p of plan.partitions) {
+      const r = rows.find((x) => x.topic === p.topic && x.partition === p.partition);
+      // Done: nothing to re-process, or the row is past its replay (replay_resume cleared).
+      if (p.events === 0 || !r || !r.replaying) {
+        done += p.events;
+        continue;
+      }
+      pending++;
+      done += Math.max(0, Math.min(p.events, Number(BigInt(r.checkpoint) - BigInt(p.to))));
+    }
+    if (tty) process.stderr.write(`\r  ${bar(done, total)}`);
+    else if (pending === 0 || Date.now() - lastLine >= 5000) {
+      process.stderr.write(`  replay progress: ${done}/${total} event(s)\n`);
+      lastLine = Date.now();
+    }
+    if (pending === 0) break;
+    // Two looks in a row, so that a rebalance (briefly no members) is not mistaken for a stop.
+    notRunning = (await groupIsRunning(admin, plan.group)) ? 0 : notRunning + 1;
+    if (notRunning >= 2) {
+      if (tty) process.stderr.write('\n');
+      out(
+        `${plan.group} stopped running before the replay finished (${done}/${total} re-processed): it continues when the pipeline starts again (see accord lag ${plan.group})`,
+      );
+      return 1;
+    }
+    if (Date.now() - started > timeoutMs) {
+      if (tty) process.stderr.write('\n');
+      out(
+        `${plan.group} has not finished the replay after ${Math.round(timeoutMs / 1000)}s (${done}/${total}); it goes on: see accord lag ${plan.group}`,
+      );
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (tty) process.stderr.write('\n');
+  out(`caught up: ${total} event(s) re-processed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return 0;
+}
+
+export const replayCommand: Command = {
+  name: 'replay',
+  summary: 'replay a pipeline from a time or offset, running or stopped',
+  usage:
+    'accord replay <group> (--to-time <ISO> | --to-offset <n> | --to-earliest) [--until <ISO>] [--dry-run] [--no-wait] [--timeout <s>] [--json]',
+  help: `Moves a group's checkpoints back so its events are processed again. Handlers see ctx.replay = true
+for re-processed events (skip external side effects there).
+
+Works while the pipeline runs: rows move with a compare-and-set on their epoch, which fences the running
+instances' in-flight commits, and a Postgres NOTIFY tells them to re-read the checkpoints and seek: no
+restart, no lost events. Works while it is stopped too (table and Kafka's committed offsets move together).
+Every replay is recorded in pipeline_replays (who, when, from → to). A replay never sets a position past
+the log end, and is refused for checkpoints that do not point into their live log (rebind those first:
+accord checkpoints --help).
+
+While the pipeline runs, the command waits until every partition is past its replay: a progress bar on a
+terminal, plain lines otherwise. It exits 1 if the pipeline stops running meanwhile, or after --timeout.
+
+Options:
+  --to-time <ISO>    re-process events at or after this time
+  --to-offset <n>    re-process from this offset (every partition)
+  --to-earliest      re-process everything still in the topic
+  --until <ISO>      stop re-processing at this time, then continue live from where the pipeline was
+  --dry-run          print the plan (per partition: current → new position, events to re-process) only
+  --no-wait          do not wait for the pipeline to catch up
+  --timeout <s>      how long to wait for it (default 1800)
+  --json             print the plan as JSON`,
+  options: {
+    'to-time': { type: 'string' },
+    'to-offset': { type: 'string' },
+    'to-earliest': { type: 'boolean' },
+    until: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ positionals, values, out }) {
+    const [group] = positionals;
+    if (!group) throw new UsageError('missing <group> (see: accord replay --help)');
+    const target = parseTarget(values);
+    let untilTime: Date | undefined;
+    if (typeof values.until === 'string') {
+      const t = Date.parse(values.until);
+      if (Number.isNaN(t)) throw new UsageError(`--until must be an ISO time, got "${values.until}"`);
+      untilTime = new Date(t);
+    }
+    const timeout = values.timeout === undefined ? 1800 : Number(values.timeout);
+    if (!Number.isFinite(timeout) || timeout <= 0)
+      throw new UsageError(`--timeout must be a positive number of seconds, got "${values.timeout}"`);
+    return withClients(async ({ admin, pool, brokers }) => {
+      const plan = await planReplay(admin, pool, group, target, untilTime, brokers);
+      const total = plan.partitions.reduce((sum, p) => sum + p.events, 0);
+      if (values.json) out(toJson({ ...plan, totalEvents: total }, 2));
+      else {
+        out(
+          `replay ${group} to ${describeTarget(target)}${untilTime ? ` until ${untilTime.toISOString()}` : ''} (pipeline ${plan.running ? 'running' : 'stopped'}):`,
+        );
+        const table = plan.partitions.map((p) => ({
+          topic: p.topic,
+          partition: String(p.partition),
+          position: `${p.from} → ${p.to}`,
+          until: p.until,
+          events: String(p.events),
+        }));
+        for (const line of formatTable(table, ['topic', 'partition', 'position', 'until', 'events']))
+          out(`  ${line}`);
+        out(`  ${total} event(s) will be processed again`);
+      }
+      if (values['dry-run']) return 0;
+      const id = await executeReplay(admin, pool, plan, who());
+      if (!values.json) out(`replay #${id} recorded and applied`);
+      if (values['no-wait'] || !plan.running || total === 0) return 0;
+      return waitForReplay(admin, pool, plan, brokers, values.json ? () => {} : out, timeout * 1000);
+    });
+  },
+};

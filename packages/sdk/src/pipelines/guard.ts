@@ -1,0 +1,141 @@
+import type { Admin } from 'kafkajs';
+import { describeError } from '../errors';
+import { fetchLogIdentity } from '../infra/kafka-metadata';
+import type { CheckpointStore, Claim, Incident, LogRef } from './checkpoints';
+import {
+  checkPosition,
+  describeVerdict,
+  type OutOfRangePolicy,
+  outOfRangeAction,
+  rebindHint,
+} from './log-check';
+
+export interface GuardOptions {
+  admin: () => Admin;
+  store: CheckpointStore;
+  brokers: string[];
+  pipeline: string;
+  group: string;
+  policy: OutOfRangePolicy;
+  /** Every incident, after it was recorded: one line for the log. */
+  report: (incident: Incident) => void;
+}
+
+export type GuardResult =
+  | { kind: 'proceed'; next: bigint }
+  | { kind: 'halted'; reason: string }
+  /** Another instance claimed the partition meanwhile. */
+  | { kind: 'fenced' };
+
+/** Live identities are cached briefly: a rebalance claims many partitions of the same topics at once. */
+const REF_TTL_MS = 2000;
+
+/**
+ * The checks a pipeline runs on every partition it claims: is the checkpoint in the log it was written
+ * for, and inside it? Never a silent seek: a changed identity halts the partition until an operator
+ * rebinds it; an offset outside the log is halted or moved by the policy; either way a row in
+ * pipeline_incidents and a log line say so.
+ */
+export class PartitionGuard {
+  private readonly refs = new Map<string, { ref: LogRef; at: number }>();
+  private fallbackNoted = false;
+
+  constructor(private readonly options: GuardOptions) {}
+
+  /** The identity of the log a topic has now. */
+  async liveRef(topic: string): Promise<LogRef> {
+    const cached = this.refs.get(topic);
+    if (cached && Date.now() - cached.at < REF_TTL_MS) return cached.ref;
+    let ref: LogRef;
+    try {
+      const identity = await fetchLogIdentity(this.options.brokers, [topic]);
+      ref = { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
+    } catch (error) {
+      // No answer to Metadata v12 (e.g. a listener it cannot speak to): the cluster id alone guards.
+      const { clusterId } = await this.options.admin().describeCluster();
+      if (!this.fallbackNoted) {
+        this.fallbackNoted = true;
+        process.stderr.write(
+          `accord pipeline ${this.options.pipeline}: topic ids unavailable (${describeError(error)}); checkpoints are bound to the cluster id only\n`,
+        );
+      }
+      ref = { clusterId, topicId: null };
+    }
+    this.refs.set(topic, { ref, at: Date.now() });
+    return ref;
+  }
+
+  async check(topic: string, partition: number, claim: Claim): Promise<GuardResult> {
+    const { store, group, pipeline, policy } = this.options;
+    const live = await this.liveRef(topic);
+    const offsets = (await this.options.admin().fetchTopicOffsets(topic)).find(
+      (o) => o.partition === partition,
+    );
+    const facts = {
+      checkpoint: claim.offset,
+      saved: claim.log,
+      live,
+      logStart: BigInt(offsets?.low ?? '0'),
+      logEnd: BigInt(offsets?.high ?? '0'),
+    };
+    const position = { group, topic, partition, epoch: claim.epoch };
+    const verdict = checkPosition(facts);
+    const incident = (kind: Incident['kind'], action: Incident['action'], detail: string) =>
+      ({
+        pipeline,
+        group,
+        topic,
+        partition,
+        kind,
+        action,
+        checkpoint: facts.checkpoint.toString(),
+        logStart: facts.logStart.toString(),
+        logEnd: facts.logEnd.toString(),
+        detail,
+      }) satisfies Incident;
+    const halt = async (kind: Incident['kind'], reason: string): Promise<GuardResult> => {
+      const { updated, before } = await store.setHalted(position, reason);
+      if (!updated) return { kind: 'fenced' };
+      const found = incident(kind, 'halted', reason);
+      // One row per halt, not one per rebalance that meets the same halted partition again.
+      if (before !== reason) await store.recordIncident(found);
+      this.options.report(found);
+      return { kind: 'halted', reason };
+    };
+    const detail = describeVerdict(verdict, facts, group);
+    switch (verdict.kind) {
+      case 'ok':
+        if (claim.haltedReason !== null && !(await store.setHalted(position, null)).updated)
+          return { kind: 'fenced' };
+        return { kind: 'proceed', next: facts.checkpoint };
+      case 'unbound': {
+        if (!(await store.bind(position, live))) return { kind: 'fenced' };
+        const found = incident('bound', 'none', detail);
+        await store.recordIncident(found);
+        this.options.report(found);
+        return { kind: 'proceed', next: facts.checkpoint };
+      }
+      case 'identity-changed':
+        return halt('identity-changed', detail);
+      case 'out-of-range': {
+        const action = outOfRangeAction(policy, verdict.where, facts);
+        if (action.action === 'halted')
+          return halt('out-of-range', `${detail}; out-of-range policy is fail: ${rebindHint(group)}`);
+        if (claim.log === null && !(await store.bind(position, live))) return { kind: 'fenced' };
+        if (!(await store.moveOutOfRange(position, action.to))) return { kind: 'fenced' };
+        const found = {
+          ...incident(
+            'out-of-range',
+            'moved',
+            `${detail}; policy earliest moved it to ${action.to}${action.lost > 0n ? `, ${action.lost} offset(s) lost` : ''}`,
+          ),
+          movedTo: action.to.toString(),
+          lost: action.lost.toString(),
+        };
+        await store.recordIncident(found);
+        this.options.report(found);
+        return { kind: 'proceed', next: action.to };
+      }
+    }
+  }
+}
