@@ -9,6 +9,7 @@ export * from './events';
 export * from './features';
 export * from './infra/clients';
 export * from './infra/health';
+export { fetchLogIdentity, type LogIdentity, type TopicIdentity } from './infra/kafka-metadata';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
 export * from './infra/service';
