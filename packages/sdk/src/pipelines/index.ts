@@ -5,3 +5,4 @@ export * from './operations';
 export * from './pipeline';
 export * from './positions';
 export * from './rebind';
+export * from './windows';

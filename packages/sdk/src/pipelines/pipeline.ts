@@ -12,6 +12,7 @@ import { classifyFailure, errorCodeOf, FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import type { OutOfRangePolicy } from './log-check';
 import { groupIsRunning, resolvePositions } from './positions';
+import { type ClosedWindow, defineWindow, type WindowOptions, WindowTracker, windowValue } from './windows';
 
 export type PipelineMode = 'at-least-once' | 'transactional';
 
@@ -64,7 +65,13 @@ export interface PipelineOptions {
   onOutOfRange?: OutOfRangePolicy;
   /** Called for each incident (identity changed, out of range, bound) after it is recorded. Default: one stderr line. */
   onIncident?: (incident: Incident) => void;
-  handler: PipelineHandler;
+  /** Called for each event. Optional for windowed pipelines (the window folds events). */
+  handler?: PipelineHandler;
+  /**
+   * A windowed pipeline: events fold into tumbling event-time windows and the checkpoint (type `window`)
+   * moves only when a window closes, so the pipeline resumes after its last closed window. See windows.ts.
+   */
+  window?: WindowOptions<unknown>;
   /** Default at-least-once. */
   mode?: PipelineMode;
   /** Where a partition without a checkpoint starts. Default earliest. */
@@ -145,6 +152,7 @@ export class Pipeline {
   private listener: PoolClient | undefined;
   private stopping: Promise<void> | undefined;
   private readonly guard: PartitionGuard;
+  private readonly windows: WindowTracker | undefined;
   /** Partitions this instance paused because they cannot proceed (topic:partition). */
   private readonly halted = new Set<string>();
   private subscribed: string[] = [];
@@ -160,8 +168,9 @@ export class Pipeline {
         `option name must be 1-200 characters of letters, digits, '.', '_' or '-', got "${options.name}"`,
       );
     }
-    if (typeof options.handler !== 'function')
-      throw new AccordError('PIPELINE_INVALID', 'option handler must be a function');
+    if (options.window !== undefined) this.windows = new WindowTracker(defineWindow(options.window));
+    if (typeof options.handler !== 'function' && !this.windows)
+      throw new AccordError('PIPELINE_INVALID', 'option handler must be a function (or give option window)');
     if (
       !(options.topics instanceof RegExp) &&
       (!Array.isArray(options.topics) || options.topics.length === 0)
@@ -394,6 +403,8 @@ export class Pipeline {
     const start = positions.find((p) => p.partition === partition)?.offset ?? '0';
     const log = await this.guard.liveRef(topic);
     const claim = await this.store.claim(this.name, this.group, topic, partition, start, log);
+    // A window is folded again from the checkpoint (its first event) by whoever holds the partition now.
+    this.windows?.drop(topic, partition);
     const checked = await this.guard.check(topic, partition, claim);
     if (checked.kind === 'fenced') return undefined;
     if (checked.kind === 'halted') {
@@ -475,7 +486,9 @@ export class Pipeline {
     if (messages.length === 0) return;
     this.stats.batches++;
     try {
-      if (this.mode === 'transactional')
+      if (this.windows)
+        await this.runWindowed(topic, partition, state, messages, isRunning, isStale, heartbeat);
+      else if (this.mode === 'transactional')
         await this.runTransactional(topic, partition, state, messages, isRunning, isStale, heartbeat);
       else await this.runAtLeastOnce(topic, partition, state, messages, isRunning, isStale, heartbeat);
     } catch (error) {
@@ -488,6 +501,11 @@ export class Pipeline {
     }
     await heartbeat();
     await commitOffsetsIfNecessary();
+  }
+
+  private async handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> {
+    if (this.options.handler) await this.options.handler(event, ctx);
+    this.windows?.add(event);
   }
 
   private isReplay(state: PartitionState, m: KafkaMessage): boolean {
@@ -544,7 +562,7 @@ export class Pipeline {
     }
     if (fast) {
       try {
-        await this.options.handler(event, { ...ctx, attempt: 1 });
+        await this.handle(event, { ...ctx, attempt: 1 });
       } catch {
         throw new SlowPath();
       }
@@ -555,7 +573,7 @@ export class Pipeline {
     for (let attempt = 1; ; attempt++) {
       try {
         if (savepoint) await savepoint.query('savepoint accord_event');
-        await this.options.handler(event, { ...ctx, attempt });
+        await this.handle(event, { ...ctx, attempt });
         if (savepoint) await savepoint.query('release savepoint accord_event');
         this.stats.processed++;
         return;
@@ -685,6 +703,65 @@ export class Pipeline {
       }
     }
     await checkpoint();
+  }
+
+  /** Windowed: fold each event; an event of a later window first closes the open one and checkpoints there. */
+  private async runWindowed(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const windows = this.windows!;
+    for (const m of messages) {
+      if (!isRunning() || isStale()) return;
+      const closed = windows.closedBy(topic, partition, Number(m.timestamp));
+      if (closed) {
+        await this.closeWindow(state, closed, BigInt(m.offset));
+        windows.drop(topic, partition);
+        await heartbeat();
+      }
+      const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m) };
+      await this.process(this.toEvent(topic, partition, m), ctx);
+    }
+  }
+
+  /** Runs the window's close and moves the checkpoint to `next` (type window); one transaction when transactional. */
+  private async closeWindow(
+    state: PartitionState,
+    closed: ClosedWindow<unknown>,
+    next: bigint,
+  ): Promise<void> {
+    const { topic, partition } = closed;
+    const position = { group: this.group, topic, partition, epoch: state.epoch };
+    const value = windowValue(closed.start, closed.end);
+    const ctx = { pipeline: this.name, group: this.group };
+    const fenced = () =>
+      new FencedError(
+        `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
+      );
+    if (this.mode === 'transactional') {
+      const client = await this.pool.connect();
+      try {
+        await client.query('begin');
+        await this.options.window!.close(closed, { ...ctx, tx: client });
+        if (!(await this.store.advance(client, position, next, 'window', value))) throw fenced();
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    } else {
+      await this.options.window!.close(closed, ctx);
+      if (!(await this.store.advance(this.pool, position, next, 'window', value))) throw fenced();
+    }
+    this.moved(state, next);
+    await this.mirror(topic, partition, next);
   }
 
   private moved(state: PartitionState, next: bigint): void {
