@@ -10,6 +10,18 @@ bash scripts/setup.sh
 bash scripts/accord up
 accord() { bash scripts/accord "$@"; }
 
+# The demo's own pipelines may hold checkpoints from an earlier stack (a broker with new storage, while
+# Postgres kept its tables). Pipelines refuse such partitions; the demo rebinds its own, visibly and recorded.
+for group in $(accord lag --json 2>/dev/null | node -e '
+  const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const mine = (g) => g === "accord-archive" || g.startsWith("features.");
+  const stale = rows.filter((r) => mine(r.group) && (r.haltedReason || r.verdict === "identity-changed" || r.verdict === "out-of-range"));
+  process.stdout.write([...new Set(stale.map((r) => r.group))].join(" "));
+' || true); do
+  echo "[demo] $group: checkpoints from another log; rebinding to this stack from earliest"
+  accord checkpoints rebind "$group" --from earliest
+done
+
 mkdir -p .accord/demo
 node --disable-warning=TimeoutNegativeWarning services/archive/dist/main.js > .accord/demo/archive.log 2>&1 &
 archive=$!
@@ -37,7 +49,8 @@ echo
 echo "== waiting for the archive to record them =="
 for _ in $(seq 1 120); do
   n=$(accord events order "${orders[2]}" --json | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0,"utf8")).length))')
-  lag=$(accord lag features --json 2>/dev/null | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0,"utf8")).reduce((s, r) => s + r.lag, 0)))' || echo 1)
+  # Every feature view version runs as its own group (features.<view>.v<version>).
+  lag=$(accord lag --json 2>/dev/null | node -e 'const rows = JSON.parse(require("fs").readFileSync(0,"utf8")).filter((r) => r.group.startsWith("features.")); process.stdout.write(String(rows.length === 0 ? 1 : rows.reduce((s, r) => s + r.lag, 0)))' || echo 1)
   [ "$n" -ge 3 ] && [ "$lag" = 0 ] && break
   sleep 0.5
 done
@@ -71,7 +84,7 @@ const { COMMERCE_VIEWS } = require("./services/features/dist/views");
 '
 echo
 echo "-- pipeline positions (the archive's checkpoints) --"
-accord lag accord-archive --stuck-after 600 | awk 'NR == 1 || $5 != "0"' || true
+accord lag accord-archive --stuck-after 600 | awk 'NR == 1 || $6 != "0"' || true
 echo
 echo "-- schemas in the registry --"
 accord schemas list | grep -E '^(SUBJECT|accord\.commerce)' || true

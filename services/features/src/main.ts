@@ -14,12 +14,15 @@ import { COMMERCE_VIEWS } from './views';
 
 const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
 
-Accord's feature pipeline: computes the feature views (services/features/src/views.ts) from the event
-stream into Redis, once, for every agent. Redis is derived state: after a FLUSHALL,
-\`accord replay features --to-earliest\` rebuilds the same values. Stops cleanly on SIGTERM or SIGINT.
+Accord's feature pipelines: compute the feature views (services/features/src/views.ts) from the event
+stream into Redis, once, for every agent. Each view version is its own consumer group,
+<group>.<view>.v<version> (e.g. features.order_count.v1), with its own checkpoints: a version added later
+backfills from the start of retention while the others keep serving, and
+\`accord replay features.order_count.v1 --to-earliest\` recomputes that version (Redis is derived state:
+after a FLUSHALL, replaying every group rebuilds the same values). Stops cleanly on SIGTERM or SIGINT.
 
 Options:
-  --group <id>       consumer group (default features)
+  --group <id>       base consumer group (default features)
   --prefix <p>       Redis key prefix (default none)
   -h, --help         this help
 
@@ -47,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const dbUrl = serviceDatabaseUrl('accord_features', 'FEATURES_DATABASE_URL');
-  const pool = createPgPool(dbUrl, { max: 4 });
+  // One pipeline per view version share the pool (and one LISTEN connection).
+  const pool = createPgPool(dbUrl, { max: 8 });
   try {
     await refuseSuperuser(pool, 'features', dbUrl, 'accord_features');
   } catch (error) {
@@ -75,7 +79,9 @@ async function main(argv: string[]): Promise<number> {
     await pool.end();
     return 1;
   }
-  process.stdout.write(`features: running as group ${pipeline.group} with ${COMMERCE_VIEWS.length} views\n`);
+  process.stdout.write(
+    `features: running ${COMMERCE_VIEWS.length} view versions, one group each: ${pipeline.groups.join(', ')}\n`,
+  );
   const signal = await untilSignal();
   await pipeline.stop();
   pipeline.redis.disconnect();

@@ -4,9 +4,14 @@ import {
   checkPostgres,
   checkRedis,
   checkSchemaRegistry,
+  createKafka,
+  createPgPool,
+  describeError,
   type HealthReport,
   loadSchemaCatalog,
   loadTopicDeclarations,
+  needsRebind,
+  pipelineLag,
   type ResolvedConfig,
   redactUrl,
   registerSchemaCatalog,
@@ -99,6 +104,30 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
   log(
     `topics: ${topics.length} declared${changed.length ? `; ${changed.map((t) => `${t.topic} ${t.action}${t.action === 'drift' ? ` (${t.detail})` : ''}`).join('; ')}` : ', all up to date'}`,
   );
+  log(await checkpointReport(stack));
+}
+
+/**
+ * Checkpoints kept in Postgres may point into another log (a broker with new storage, a restored
+ * database): say so at once, with the command that resolves it, rather than when a pipeline starts.
+ */
+async function checkpointReport(stack: Stack): Promise<string> {
+  const admin = createKafka(stack.config).admin();
+  const pool = createPgPool(stack.config.postgres.url, { max: 1 });
+  try {
+    await admin.connect();
+    const rows = await pipelineLag(admin, pool, { brokers: stack.config.kafka.brokers });
+    const groups = new Set(rows.map((r) => r.group));
+    const stale = [...new Set(rows.filter(needsRebind).map((r) => r.group))];
+    if (stale.length === 0)
+      return `checkpoints: ${groups.size} group(s), all pointing into this cluster's logs`;
+    return `checkpoints: ${stale.length} of ${groups.size} group(s) do not point into this cluster's logs (${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}): their pipelines will refuse those partitions; see accord checkpoints <group>, resolve with accord checkpoints rebind <group> --from earliest|latest|<ISO time>`;
+  } catch (error) {
+    return `checkpoints: not checked (${describeError(error)})`;
+  } finally {
+    await admin.disconnect().catch(() => {});
+    await pool.end().catch(() => {});
+  }
 }
 
 /** Stops what `up` started from this state dir, and nothing else. */

@@ -6,7 +6,7 @@ import { createRedis } from '../infra/clients';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
 import { Histogram } from '../telemetry/histogram';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
-import type { FeatureView } from './views';
+import { type FeatureView, viewId } from './views';
 
 export * from './store';
 export * from './views';
@@ -20,7 +20,7 @@ export const featureMetrics = {
 
 export interface FeaturePipelineOptions {
   views: FeatureView[];
-  /** Consumer group; default "features". */
+  /** Base consumer group; each view version runs as `<group>.<view>.v<version>`. Default "features". */
   group?: string;
   /** Redis key prefix (tests use their own). */
   prefix?: string;
@@ -31,64 +31,110 @@ export interface FeaturePipelineOptions {
   onError?: (error: unknown) => void;
 }
 
+/** The consumer group of one view version: its own checkpoints, its own replay. */
+export function featureGroup(group: string, view: FeatureView): string {
+  return `${group}.${view.name}.v${view.version}`;
+}
+
 /**
- * The feature pipeline: a checkpointed consumer group that applies every event to the views in Redis,
- * one round trip per chunk (pipelined Lua calls), each entity's update atomic and applied at most once.
+ * The feature pipelines: one checkpointed consumer group per view version, so that each version keeps
+ * its own progress. A version added later backfills from the start of retention while the others keep
+ * serving; `accord replay <group>.<view>.v<version>` recomputes that version alone. Each applies its
+ * events to Redis one round trip per chunk (pipelined Lua calls), each entity's update atomic and
+ * applied at most once (see store.ts).
  */
-export function createFeaturePipeline(options: FeaturePipelineOptions): Pipeline & { redis: Redis } {
-  const config = options.config ?? resolveConfig();
-  const group = options.group ?? 'features';
-  const prefix = options.prefix ?? '';
-  const redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: false }));
-  const topics = [...new Set(options.views.flatMap((v) => v.topics))];
-  let pending: { keys: string[]; args: (string | number)[]; appended: number }[] = [];
+export class FeaturePipelines {
+  readonly group: string;
+  readonly redis: Redis;
+  readonly pipelines: Pipeline[];
 
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    const pipeline = redis.pipeline();
-    for (const c of batch)
-      (pipeline as unknown as { accordApply(...a: unknown[]): void }).accordApply(
-        c.keys.length,
-        ...c.keys,
-        ...c.args,
-      );
-    let replies: [Error | null, unknown][];
-    try {
-      replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
-    } catch (error) {
-      throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
-    const failed = replies.find(([e]) => e);
-    if (failed)
-      throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(failed[0])}`);
-    const visible = Date.now();
-    for (const c of batch) featureMetrics.endToEndStalenessMs.record(visible - c.appended);
-  };
+  constructor(options: FeaturePipelineOptions) {
+    const config = options.config ?? resolveConfig();
+    this.group = options.group ?? 'features';
+    this.redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: false }));
+    const ids = options.views.map(viewId);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup) throw new AccordError('CONFIG_INVALID', `feature view ${dup} is defined twice`);
+    this.pipelines = options.views.map((view) => this.viewPipeline(view, options, config));
+  }
 
-  const pipeline = createPipeline({
-    name: group,
-    group,
-    topics,
-    mode: options.mode ?? 'at-least-once',
-    config,
-    ...(options.pool ? { pool: options.pool } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
-    chunkSize: 500,
-    handler: async (event) => {
-      const now = Date.now();
-      for (const c of applyCommands(options.views, event, group, prefix, now))
-        pending.push({ ...c, appended: Number(event.timestamp) });
-      // Flush per 200 commands: one round trip for many events. The checkpoint only moves after the
-      // handler returns for the last event of a chunk, and the chunk's last handler call flushes.
-      if (pending.length >= 200) await flush();
-    },
-    afterChunk: flush,
-  });
-  return Object.assign(pipeline, { redis });
+  /** Group names, one per view version. */
+  get groups(): string[] {
+    return this.pipelines.map((p) => p.group);
+  }
+
+  get stats(): { processed: number; deadLettered: number } {
+    return this.pipelines.reduce(
+      (sum, p) => ({
+        processed: sum.processed + p.stats.processed,
+        deadLettered: sum.deadLettered + p.stats.deadLettered,
+      }),
+      { processed: 0, deadLettered: 0 },
+    );
+  }
+
+  async start(): Promise<void> {
+    for (const p of this.pipelines) await p.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.pipelines.map((p) => p.stop()));
+  }
+
+  private viewPipeline(view: FeatureView, options: FeaturePipelineOptions, config: ResolvedConfig): Pipeline {
+    const redis = this.redis as ReturnType<typeof registerScripts>;
+    const prefix = options.prefix ?? '';
+    let pending: { keys: string[]; args: (string | number)[]; appended: number }[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      const pipeline = redis.pipeline();
+      for (const c of batch)
+        (pipeline as unknown as { accordApply(...a: unknown[]): void }).accordApply(
+          c.keys.length,
+          ...c.keys,
+          ...c.args,
+        );
+      let replies: [Error | null, unknown][];
+      try {
+        replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+      } catch (error) {
+        throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(error)}`, {
+          cause: error,
+        });
+      }
+      const failed = replies.find(([e]) => e);
+      if (failed)
+        throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(failed[0])}`);
+      const visible = Date.now();
+      for (const c of batch) featureMetrics.endToEndStalenessMs.record(visible - c.appended);
+    };
+    const group = featureGroup(this.group, view);
+    return createPipeline({
+      name: group,
+      group,
+      topics: view.topics,
+      mode: options.mode ?? 'at-least-once',
+      config,
+      ...(options.pool ? { pool: options.pool } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+      chunkSize: 500,
+      handler: async (event, ctx) => {
+        const now = Date.now();
+        for (const c of applyCommands([view], event, prefix, now, ctx.replay ? ctx.replayId : undefined))
+          pending.push({ ...c, appended: Number(event.timestamp) });
+        // Flush per 200 commands: one round trip for many events. The checkpoint only moves after the
+        // handler returns for the last event of a chunk, and the chunk's last handler call flushes.
+        if (pending.length >= 200) await flush();
+      },
+      afterChunk: flush,
+    });
+  }
+}
+
+export function createFeaturePipeline(options: FeaturePipelineOptions): FeaturePipelines {
+  return new FeaturePipelines(options);
 }
 
 export interface FeatureReaderOptions {

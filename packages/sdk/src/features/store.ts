@@ -4,51 +4,79 @@ import type { PipelineEvent } from '../pipelines/pipeline';
 import { bucketMs, bucketsAt, type FeatureView, offsetsKey, setKey, stateKey, viewId } from './views';
 
 /**
- * Applies one event's effects on one entity's features atomically, once: the entity's offsets hash records
- * the last offset applied per group/topic/partition, so a redelivered event changes nothing.
+ * Applies one event's effects on one entity's features atomically, once per view version:
+ * - outside a replay, the entity's offsets hash keeps the last offset applied per view version and
+ *   topic-partition (field `op.f`), so a redelivered event changes nothing and each view version keeps
+ *   its own progress;
+ * - inside a replay (ARGV[4], the replay's id), the replay recomputes: the first time it touches a state
+ *   key the key starts over (`rp` records the replay), and a redelivery within the replay is skipped by
+ *   the last offset it applied there from that topic-partition (`ro:<view>:<topic>:<partition>`);
+ * - TTL is on event time: a gap longer than the TTL between two events starts the value over, and
+ *   readers hide a value whose event time is older than the TTL. Redis expiry (write time + TTL) only
+ *   collects garbage, so a rebuild yields the same values and the same expiry.
  */
 const APPLY = `
-local last = redis.call('HGET', KEYS[1], ARGV[1])
-if last and tonumber(last) >= tonumber(ARGV[2]) then return 0 end
-local now = ARGV[3]
-local ops = cjson.decode(ARGV[4])
+local offset = tonumber(ARGV[1])
+local now = ARGV[2]
+local ops = cjson.decode(ARGV[3])
+local token = ARGV[4]
+local applied = 0
 for i, op in ipairs(ops) do
   local key = KEYS[2 * i]
   local set = KEYS[2 * i + 1]
-  local agg = op.a
-  if agg == 'count' then
-    redis.call('HINCRBY', key, 'n', 1)
-  elseif agg == 'sum' then
-    redis.call('HINCRBYFLOAT', key, 's', op.v)
-  elseif agg == 'avg' then
-    redis.call('HINCRBYFLOAT', key, 's', op.v)
-    redis.call('HINCRBY', key, 'n', 1)
-  elseif agg == 'min' then
-    local cur = redis.call('HGET', key, 'v')
-    if (not cur) or tonumber(op.v) < tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
-  elseif agg == 'max' then
-    local cur = redis.call('HGET', key, 'v')
-    if (not cur) or tonumber(op.v) > tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
-  elseif agg == 'last' then
-    local ct = redis.call('HGET', key, 'lt')
-    if (not ct) or tonumber(op.t) >= tonumber(ct) then redis.call('HSET', key, 'v', op.v, 'lt', op.t) end
-  elseif agg == 'distinct' then
-    redis.call('SADD', set, op.v)
-    redis.call('HSET', key, 'n', redis.call('SCARD', set))
+  local skip = false
+  if token == '' then
+    local last = redis.call('HGET', KEYS[1], op.f)
+    if last and tonumber(last) >= offset then skip = true end
+  elseif redis.call('HGET', key, 'rp') ~= token then
+    redis.call('DEL', key, set)
+  else
+    local ro = redis.call('HGET', key, 'ro:' .. op.f)
+    if ro and tonumber(ro) >= offset then skip = true end
   end
-  local asof = redis.call('HGET', key, 't')
-  if (not asof) or tonumber(op.t) > tonumber(asof) then redis.call('HSET', key, 't', op.t) end
-  redis.call('HSET', key, 'w', now)
-  if op.x then
-    redis.call('PEXPIREAT', key, op.x)
-    if agg == 'distinct' then redis.call('PEXPIREAT', set, op.x) end
-  elseif op.l then
-    redis.call('PEXPIRE', key, op.l)
-    if agg == 'distinct' then redis.call('PEXPIRE', set, op.l) end
+  if not skip then
+    if op.l then
+      local asof = redis.call('HGET', key, 't')
+      if asof and tonumber(op.t) - tonumber(asof) > tonumber(op.l) then redis.call('DEL', key, set) end
+    end
+    local agg = op.a
+    if agg == 'count' then
+      redis.call('HINCRBY', key, 'n', 1)
+    elseif agg == 'sum' then
+      redis.call('HINCRBYFLOAT', key, 's', op.v)
+    elseif agg == 'avg' then
+      redis.call('HINCRBYFLOAT', key, 's', op.v)
+      redis.call('HINCRBY', key, 'n', 1)
+    elseif agg == 'min' then
+      local cur = redis.call('HGET', key, 'v')
+      if (not cur) or tonumber(op.v) < tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
+    elseif agg == 'max' then
+      local cur = redis.call('HGET', key, 'v')
+      if (not cur) or tonumber(op.v) > tonumber(cur) then redis.call('HSET', key, 'v', op.v) end
+    elseif agg == 'last' then
+      local ct = redis.call('HGET', key, 'lt')
+      if (not ct) or tonumber(op.t) >= tonumber(ct) then redis.call('HSET', key, 'v', op.v, 'lt', op.t) end
+    elseif agg == 'distinct' then
+      redis.call('SADD', set, op.v)
+      redis.call('HSET', key, 'n', redis.call('SCARD', set))
+    end
+    local asof = redis.call('HGET', key, 't')
+    if (not asof) or tonumber(op.t) > tonumber(asof) then redis.call('HSET', key, 't', op.t) end
+    redis.call('HSET', key, 'w', now)
+    if token ~= '' then redis.call('HSET', key, 'rp', token, 'ro:' .. op.f, offset) end
+    if op.x then
+      redis.call('PEXPIREAT', key, op.x)
+      if agg == 'distinct' then redis.call('PEXPIREAT', set, op.x) end
+    elseif op.l then
+      redis.call('PEXPIRE', key, op.l)
+      if agg == 'distinct' then redis.call('PEXPIRE', set, op.l) end
+    end
+    local last = redis.call('HGET', KEYS[1], op.f)
+    if (not last) or tonumber(last) < offset then redis.call('HSET', KEYS[1], op.f, offset) end
+    applied = applied + 1
   end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
+return applied
 `;
 
 /** Reads every key of one entity in one atomic step: a consistent snapshot. ARGV[i] = '1' when KEYS[i] is a set. */
@@ -77,6 +105,8 @@ export type FeatureResult =
   | { missing: true; reason: 'never-computed' | 'expired' | 'out-of-window' };
 
 interface Op {
+  /** The watermark field: view version and topic-partition. */
+  f: string;
   a: string;
   v?: string;
   t: number;
@@ -96,13 +126,16 @@ export function registerScripts(redis: Redis): Redis & {
   return redis as ReturnType<typeof registerScripts>;
 }
 
-/** The Redis commands (one per entity touched) that apply an event to the views; none when nothing applies. */
+/**
+ * The Redis commands (one per entity touched) that apply an event to the views; none when nothing applies.
+ * `replayId` is set while the event is re-processed by a replay: the replay recomputes what it touches.
+ */
 export function applyCommands(
   views: FeatureView[],
   event: PipelineEvent,
-  group: string,
   prefix: string,
   now: number,
+  replayId?: number,
 ): { keys: string[]; args: (string | number)[] }[] {
   const eventType = event.schemaName ?? '';
   const envelope = (event.value?.envelope ?? {}) as { entityId?: string; occurredAt?: number };
@@ -121,7 +154,12 @@ export function applyCommands(
         continue;
       v = String(raw);
     }
-    const op: Op = { a: view.aggregation, t, ...(v === undefined ? {} : { v }) };
+    const op: Op = {
+      f: `${viewId(view)}:${event.topic}:${event.partition}`,
+      a: view.aggregation,
+      t,
+      ...(v === undefined ? {} : { v }),
+    };
     let key: string;
     if (view.window) {
       const size = bucketMs(view);
@@ -147,7 +185,7 @@ export function applyCommands(
   }
   return [...byEntity.values()].map((e) => ({
     keys: [offsetsKey(prefix, e.entityType, e.entityId), ...e.keys],
-    args: [`${group}:${event.topic}:${event.partition}`, event.offset, now, JSON.stringify(e.ops)],
+    args: [event.offset, now, JSON.stringify(e.ops), replayId === undefined ? '' : String(replayId)],
   }));
 }
 
@@ -238,7 +276,8 @@ function combine(
   if (states.length === 0) return { missing: true, reason: view.window ? 'out-of-window' : 'never-computed' };
   const asOf = Math.max(...states.map((s) => Number(s.t ?? 0)));
   const writtenAt = Math.max(...states.map((s) => Number(s.w ?? 0)));
-  if (!view.window && view.ttlSeconds && now - writtenAt > view.ttlSeconds * 1000)
+  // TTL on event time: the same answer whenever the value was computed (live or rebuilt).
+  if (!view.window && view.ttlSeconds && now - asOf > view.ttlSeconds * 1000)
     return { missing: true, reason: 'expired' };
   const num = (k: string) => states.reduce((sum, s) => sum + Number(s[k] ?? 0), 0);
   let value: number | string | null;

@@ -9,6 +9,8 @@ export interface Claim {
   replayResume?: bigint;
   /** Set for a bounded replay: where re-processing stops. */
   replayUntil?: bigint;
+  /** The replay (pipeline_replays.id) while replaying. */
+  replayId?: number;
   /** The log the checkpoint points into; null for rows written before identities were recorded. */
   log: LogRef | null;
   haltedReason: string | null;
@@ -130,12 +132,14 @@ export class CheckpointStore {
       cluster_id: string | null;
       topic_id: string | null;
       halted_reason: string | null;
+      replay_id: string | null;
     }>(
       `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_type, checkpoint_value, kafka_offset, generation, cluster_id, topic_id)
        values ($1, $2, $3, $4, 'offset', $5::text, $5::bigint, 1, $6, $7)
        on conflict (consumer_group, topic, partition)
        do update set generation = pipeline_checkpoints.generation + 1, pipeline_name = excluded.pipeline_name
-       returning kafka_offset::text, generation, replay_resume::text, replay_until::text, cluster_id, topic_id, halted_reason`,
+       returning kafka_offset::text, generation, replay_resume::text, replay_until::text, cluster_id, topic_id, halted_reason,
+                 replay_id::text`,
       [pipeline, group, topic, partition, startOffset, log.clusterId, log.topicId],
     );
     const row = rows[0];
@@ -147,6 +151,7 @@ export class CheckpointStore {
       haltedReason: row.halted_reason,
       ...(row.replay_resume === null ? {} : { replayResume: BigInt(row.replay_resume) }),
       ...(row.replay_until === null ? {} : { replayUntil: BigInt(row.replay_until) }),
+      ...(row.replay_resume === null || row.replay_id === null ? {} : { replayId: Number(row.replay_id) }),
     };
   }
 
@@ -162,6 +167,7 @@ export class CheckpointStore {
       `update pipeline_checkpoints
           set kafka_offset = $5::bigint, checkpoint_type = $6, checkpoint_value = $7, updated_at = now(),
               replay_until = case when replay_resume <= $5::bigint then null else replay_until end,
+              replay_id = case when replay_resume <= $5::bigint then null else replay_id end,
               replay_resume = case when replay_resume <= $5::bigint then null else replay_resume end
         where consumer_group = $1 and topic = $2 and partition = $3 and generation = $4`,
       [position.group, position.topic, position.partition, position.epoch, next.toString(), type, value],
@@ -201,7 +207,7 @@ export class CheckpointStore {
     const { rowCount } = await this.pool.query(
       `update pipeline_checkpoints
           set kafka_offset = $5::bigint, checkpoint_type = 'offset', checkpoint_value = $5::text, updated_at = now(),
-              halted_reason = null, halted_at = null, replay_resume = null, replay_until = null
+              halted_reason = null, halted_at = null, replay_resume = null, replay_until = null, replay_id = null
         where consumer_group = $1 and topic = $2 and partition = $3 and generation = $4`,
       [position.group, position.topic, position.partition, position.epoch, to.toString()],
     );
@@ -250,7 +256,7 @@ export class CheckpointStore {
     const { rowCount } = await this.pool.query(
       `update pipeline_checkpoints
           set kafka_offset = $5::bigint, checkpoint_type = 'offset', checkpoint_value = $5::text, updated_at = now(),
-              replay_resume = null, replay_until = null
+              replay_resume = null, replay_until = null, replay_id = null
         where consumer_group = $1 and topic = $2 and partition = $3 and generation = $4`,
       [position.group, position.topic, position.partition, position.epoch, resume.toString()],
     );

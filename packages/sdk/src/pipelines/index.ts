@@ -1,4 +1,5 @@
 export * from './checkpoints';
+export * from './control';
 export * from './errors';
 export * from './log-check';
 export * from './operations';

@@ -5,6 +5,7 @@ import { AccordError } from '../errors';
 import { deadLetterTopic } from '../events/topics';
 import { fetchLogIdentity, type LogIdentity } from '../infra/kafka-metadata';
 import { type CheckpointRow, CheckpointStore, type LogRef } from './checkpoints';
+import { CONTROL_CHANNEL } from './control';
 import {
   checkPosition,
   type PartitionHealth,
@@ -12,7 +13,6 @@ import {
   partitionHealth,
   rebindHint,
 } from './log-check';
-import { CONTROL_CHANNEL } from './pipeline';
 import { groupIsRunning, resolvePositions, type StartPosition } from './positions';
 
 /**
@@ -327,24 +327,7 @@ export async function executeReplay(
   let id: number;
   try {
     await client.query('begin');
-    for (const p of plan.partitions) {
-      if (p.events === 0) continue;
-      const { rowCount } = await client.query(
-        `update pipeline_checkpoints
-            set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
-                generation = generation + 1,
-                replay_resume = $7::bigint,
-                replay_until = case when $5::bigint < $7::bigint then $5::bigint else null end
-          where consumer_group = $1 and topic = $2 and partition = $3 and generation = $6 and kafka_offset >= $4::bigint`,
-        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume],
-      );
-      if (rowCount !== 1) {
-        throw new AccordError(
-          'PIPELINE_FENCED',
-          `${p.topic}[${p.partition}] of ${plan.group} was claimed by another instance while planning the replay: nothing was changed, run it again`,
-        );
-      }
-    }
+    // The replay's row first: partitions carry its id while they replay.
     const { rows } = await client.query<{ id: string }>(
       `insert into pipeline_replays (consumer_group, requested_by, target, until_time, while_running, plan)
        values ($1, $2, $3, $4, $5, $6) returning id`,
@@ -358,6 +341,24 @@ export async function executeReplay(
       ],
     );
     id = Number(rows[0]?.id);
+    for (const p of plan.partitions) {
+      if (p.events === 0) continue;
+      const { rowCount } = await client.query(
+        `update pipeline_checkpoints
+            set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
+                generation = generation + 1,
+                replay_resume = $7::bigint, replay_id = $8,
+                replay_until = case when $5::bigint < $7::bigint then $5::bigint else null end
+          where consumer_group = $1 and topic = $2 and partition = $3 and generation = $6 and kafka_offset >= $4::bigint`,
+        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume, id],
+      );
+      if (rowCount !== 1) {
+        throw new AccordError(
+          'PIPELINE_FENCED',
+          `${p.topic}[${p.partition}] of ${plan.group} was claimed by another instance while planning the replay: nothing was changed, run it again`,
+        );
+      }
+    }
     await client.query('select pg_notify($1, $2)', [
       CONTROL_CHANNEL,
       JSON.stringify({ group: plan.group, action: 'replay', id }),

@@ -8,6 +8,7 @@ import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { DeadLetter } from '../schemas/types.generated';
 import { CheckpointStore, type CheckpointType, type Incident } from './checkpoints';
+import { subscribeControl } from './control';
 import { classifyFailure, errorCodeOf, FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import type { OutOfRangePolicy } from './log-check';
@@ -36,6 +37,8 @@ export interface HandlerContext {
   group: string;
   /** True while re-processing events after a replay: skip external side effects. */
   replay: boolean;
+  /** While replaying: the replay's id (pipeline_replays.id), the same across restarts and rebalances. */
+  replayId?: number;
   /** 1 on the first try. */
   attempt: number;
   /** transactional mode: the transaction the checkpoint commits in. Write with it. */
@@ -105,10 +108,9 @@ interface PartitionState {
   replayResume?: bigint;
   /** A bounded replay stops re-processing here and jumps to replayResume. */
   replayUntil?: bigint;
+  replayId?: number;
 }
 
-/** Postgres channel on which `accord replay` tells running instances to re-read their checkpoints. */
-export const CONTROL_CHANNEL = 'accord_pipeline_control';
 /** Header on a dead letter sent back by `accord dlq replay`: only that group processes it again. */
 export const DLQ_REPLAY_HEADER = 'accord-dlq-replay-for';
 
@@ -149,7 +151,7 @@ export class Pipeline {
   private dlqReady = false;
   private readonly partitions = new Map<string, PartitionState>();
   private assignment: Record<string, number[]> = {};
-  private listener: PoolClient | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
   private stopping: Promise<void> | undefined;
   private readonly guard: PartitionGuard;
   private readonly windows: WindowTracker | undefined;
@@ -300,22 +302,12 @@ export class Pipeline {
     });
   }
 
-  /** The control channel: a replay moved the checkpoints (and fenced us); re-read them and seek. */
+  /** The control channel: a replay or rebind moved the checkpoints (and fenced us); re-read them and seek. */
   private async listen(): Promise<void> {
-    const listener = await this.pool.connect();
-    this.listener = listener;
-    listener.on('notification', (message) => {
-      let payload: { group?: string; action?: string };
-      try {
-        payload = JSON.parse(message.payload ?? '{}');
-      } catch {
-        return;
-      }
-      if (payload.group === this.group && (payload.action === 'replay' || payload.action === 'rebind')) {
+    this.unsubscribe = await subscribeControl(this.pool, (message) => {
+      if (message.group === this.group)
         this.applyControl().catch((error: unknown) => this.options.onError?.(error));
-      }
     });
-    await listener.query(`listen ${CONTROL_CHANNEL}`);
   }
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
@@ -418,6 +410,7 @@ export class Pipeline {
       next: checked.next,
       ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
       ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
+      ...(claim.replayId === undefined ? {} : { replayId: claim.replayId }),
     };
   }
 
@@ -479,6 +472,7 @@ export class Pipeline {
         state.next = resume;
         delete state.replayResume;
         delete state.replayUntil;
+        delete state.replayId;
         this.consumer!.seek({ topic, partition, offset: resume.toString() });
         return;
       }
@@ -508,9 +502,9 @@ export class Pipeline {
     this.windows?.add(event);
   }
 
-  private isReplay(state: PartitionState, m: KafkaMessage): boolean {
-    if (state.replayResume === undefined) return false;
-    return state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
+  private replayContext(state: PartitionState, m: KafkaMessage): { replay: boolean; replayId?: number } {
+    const replay = state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
+    return replay && state.replayId !== undefined ? { replay, replayId: state.replayId } : { replay };
   }
 
   private toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
@@ -618,7 +612,7 @@ export class Pipeline {
             const ctx = {
               pipeline: this.name,
               group: this.group,
-              replay: this.isReplay(state, m),
+              ...this.replayContext(state, m),
               tx: client,
             };
             await this.process(this.toEvent(topic, partition, m), ctx, fast ? undefined : client, fast);
@@ -694,7 +688,7 @@ export class Pipeline {
     };
     for (const m of messages) {
       if (!isRunning() || isStale()) break;
-      const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m) };
+      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
       await this.process(this.toEvent(topic, partition, m), ctx);
       last = m;
       if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
@@ -724,7 +718,7 @@ export class Pipeline {
         windows.drop(topic, partition);
         await heartbeat();
       }
-      const ctx = { pipeline: this.name, group: this.group, replay: this.isReplay(state, m) };
+      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
       await this.process(this.toEvent(topic, partition, m), ctx);
     }
   }
@@ -769,6 +763,7 @@ export class Pipeline {
     if (state.replayResume !== undefined && next >= state.replayResume) {
       delete state.replayResume;
       delete state.replayUntil;
+      delete state.replayId;
     }
   }
 
@@ -851,10 +846,7 @@ export class Pipeline {
       if (this.topicWatch) clearInterval(this.topicWatch);
       await this.restarting;
       await this.consumer?.disconnect().catch(() => {});
-      if (this.listener) {
-        await this.listener.query(`unlisten ${CONTROL_CHANNEL}`).catch(() => {});
-        this.listener.release();
-      }
+      await this.unsubscribe?.().catch(() => {});
       await this.dlqProducer?.disconnect().catch(() => {});
       await this.admin?.disconnect().catch(() => {});
       if (this.ownsPool) await this.pool.end().catch(() => {});

@@ -2,8 +2,8 @@ import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
 import { AccordError } from '../errors';
 import type { LogRef } from './checkpoints';
+import { CONTROL_CHANNEL } from './control';
 import { liveRef, needsRebind, pipelineLag } from './operations';
-import { CONTROL_CHANNEL } from './pipeline';
 import { groupIsRunning, resolvePositions, type StartPosition } from './positions';
 
 export interface RebindPartitionPlan {
@@ -103,7 +103,7 @@ export async function executeRebind(
         `update pipeline_checkpoints
             set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
                 generation = generation + 1, cluster_id = $6, topic_id = $7,
-                halted_reason = null, halted_at = null, replay_resume = null, replay_until = null
+                halted_reason = null, halted_at = null, replay_resume = null, replay_until = null, replay_id = null
           where consumer_group = $1 and topic = $2 and partition = $3 and generation = $5`,
         [plan.group, p.topic, p.partition, p.to, p.generation, p.live.clusterId, p.live.topicId],
       );

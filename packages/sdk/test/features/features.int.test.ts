@@ -11,12 +11,14 @@ import {
   createPgPool,
   defineFeatureView,
   EventPublisher,
+  type FeaturePipelines,
   FeatureReader,
   type FeatureResult,
   type FeatureView,
+  featureGroup,
   featureMetrics,
-  type Pipeline,
   type PipelineEvent,
+  pipelineLag,
   resolveConfig,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
@@ -61,7 +63,7 @@ const views: FeatureView[] = [
     entityId: (e) => e.value?.customerId as string,
     aggregation: 'sum',
     value: (e) => e.value?.totalCents as number,
-    ttlSeconds: 60,
+    ttlSeconds: 3600,
   }),
   // A changed definition is a new version, computed alongside the old one.
   defineFeatureView({
@@ -107,7 +109,7 @@ const views: FeatureView[] = [
 ];
 const customerViews = views.filter((v) => v.entityType === 'customer').map((v) => `${v.name}@${v.version}`);
 const group = uniqueName('t-features');
-let features: Pipeline & { redis: { disconnect(): void } };
+let features: FeaturePipelines;
 const reader = new FeatureReader({ views, prefix, config });
 
 /** The reference implementation: the same definitions, applied in plain code to the archived events. */
@@ -220,6 +222,16 @@ async function caughtUp(g: string, total: number): Promise<boolean> {
   return (await new CheckpointStore(pool).list(g)).reduce((s, r) => s + Number(r.kafkaOffset), 0) === total;
 }
 
+/** Every group of these feature pipelines has a checkpoint at the log end on every partition. */
+async function featuresCaughtUp(groups: string[] = features.groups): Promise<boolean> {
+  const admin = await ctx.kafkaAdmin();
+  for (const g of groups) {
+    const rows = await pipelineLag(admin, pool, { group: g });
+    if (rows.length === 0 || !rows.every((r) => r.state === 'caught up')) return false;
+  }
+  return true;
+}
+
 const now0 = Date.now();
 const TOTAL = 20_000;
 
@@ -289,7 +301,7 @@ beforeAll(async () => {
   stops.push(() => archive.stop());
   await archive.start();
   await startFeatures();
-  await eventually(async () => (await caughtUp(archive.group, TOTAL)) && (await caughtUp(group, TOTAL)), {
+  await eventually(async () => (await caughtUp(archive.group, TOTAL)) && (await featuresCaughtUp()), {
     timeoutMs: 180000,
     intervalMs: 500,
     what: 'archive and features caught up',
@@ -391,12 +403,28 @@ test('a sliding window matches after it slides', async () => {
 test('a value past its TTL is reported missing, and Redis expires it', async () => {
   const fresh = await reader.get('customer', 'c-6', ['ltv_short_lived']);
   expect(featureValue(fresh.ltv_short_lived)).toBeGreaterThan(0);
-  const late = await reader.get('customer', 'c-6', ['ltv_short_lived'], Date.now() + 61_000);
+  // TTL is on event time: the value is hidden once its newest event is older than the TTL.
+  const asOf = (fresh.ltv_short_lived as { asOf: number }).asOf;
+  const edge = await reader.get('customer', 'c-6', ['ltv_short_lived'], asOf + 3_600_000);
+  expect(featureValue(edge.ltv_short_lived)).toBe(featureValue(fresh.ltv_short_lived));
+  const late = await reader.get('customer', 'c-6', ['ltv_short_lived'], asOf + 3_600_001);
   expect(late.ltv_short_lived).toEqual({ missing: true, reason: 'expired' });
   const ttl = await reader.redis.pttl(`${prefix}feat:{customer:c-6}:ltv_short_lived@1`);
   expect(ttl).toBeGreaterThan(0);
-  expect(ttl).toBeLessThanOrEqual(60_000);
+  expect(ttl).toBeLessThanOrEqual(3_600_000);
 });
+
+async function replayCli(g: string, ...args: string[]): Promise<{ code: number; stderr: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((done) =>
+    execFile(
+      'bash',
+      [join(ROOT, 'scripts/accord'), 'replay', g, ...args],
+      { env: { ...process.env, DATABASE_URL: scoped.postgres.url } },
+      (error, _o, stderr) => done({ code: error ? 1 : 0, stderr }),
+    ),
+  );
+}
 
 test('the keys gone, a replay from the earliest offset rebuilds exactly the same values', async () => {
   const now = Date.now();
@@ -412,18 +440,10 @@ test('the keys gone, a replay from the earliest offset rebuilds exactly the same
     reason: 'never-computed',
   });
 
-  const { execFile } = await import('node:child_process');
-  const result = await new Promise<{ code: number; stderr: string }>((done) =>
-    execFile(
-      'bash',
-      [join(ROOT, 'scripts/accord'), 'replay', group, '--to-earliest'],
-      { env: { ...process.env, DATABASE_URL: scoped.postgres.url } },
-      (error, _o, stderr) => done({ code: error ? 1 : 0, stderr }),
-    ),
-  );
-  expect(result).toEqual({ code: 0, stderr: '' });
+  for (const g of features.groups)
+    expect(await replayCli(g, '--to-earliest')).toEqual({ code: 0, stderr: '' });
   await startFeatures();
-  await eventually(async () => caughtUp(group, TOTAL), {
+  await eventually(async () => featuresCaughtUp(), {
     timeoutMs: 120000,
     intervalMs: 500,
     what: 'the rebuild',
@@ -448,5 +468,134 @@ test('with Redis down, reads fail fast with a retriable error', async () => {
     });
   } finally {
     down.close();
+  }
+});
+
+test('a view version added later backfills from the start while the other versions keep serving', async () => {
+  const v1 = views.find((v) => v.name === 'order_count' && v.version === 1)!;
+  const added = defineFeatureView({
+    ...v1,
+    version: 2,
+    description: 'Orders of 50 EUR or more',
+    entityId: (e) => ((e.value?.totalCents as number) >= 5000 ? (e.value?.customerId as string) : undefined),
+  });
+  const store = new CheckpointStore(pool);
+  const v1Before = await store.list(featureGroup(group, v1));
+  const ids = Array.from({ length: 200 }, (_, i) => `c-${i}`);
+  const now = Date.now();
+  const valuesBefore = await reader.getMany('customer', ids, ['order_count@1'], now);
+
+  const later = createFeaturePipeline({ views: [added], group, prefix, config: scoped, pool });
+  stops.push(async () => {
+    await later.stop();
+    later.redis.disconnect();
+  });
+  expect(later.groups).toEqual([`${group}.order_count.v2`]);
+  await later.start();
+  await eventually(() => featuresCaughtUp(later.groups), { timeoutMs: 120000, what: 'the backfill of v2' });
+
+  const both = new FeatureReader({ views: [...views, added], prefix, config });
+  try {
+    const expected = recompute(added, await archivedEvents(), now);
+    expect(expected.size).toBeGreaterThan(0);
+    const actual = await both.getMany('customer', [...expected.keys()], ['order_count@2'], now);
+    for (const [id, want] of expected) expect(featureValue(actual.get(id)?.['order_count@2'])).toBe(want);
+    const v1After = await both.getMany('customer', ids, ['order_count@1'], now);
+    for (const id of ids)
+      expect(featureValue(v1After.get(id)?.['order_count@1'])).toBe(
+        featureValue(valuesBefore.get(id)?.['order_count@1']),
+      );
+  } finally {
+    both.close();
+  }
+  // v1's own progress did not move back (no replay, same positions).
+  expect((await store.list(featureGroup(group, v1))).map((r) => [r.kafkaOffset, r.replayResume])).toEqual(
+    v1Before.map((r) => [r.kafkaOffset, null]),
+  );
+});
+
+test('a replay of one view version recomputes what it covers: a corrupted value is fixed, nothing counted twice, other versions untouched', async () => {
+  const v1 = views.find((v) => v.name === 'order_count' && v.version === 1)!;
+  const now = Date.now();
+  const ltvBefore = await reader.get('customer', 'c-8', ['lifetime_value_cents@1'], now);
+  await reader.redis.hset(`${prefix}feat:{customer:c-8}:order_count@1`, 'n', '99999');
+  expect(featureValue((await reader.get('customer', 'c-8', ['order_count@1'], now))['order_count@1'])).toBe(
+    99999,
+  );
+
+  expect(await replayCli(featureGroup(group, v1), '--to-earliest')).toEqual({
+    code: 0,
+    stderr: expect.any(String),
+  });
+  await eventually(() => featuresCaughtUp([featureGroup(group, v1)]), {
+    what: 'the replay of order_count v1',
+  });
+
+  const expected = recompute(v1, await archivedEvents(), now);
+  const actual = await reader.getMany('customer', [...expected.keys()], ['order_count@1'], now);
+  for (const [id, want] of expected) expect(featureValue(actual.get(id)?.['order_count@1'])).toBe(want);
+  expect(expected.get('c-8')).toBe(100);
+  const ltvAfter = await reader.get('customer', 'c-8', ['lifetime_value_cents@1'], now);
+  expect(ltvAfter['lifetime_value_cents@1']).toEqual(ltvBefore['lifetime_value_cents@1']);
+});
+
+test('TTL on event time: a gap longer than the TTL starts the value over; a rebuild gives the same value and expiry', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const ttlPrefix = ctx.redisPrefix();
+  const view = defineFeatureView({
+    name: 'recent_orders',
+    version: 1,
+    entityType: 'customer',
+    topics: [topic],
+    eventTypes: ['accord.commerce.OrderPlaced'],
+    entityId: (e) => e.value?.customerId as string,
+    aggregation: 'count',
+    ttlSeconds: 60,
+  });
+  const t = Date.now() - 600_000;
+  const publisher = new EventPublisher({ config, producer: 'feature-test', autoRegister: true });
+  await publisher.publishMany(
+    [0, 30, 200, 220].map((s, i) => ({
+      type: 'OrderPlaced',
+      data: { orderId: `ttl-${i}`, customerId: 'c-ttl', lines: [], totalCents: 100, currency: 'EUR' },
+      options: { entityId: `ttl-${i}`, topic, occurredAt: t + s * 1000 },
+    })),
+  );
+  await publisher.close();
+  const ttlReader = new FeatureReader({ views: [view], prefix: ttlPrefix, config });
+  const ttlGroup = uniqueName('t-ttl');
+  const run = async () => {
+    const p = createFeaturePipeline({
+      views: [view],
+      group: ttlGroup,
+      prefix: ttlPrefix,
+      config: scoped,
+      pool,
+    });
+    await p.start();
+    await eventually(() => featuresCaughtUp(p.groups), { what: 'the TTL view' });
+    await p.stop();
+    p.redis.disconnect();
+  };
+  const read = async () => [
+    await ttlReader.get('customer', 'c-ttl', ['recent_orders'], t + 230_000),
+    await ttlReader.get('customer', 'c-ttl', ['recent_orders'], t + 280_001),
+  ];
+  try {
+    await run();
+    const [alive, expired] = await read();
+    // 0 and 30 s count 2; the 170 s gap (> 60 s) starts over: 200 and 220 s count 2.
+    expect(alive?.recent_orders).toMatchObject({ value: 2, asOf: t + 220_000 });
+    expect(expired?.recent_orders).toEqual({ missing: true, reason: 'expired' });
+
+    const keys = await ttlReader.redis.keys(`${ttlPrefix}*`);
+    await ttlReader.redis.del(...keys);
+    expect(await replayCli(`${ttlGroup}.recent_orders.v1`, '--to-earliest')).toEqual({ code: 0, stderr: '' });
+    await run();
+    const [again, expiredAgain] = await read();
+    expect(again?.recent_orders).toEqual({ ...alive?.recent_orders, writtenAt: expect.any(Number) });
+    expect(expiredAgain?.recent_orders).toEqual({ missing: true, reason: 'expired' });
+  } finally {
+    ttlReader.close();
   }
 });

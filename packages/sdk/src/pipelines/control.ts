@@ -1,0 +1,61 @@
+import type { Pool, PoolClient } from 'pg';
+
+/** Postgres channel on which `accord replay` and `accord checkpoints rebind` tell running instances to re-read their checkpoints. */
+export const CONTROL_CHANNEL = 'accord_pipeline_control';
+
+export interface ControlMessage {
+  group: string;
+  action: 'replay' | 'rebind';
+  id?: number;
+}
+
+type Subscriber = (message: ControlMessage) => void;
+
+interface Shared {
+  client: Promise<PoolClient>;
+  subscribers: Set<Subscriber>;
+}
+
+/**
+ * One LISTEN connection per pool, shared by every pipeline on it: a process that runs many pipelines
+ * (one per feature view version, say) must not hold one pooled connection each just to listen.
+ */
+const shared = new WeakMap<Pool, Shared>();
+
+/** Calls `onMessage` for each control message until the returned function is called. */
+export async function subscribeControl(pool: Pool, onMessage: Subscriber): Promise<() => Promise<void>> {
+  let entry = shared.get(pool);
+  if (!entry) {
+    const subscribers = new Set<Subscriber>();
+    const client = (async () => {
+      const c = await pool.connect();
+      c.on('notification', (message) => {
+        let payload: Partial<ControlMessage>;
+        try {
+          payload = JSON.parse(message.payload ?? '{}');
+        } catch {
+          return;
+        }
+        if (typeof payload.group !== 'string') return;
+        if (payload.action !== 'replay' && payload.action !== 'rebind') return;
+        for (const s of subscribers) s(payload as ControlMessage);
+      });
+      await c.query(`listen ${CONTROL_CHANNEL}`);
+      return c;
+    })();
+    entry = { client, subscribers };
+    shared.set(pool, entry);
+    client.catch(() => shared.delete(pool));
+  }
+  const current = entry;
+  current.subscribers.add(onMessage);
+  await current.client;
+  return async () => {
+    current.subscribers.delete(onMessage);
+    if (current.subscribers.size > 0 || shared.get(pool) !== current) return;
+    shared.delete(pool);
+    const c = await current.client;
+    await c.query(`unlisten ${CONTROL_CHANNEL}`).catch(() => {});
+    c.release();
+  };
+}
