@@ -7,7 +7,10 @@ const transform = {
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } },
   ],
 };
-const moduleNameMapper = { '^@accord/(sdk|testing|cli)$': '<rootDir>/packages/$1/src' };
+const moduleNameMapper = {
+  '^@accord/sdk/ops$': '<rootDir>/packages/sdk/src/ops',
+  '^@accord/(sdk|testing|cli)$': '<rootDir>/packages/$1/src',
+};
 const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
 
 module.exports = {
@@ -15,7 +18,11 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/packages/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/packages/*/test/**/*.test.ts',
+        '<rootDir>/services/*/test/**/*.test.ts',
+        '<rootDir>/test/architecture/*.test.ts',
+      ],
       testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/'],
     },
     {

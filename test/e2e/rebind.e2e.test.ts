@@ -108,7 +108,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 test('a new broker under old checkpoints: the archive refuses and says why, rebind resolves it, all 20 events archived once', async () => {
   const up = await accord(['up'], env);
-  expect(up.code).toBe(0);
+  expect(up).toMatchObject({ code: 0, stderr: '' });
   const group = uniqueName('t-archive');
   const before = uniqueName('order');
   await publish(before, 3);
@@ -125,10 +125,10 @@ test('a new broker under old checkpoints: the archive refuses and says why, rebi
   expect(old).toHaveLength(1);
 
   // The stack goes down; the broker comes back with new storage (a new cluster); Postgres keeps its tables.
-  expect((await accord(['down'], env)).code).toBe(0);
+  expect(await accord(['down'], env)).toMatchObject({ code: 0, stderr: '' });
   rmSync(join(stateDir, 'kafka', 'data'), { recursive: true, force: true });
   const again = await accord(['up'], env);
-  expect(again.code).toBe(0);
+  expect(again).toMatchObject({ code: 0, stderr: '' });
   expect(again.stdout).toContain('[up] kafka: formatted storage');
 
   const order = uniqueName('order');

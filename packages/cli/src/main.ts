@@ -2,13 +2,19 @@
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { checkpointsCommand, lagCommand } from './commands/checkpoints';
-import { eventsCommand, publishCommand, tailCommand } from './commands/events';
-import { contractsCommand, rolesCommand } from './commands/ownership';
-import { consumersCommand, dlqCommand } from './commands/pipelines';
+import { consumersCommand } from './commands/consumers';
+import { contractsCommand } from './commands/contracts';
+import { dlqCommand } from './commands/dlq';
+import { downCommand } from './commands/down';
+import { eventsCommand } from './commands/events';
+import { publishCommand } from './commands/publish';
 import { replayCommand } from './commands/replay';
+import { rolesCommand } from './commands/roles';
 import { schemasCommand } from './commands/schemas';
-import { downCommand, statusCommand, upCommand } from './commands/stack';
+import { statusCommand } from './commands/status';
+import { tailCommand } from './commands/tail';
 import { topicsCommand } from './commands/topics';
+import { upCommand } from './commands/up';
 
 const COMMANDS: Command[] = [
   upCommand,

@@ -17,3 +17,4 @@ export * from './owners';
 export * from './pipelines';
 export * from './schemas';
 export * from './telemetry/histogram';
+export * from './telemetry/seam';

@@ -1,15 +1,6 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
-import { parseArgs } from 'node:util';
-import {
-  createPgPool,
-  describeError,
-  redactUrl,
-  refuseSuperuser,
-  resolveConfig,
-  serviceDatabaseUrl,
-  untilSignal,
-} from '@accord/sdk';
+import { describeError, redactUrl, runService, UsageError } from '@accord/sdk';
 import { createRegistryServer } from './http';
 import { RegistryStore } from './store';
 
@@ -29,73 +20,48 @@ Environment:
   DATABASE_URL            see above
   SCHEMA_REGISTRY_URL     where clients reach this registry (default http://127.0.0.1:8081)`;
 
-async function main(argv: string[]): Promise<number> {
-  let values: { port?: string; host?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (error) {
-    process.stderr.write(`registry: ${describeError(error)} (see --help)\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const config = resolveConfig();
-  const port = Number(values.port ?? (new URL(config.schemaRegistry.url).port || 8081));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    process.stderr.write(`registry: --port must be a TCP port, got "${values.port}"\n`);
-    return 2;
-  }
-  const host = values.host ?? '127.0.0.1';
-  const dbUrl = serviceDatabaseUrl('accord_registry', 'REGISTRY_DATABASE_URL');
-  const pool = createPgPool(dbUrl, { max: 10 });
-  try {
-    await refuseSuperuser(pool, 'registry', dbUrl, 'accord_registry');
-  } catch (error) {
-    process.stderr.write(`${describeError(error)}\n`);
-    await pool.end();
-    return 1;
-  }
-  try {
-    await pool.query('select 1 from registry_schemas limit 1');
-  } catch (error) {
-    process.stderr.write(
-      `registry: cannot use Postgres at ${redactUrl(dbUrl)}: ${describeError(error)} (run accord up to migrate)\n`,
-    );
-    await pool.end();
-    return 1;
-  }
-
-  const server = createRegistryServer({
-    store: new RegistryStore(pool),
-    onError: (error, method, path) =>
-      process.stderr.write(`registry: ${method} ${path} failed: ${describeError(error)}\n`),
-  });
-  server.listen(port, host);
-  try {
-    await once(server, 'listening');
-  } catch (error) {
-    process.stderr.write(`registry: cannot listen on ${host}:${port}: ${describeError(error)}\n`);
-    await pool.end();
-    return 1;
-  }
-  process.stdout.write(`registry: listening on http://${host}:${port} (Postgres ${redactUrl(dbUrl)})\n`);
-
-  const signal = await untilSignal();
-  process.stdout.write(`registry: ${signal}, finishing requests and stopping\n`);
-  server.close();
-  server.closeIdleConnections();
-  await once(server, 'close');
-  await pool.end();
-  return 0;
-}
-
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  runService<{ port?: string; host?: string }>({
+    name: 'registry',
+    help: HELP,
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+    role: 'accord_registry',
+    databaseUrlVariable: 'REGISTRY_DATABASE_URL',
+    poolSize: 10,
+    async start({ values, config, pool, databaseUrl }) {
+      const port = Number(values.port ?? (new URL(config.schemaRegistry.url).port || 8081));
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new UsageError(`--port must be a TCP port, got "${values.port}"`);
+      const host = values.host ?? '127.0.0.1';
+      try {
+        await pool.query('select 1 from registry_schemas limit 1');
+      } catch (error) {
+        throw new Error(
+          `cannot use Postgres at ${redactUrl(databaseUrl)}: ${describeError(error)} (run accord up to migrate)`,
+        );
+      }
+      const server = createRegistryServer({
+        store: new RegistryStore(pool),
+        onError: (error, method, path) =>
+          process.stderr.write(`registry: ${method} ${path} failed: ${describeError(error)}\n`),
+      });
+      server.listen(port, host);
+      try {
+        await once(server, 'listening');
+      } catch (error) {
+        throw new Error(`cannot listen on ${host}:${port}: ${describeError(error)}`);
+      }
+      return {
+        running: `listening on http://${host}:${port} (Postgres ${redactUrl(databaseUrl)})`,
+        async stop() {
+          server.close();
+          server.closeIdleConnections();
+          await once(server, 'close');
+          return undefined;
+        },
+      };
+    },
+  }).then((code) => {
     process.exitCode = code;
   });
 }

@@ -1,15 +1,8 @@
-import {
-  CheckpointStore,
-  executeRebind,
-  type PartitionLag,
-  parseStartPosition,
-  pipelineLag,
-  planRebind,
-  UsageError,
-} from '@accord/sdk';
+import { UsageError } from '@accord/sdk';
+import { type PartitionLag, parseStartPosition } from '@accord/sdk/ops';
 import { type Command, formatTable } from '../command';
 import { toJson } from '../json';
-import { who, withClients } from './pipelines';
+import { who, withStackOps } from '../operator';
 
 /** States that need an operator: `accord lag` exits 1 on any of them (usable as an alarm). */
 const ALARMS = new Set(['halted', 'identity changed', 'before log start', 'past log end', 'STUCK']);
@@ -66,9 +59,9 @@ export const checkpointsCommand: Command = {
   async run({ positionals, values, out }) {
     if (positionals[0] === 'rebind') return rebind(positionals[1], values, out);
     const [group] = positionals;
-    return withClients(async ({ admin, pool, brokers }) => {
-      const rows = await pipelineLag(admin, pool, { ...(group ? { group } : {}), brokers });
-      const incidents = await new CheckpointStore(pool).incidents(group, 20);
+    return withStackOps(async (ops) => {
+      const rows = await ops.lag(group ? { group } : {});
+      const incidents = await ops.incidents(group, 20);
       if (values.json) {
         out(toJson({ checkpoints: rows, incidents }, 2));
         return 0;
@@ -113,8 +106,8 @@ async function rebind(
     throw new UsageError('rebind needs --from earliest|latest|<ISO time> (see: accord checkpoints --help)');
   const from = parseStartPosition(values.from);
   const topic = typeof values.topic === 'string' ? values.topic : undefined;
-  return withClients(async ({ admin, pool, brokers }) => {
-    const plan = await planRebind(admin, pool, group, from, { ...(topic ? { topic } : {}), brokers });
+  return withStackOps(async (ops) => {
+    const plan = await ops.planRebind(group, from, topic ? { topic } : {});
     if (values.json && (values['dry-run'] || plan.partitions.length === 0)) {
       out(toJson(plan, 2));
       return 0;
@@ -136,7 +129,7 @@ async function rebind(
         out(`  ${line}`);
     }
     if (values['dry-run']) return 0;
-    const id = await executeRebind(admin, pool, plan, who());
+    const id = await ops.executeRebind(plan, who());
     if (values.json) out(toJson({ ...plan, id }, 2));
     else out(`rebind #${id} recorded and applied to ${plan.partitions.length} partition(s)`);
     return 0;
@@ -161,9 +154,7 @@ Options:
     const stuckAfterSeconds = values['stuck-after'] === undefined ? 300 : Number(values['stuck-after']);
     if (!Number.isFinite(stuckAfterSeconds) || stuckAfterSeconds < 0)
       throw new UsageError(`--stuck-after must be a number of seconds, got "${values['stuck-after']}"`);
-    const rows = await withClients(({ admin, pool, brokers }) =>
-      pipelineLag(admin, pool, { ...(group ? { group } : {}), stuckAfterSeconds, brokers }),
-    );
+    const rows = await withStackOps((ops) => ops.lag({ ...(group ? { group } : {}), stuckAfterSeconds }));
     if (values.json) out(toJson(rows, 2));
     else
       for (const line of formatTable(lagRows(rows), [

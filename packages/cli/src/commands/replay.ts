@@ -1,18 +1,8 @@
-import {
-  type Admin,
-  describeTarget,
-  executeReplay,
-  groupIsRunning,
-  type Pool,
-  pipelineLag,
-  planReplay,
-  type ReplayPlan,
-  type ReplayTarget,
-  UsageError,
-} from '@accord/sdk';
+import { UsageError } from '@accord/sdk';
+import { describeTarget, type Ops, type ReplayPlan, type ReplayTarget } from '@accord/sdk/ops';
 import { type Command, type CommandContext, formatTable } from '../command';
 import { toJson } from '../json';
-import { who, withClients } from './pipelines';
+import { who, withStackOps } from '../operator';
 
 function parseTarget(values: CommandContext['values']): ReplayTarget {
   const given = ['to-time', 'to-offset', 'to-earliest'].filter((k) => values[k] !== undefined);
@@ -41,10 +31,8 @@ function bar(done: number, total: number, width = 30): string {
  * and at the end) otherwise. Returns 1 when the pipeline stops running before it is done.
  */
 async function waitForReplay(
-  admin: Admin,
-  pool: Pool,
+  ops: Ops,
   plan: ReplayPlan,
-  brokers: string[],
   out: (line: string) => void,
   timeoutMs: number,
 ): Promise<number> {
@@ -54,7 +42,7 @@ async function waitForReplay(
   let lastLine = 0;
   let notRunning = 0;
   for (;;) {
-    const rows = await pipelineLag(admin, pool, { group: plan.group, brokers });
+    const rows = await ops.lag({ group: plan.group });
     let done = 0;
     let pending = 0;
     for (const p of plan.partitions) {
@@ -74,7 +62,7 @@ async function waitForReplay(
     }
     if (pending === 0) break;
     // Two looks in a row, so that a rebalance (briefly no members) is not mistaken for a stop.
-    notRunning = (await groupIsRunning(admin, plan.group)) ? 0 : notRunning + 1;
+    notRunning = (await ops.isRunning(plan.group)) ? 0 : notRunning + 1;
     if (notRunning >= 2) {
       if (tty) process.stderr.write('\n');
       out(
@@ -146,8 +134,8 @@ Options:
     const timeout = values.timeout === undefined ? 1800 : Number(values.timeout);
     if (!Number.isFinite(timeout) || timeout <= 0)
       throw new UsageError(`--timeout must be a positive number of seconds, got "${values.timeout}"`);
-    return withClients(async ({ admin, pool, brokers }) => {
-      const plan = await planReplay(admin, pool, group, target, untilTime, brokers);
+    return withStackOps(async (ops) => {
+      const plan = await ops.planReplay(group, target, untilTime);
       const total = plan.partitions.reduce((sum, p) => sum + p.events, 0);
       if (values.json) out(toJson({ ...plan, totalEvents: total }, 2));
       else {
@@ -166,10 +154,10 @@ Options:
         out(`  ${total} event(s) will be processed again`);
       }
       if (values['dry-run']) return 0;
-      const id = await executeReplay(admin, pool, plan, who());
+      const id = await ops.executeReplay(plan, who());
       if (!values.json) out(`replay #${id} recorded and applied`);
       if (values['no-wait'] || !plan.running || total === 0) return 0;
-      return waitForReplay(admin, pool, plan, brokers, values.json ? () => {} : out, timeout * 1000);
+      return waitForReplay(ops, plan, values.json ? () => {} : out, timeout * 1000);
     });
   },
 };

@@ -1,49 +1,12 @@
 import { join, resolve } from 'node:path';
-import {
-  applyTopics,
-  createKafka,
-  EVENT_ENTITY_TYPES,
-  eventsTopic,
-  loadTopicDeclarations,
-  RegistryHttpClient,
-  type ResolvedConfig,
-  type TopicApplyResult,
-  type TopicDeclaration,
-  UsageError,
-} from '@accord/sdk';
+import { loadTopicDeclarations, UsageError } from '@accord/sdk';
+import { applyDeclaredTopics, compareDeclaredTopics } from '@accord/sdk/ops';
 import { type Command, formatTable } from '../command';
 import { loadStack } from '../stack';
 import { projectRoot } from '../stack/paths';
 
 export function topicsFile(file?: unknown): string {
   return typeof file === 'string' ? resolve(file) : join(projectRoot(), 'infra', 'kafka', 'topics.json');
-}
-
-/** Applies the declared topics, then the compatibility of the subjects of the event types they carry. */
-export async function applyDeclaredTopics(
-  config: ResolvedConfig,
-  declarations: TopicDeclaration[],
-): Promise<TopicApplyResult[]> {
-  const admin = createKafka(config).admin();
-  await admin.connect();
-  let results: TopicApplyResult[];
-  try {
-    results = await applyTopics(admin, declarations);
-  } finally {
-    await admin.disconnect();
-  }
-  const registry = new RegistryHttpClient(config.schemaRegistry.url);
-  for (const d of declarations) {
-    const subjects = Object.entries(EVENT_ENTITY_TYPES as Record<string, string>)
-      .filter(([, entity]) => eventsTopic(entity) === d.name)
-      .map(([eventType]) => eventType);
-    for (const subject of subjects) {
-      if ((await registry.subjectCompatibility(subject)) !== d.compatibility) {
-        await registry.setSubjectCompatibility(subject, d.compatibility);
-      }
-    }
-  }
-  return results;
 }
 
 export const topicsCommand: Command = {
@@ -69,33 +32,10 @@ Exit code 1 when a topic has drifted from its declaration.`,
       );
     const { config } = loadStack();
     const declarations = loadTopicDeclarations(topicsFile(values.file));
-    let rows: TopicApplyResult[];
-    if (sub === 'apply') rows = await applyDeclaredTopics(config, declarations);
-    else {
-      const admin = createKafka(config).admin();
-      await admin.connect();
-      try {
-        const existing = new Set(await admin.listTopics());
-        const present = declarations.filter((d) => existing.has(d.name));
-        const metadata = present.length
-          ? await admin.fetchTopicMetadata({ topics: present.map((d) => d.name) })
-          : { topics: [] };
-        rows = declarations.map((d) => {
-          const actual = metadata.topics.find((t) => t.name === d.name)?.partitions.length;
-          if (actual === undefined)
-            return { topic: d.name, action: 'drift' as const, detail: 'missing (run accord topics apply)' };
-          if (actual !== d.partitions)
-            return {
-              topic: d.name,
-              action: 'drift' as const,
-              detail: `has ${actual} partitions, declared ${d.partitions}`,
-            };
-          return { topic: d.name, action: 'unchanged' as const, detail: `${actual} partitions` };
-        });
-      } finally {
-        await admin.disconnect();
-      }
-    }
+    const rows =
+      sub === 'apply'
+        ? await applyDeclaredTopics(config, declarations)
+        : await compareDeclaredTopics(config, declarations);
     if (values.json) out(JSON.stringify(rows, null, 2));
     else
       for (const line of formatTable(

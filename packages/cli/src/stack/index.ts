@@ -4,20 +4,16 @@ import {
   checkPostgres,
   checkRedis,
   checkSchemaRegistry,
-  createKafka,
-  createPgPool,
   describeError,
   type HealthReport,
   loadSchemaCatalog,
   loadTopicDeclarations,
-  needsRebind,
-  pipelineLag,
   type ResolvedConfig,
   redactUrl,
   registerSchemaCatalog,
   resolveConfig,
 } from '@accord/sdk';
-import { applyDeclaredTopics } from '../commands/topics';
+import { applyDeclaredTopics, needsRebind, withOps } from '@accord/sdk/ops';
 import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
 import { type StackPaths, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
@@ -112,11 +108,8 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
  * database): say so at once, with the command that resolves it, rather than when a pipeline starts.
  */
 async function checkpointReport(stack: Stack): Promise<string> {
-  const admin = createKafka(stack.config).admin();
-  const pool = createPgPool(stack.config.postgres.url, { max: 1 });
   try {
-    await admin.connect();
-    const rows = await pipelineLag(admin, pool, { brokers: stack.config.kafka.brokers });
+    const rows = await withOps(stack.config, (ops) => ops.lag());
     const groups = new Set(rows.map((r) => r.group));
     const stale = [...new Set(rows.filter(needsRebind).map((r) => r.group))];
     if (stale.length === 0)
@@ -124,9 +117,6 @@ async function checkpointReport(stack: Stack): Promise<string> {
     return `checkpoints: ${stale.length} of ${groups.size} group(s) do not point into this cluster's logs (${stale.slice(0, 5).join(', ')}${stale.length > 5 ? ', …' : ''}): their pipelines will refuse those partitions; see accord checkpoints <group>, resolve with accord checkpoints rebind <group> --from earliest|latest|<ISO time>`;
   } catch (error) {
     return `checkpoints: not checked (${describeError(error)})`;
-  } finally {
-    await admin.disconnect().catch(() => {});
-    await pool.end().catch(() => {});
   }
 }
 

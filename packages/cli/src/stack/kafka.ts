@@ -112,7 +112,10 @@ function classpath(paths: StackPaths): string {
 /** Formats the KRaft storage once; later starts reuse it (and its topics). */
 function formatStorage(paths: StackPaths): boolean {
   if (existsSync(join(paths.kafkaData, 'meta.properties'))) return false;
-  const clusterId = randomBytes(16).toString('base64url');
+  // As Kafka's own Uuid.randomUuid(): never an id that starts with '-', which the storage tool would read
+  // as an option (it failed one format in 64).
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
   const result = spawnSync(
     javaBinary(),
     [
@@ -130,8 +133,10 @@ function formatStorage(paths: StackPaths): boolean {
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {
+    // The tool logs INFO lines around its error: keep the last line that is not one of them.
+    const lines = `${result.stderr}\n${result.stdout}`.trim().split('\n').filter(Boolean);
     const reason =
-      `${result.stderr}\n${result.stdout}`.trim().split('\n').filter(Boolean).pop() ?? 'unknown error';
+      lines.filter((l) => !/\] (INFO|DEBUG) /.test(l)).pop() ?? lines.pop() ?? `exit code ${result.status}`;
     throw new StackError(
       'STACK_START_FAILED',
       `formatting Kafka storage in ${paths.kafkaData} failed: ${reason}`,

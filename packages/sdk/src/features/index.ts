@@ -4,19 +4,12 @@ import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import { createRedis } from '../infra/clients';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
-import { Histogram } from '../telemetry/histogram';
+import { Telemetry } from '../telemetry/seam';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
 import { type FeatureView, viewId } from './views';
 
 export * from './store';
 export * from './views';
-
-/** Staleness, measured: end to end (appended to Kafka → visible in Redis) and at read time. */
-export const featureMetrics = {
-  endToEndStalenessMs: new Histogram('accord_feature_end_to_end_staleness_ms'),
-  readStalenessMs: new Histogram('accord_feature_read_staleness_ms'),
-  readLatencyMs: new Histogram('accord_feature_read_latency_ms'),
-};
 
 export interface FeaturePipelineOptions {
   views: FeatureView[];
@@ -29,6 +22,8 @@ export interface FeaturePipelineOptions {
   redis?: Redis;
   mode?: PipelineMode;
   onError?: (error: unknown) => void;
+  /** Lifecycle events of every view version's pipeline, and `features.written` (end-to-end staleness) per flush. */
+  telemetry?: Telemetry;
 }
 
 /** The consumer group of one view version: its own checkpoints, its own replay. */
@@ -47,9 +42,11 @@ export class FeaturePipelines {
   readonly group: string;
   readonly redis: Redis;
   readonly pipelines: Pipeline[];
+  readonly telemetry: Telemetry;
 
   constructor(options: FeaturePipelineOptions) {
     const config = options.config ?? resolveConfig();
+    this.telemetry = options.telemetry ?? new Telemetry();
     this.group = options.group ?? 'features';
     this.redis = registerScripts(options.redis ?? createRedis(config.redis.url, { failFast: false }));
     const ids = options.views.map(viewId);
@@ -84,6 +81,7 @@ export class FeaturePipelines {
   private viewPipeline(view: FeatureView, options: FeaturePipelineOptions, config: ResolvedConfig): Pipeline {
     const redis = this.redis as ReturnType<typeof registerScripts>;
     const prefix = options.prefix ?? '';
+    const group = featureGroup(this.group, view);
     let pending: { keys: string[]; args: (string | number)[]; appended: number }[] = [];
     const flush = async () => {
       if (pending.length === 0) return;
@@ -107,16 +105,23 @@ export class FeaturePipelines {
       const failed = replies.find(([e]) => e);
       if (failed)
         throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(failed[0])}`);
-      const visible = Date.now();
-      for (const c of batch) featureMetrics.endToEndStalenessMs.record(visible - c.appended);
+      if (this.telemetry.listening) {
+        const visible = Date.now();
+        this.telemetry.emit({
+          type: 'features.written',
+          group,
+          updates: batch.length,
+          endToEndMs: batch.map((c) => visible - c.appended),
+        });
+      }
     };
-    const group = featureGroup(this.group, view);
     return createPipeline({
       name: group,
       group,
       topics: view.topics,
       mode: options.mode ?? 'at-least-once',
       config,
+      telemetry: this.telemetry,
       ...(options.pool ? { pool: options.pool } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
       chunkSize: 500,
@@ -142,6 +147,8 @@ export interface FeatureReaderOptions {
   prefix?: string;
   config?: ResolvedConfig;
   redis?: Redis;
+  /** `features.read` (latency, staleness of each value read) for every read. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -201,10 +208,18 @@ export class FeatureReader {
     }
     const started = performance.now();
     const result = await readFeatures(this.redis, this.prefix, views, entityIds, now, names);
-    featureMetrics.readLatencyMs.record(performance.now() - started);
-    for (const values of result.values()) {
-      for (const v of Object.values(values))
-        if (!('missing' in v)) featureMetrics.readStalenessMs.record(v.staleness);
+    const telemetry = this.options.telemetry;
+    if (telemetry?.listening) {
+      const stalenessMs: number[] = [];
+      for (const values of result.values())
+        for (const v of Object.values(values)) if (!('missing' in v)) stalenessMs.push(v.staleness);
+      telemetry.emit({
+        type: 'features.read',
+        entityType,
+        entities: entityIds.length,
+        latencyMs: performance.now() - started,
+        stalenessMs,
+      });
     }
     return result;
   }

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { AccordError } from '../errors';
 import type { EventPublisher } from '../events/publisher';
 import { proposalsTopic } from '../events/topics';
-import { table } from './owner';
+import { table } from './types';
 
 export interface ProposeOptions {
   agent: string;

@@ -21,6 +21,3 @@ export function commutes(change: Record<string, unknown>, changedSince: Iterable
   const touched = new Set(changedSince);
   return Object.keys(change).every((k) => !touched.has(k));
 }
-
-/** Counts compensating decisions (rollbacks), which are events too. */
-export const ownerMetrics = { compensations: 0, accepted: 0, rejected: 0, escalated: 0 };

@@ -1,135 +1,21 @@
-import type { Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Producer } from 'kafkajs';
-import type { Pool, PoolClient } from 'pg';
+import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Pool } from 'pg';
 import { type ResolvedConfig, resolveConfig } from '../config';
-import { AccordError, describeError } from '../errors';
-import { HEADERS } from '../events/publisher';
-import { deadLetterTopic } from '../events/topics';
+import { AccordError } from '../errors';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
-import type { DeadLetter } from '../schemas/types.generated';
-import { CheckpointStore, type CheckpointType, type Incident } from './checkpoints';
+import { Telemetry } from '../telemetry/seam';
+import { CheckpointStore } from './checkpoints';
 import { subscribeControl } from './control';
-import { classifyFailure, errorCodeOf, FencedError } from './errors';
+import { DeadLetterSender } from './dead-letters';
+import { Delivery } from './delivery';
+import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
-import type { OutOfRangePolicy } from './log-check';
-import { groupIsRunning, resolvePositions } from './positions';
-import { type ClosedWindow, defineWindow, type WindowOptions, WindowTracker, windowValue } from './windows';
+import { prepareGroup, resolvePositions } from './positions';
+import type { PartitionState, PipelineMode, PipelineOptions } from './types';
+import { defineWindow, WindowTracker } from './windows';
 
-export type PipelineMode = 'at-least-once' | 'transactional';
-
-export interface PipelineEvent {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  /** Kafka record timestamp (ms since epoch, as a string, as kafkajs gives it). */
-  timestamp: string;
-  headers: Record<string, string>;
-  raw: Buffer | null;
-  /** The decoded Avro value (null for a tombstone, or when `decode: false`). */
-  value: Record<string, unknown> | null;
-  schemaId?: number;
-  schemaName?: string;
-}
-
-export interface HandlerContext {
-  pipeline: string;
-  group: string;
-  /** True while re-processing events after a replay: skip external side effects. */
-  replay: boolean;
-  /** While replaying: the replay's id (pipeline_replays.id), the same across restarts and rebalances. */
-  replayId?: number;
-  /** 1 on the first try. */
-  attempt: number;
-  /** transactional mode: the transaction the checkpoint commits in. Write with it. */
-  tx?: PoolClient;
-}
-
-export type PipelineHandler = (event: PipelineEvent, ctx: HandlerContext) => Promise<void> | void;
-
-export interface PipelineOptions {
-  /** The pipeline's name (checkpoints and dead letters carry it). */
-  name: string;
-  /** Consumer group; default: the name. */
-  group?: string;
-  /**
-   * Topics, or a pattern. A pattern is matched against the topics that exist at start and again every
-   * `topicRefreshMs`: topics created later are picked up without a restart, from their first event.
-   */
-  topics: string[] | RegExp;
-  /** How often a pattern subscription looks for new topics. Default 10 s (1 s in test mode). */
-  topicRefreshMs?: number;
-  /**
-   * A checkpoint outside the log (retention deleted unprocessed events, or the log was truncated):
-   * 'fail' halts the partition until an operator rebinds it; 'earliest' moves to the first offset still
-   * there. Either way it is recorded in pipeline_incidents and logged. Default: fail for transactional
-   * pipelines, earliest for at-least-once.
-   */
-  onOutOfRange?: OutOfRangePolicy;
-  /** Called for each incident (identity changed, out of range, bound) after it is recorded. Default: one stderr line. */
-  onIncident?: (incident: Incident) => void;
-  /** Called for each event. Optional for windowed pipelines (the window folds events). */
-  handler?: PipelineHandler;
-  /**
-   * A windowed pipeline: events fold into tumbling event-time windows and the checkpoint (type `window`)
-   * moves only when a window closes, so the pipeline resumes after its last closed window. See windows.ts.
-   */
-  window?: WindowOptions<unknown>;
-  /** Default at-least-once. */
-  mode?: PipelineMode;
-  /** Where a partition without a checkpoint starts. Default earliest. */
-  from?: 'earliest' | 'latest';
-  /** Checkpoint type: what the checkpoint value records besides the offset. Default offset. */
-  checkpoint?: Exclude<CheckpointType, 'window'>;
-  config?: ResolvedConfig;
-  /** Postgres for checkpoints (and the transaction in transactional mode). Default: DATABASE_URL. */
-  pool?: Pool;
-  serde?: AvroSerde;
-  /** Decode Avro values (default true). Records that cannot be decoded are dead-lettered. */
-  decode?: boolean;
-  /** Tries per event before dead-lettering a retriable failure. Default 3. */
-  maxAttempts?: number;
-  /** First retry delay; doubles each try. Default 200 ms. */
-  retryBackoffMs?: number;
-  /** Events per transaction (transactional, default 500) or per checkpoint (at-least-once, default 2000). */
-  chunkSize?: number;
-  /** Called for events sent to the dead-letter topic (for logs and metrics). */
-  onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
-  /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
-  afterChunk?: () => Promise<void>;
-  /** Called when the consumer crashes on an infrastructure failure (it restarts and resumes from the checkpoint). */
-  onError?: (error: unknown) => void;
-}
-
-interface PartitionState {
-  epoch: number;
-  next: bigint;
-  /** While replaying: the position before the replay (events below it are replays). */
-  replayResume?: bigint;
-  /** A bounded replay stops re-processing here and jumps to replayResume. */
-  replayUntil?: bigint;
-  replayId?: number;
-}
-
-/** Header on a dead letter sent back by `accord dlq replay`: only that group processes it again. */
-export const DLQ_REPLAY_HEADER = 'accord-dlq-replay-for';
-
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
-  }
-  return out;
-}
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Events sent back by `accord dlq replay`, and the group they are meant for. */
-const dlqReplayFor = new WeakMap<PipelineEvent, string>();
-
-/** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
-class SlowPath extends Error {}
+export * from './types';
 
 /**
  * A pipeline: a named consumer group whose position lives in pipeline_checkpoints and is mirrored to
@@ -144,16 +30,17 @@ export class Pipeline {
   private readonly pool: Pool;
   private readonly ownsPool: boolean;
   private readonly store: CheckpointStore;
-  private readonly serde: AvroSerde | undefined;
   private consumer: Consumer | undefined;
   private admin: Admin | undefined;
-  private dlqProducer: Producer | undefined;
-  private dlqReady = false;
+  private readonly deadLetters: DeadLetterSender;
+  private readonly delivery: Delivery;
   private readonly partitions = new Map<string, PartitionState>();
   private assignment: Record<string, number[]> = {};
   private unsubscribe: (() => Promise<void>) | undefined;
   private stopping: Promise<void> | undefined;
   private readonly guard: PartitionGuard;
+  /** The seam for logs, metrics and tracing (see telemetry/seam.ts). */
+  readonly telemetry: Telemetry;
   private readonly windows: WindowTracker | undefined;
   /** Partitions this instance paused because they cannot proceed (topic:partition). */
   private readonly halted = new Set<string>();
@@ -203,6 +90,7 @@ export class Pipeline {
     this.ownsPool = options.pool === undefined;
     this.pool = options.pool ?? createPgPool(this.config.postgres.url, { max: 4 });
     this.store = new CheckpointStore(this.pool);
+    this.telemetry = options.telemetry ?? new Telemetry();
     this.guard = new PartitionGuard({
       admin: () => this.admin!,
       store: this.store,
@@ -212,6 +100,7 @@ export class Pipeline {
       policy,
       report: (incident) => {
         this.stats.incidents++;
+        this.telemetry.emit({ type: 'incident', incident });
         if (options.onIncident) options.onIncident(incident);
         else
           process.stderr.write(
@@ -219,10 +108,30 @@ export class Pipeline {
           );
       },
     });
-    this.serde =
+    const serde =
       options.decode === false
         ? undefined
         : (options.serde ?? new AvroSerde({ registryUrl: this.config.schemaRegistry.url }));
+    this.deadLetters = new DeadLetterSender({
+      config: this.config,
+      pipeline: this.name,
+      group: this.group,
+      admin: () => this.admin!,
+      ...(serde ? { serde } : {}),
+    });
+    this.delivery = new Delivery(options, {
+      name: this.name,
+      group: this.group,
+      mode,
+      pool: this.pool,
+      store: this.store,
+      serde,
+      windows: this.windows,
+      stats: this.stats,
+      deadLetters: this.deadLetters,
+      mirror: (topic, partition, next) => this.mirror(topic, partition, next),
+      telemetry: this.telemetry,
+    });
   }
 
   /** Joins the group and starts consuming. Resolves once the consumer runs. */
@@ -288,7 +197,15 @@ export class Pipeline {
       this.partitions.clear();
       this.assignment = event.payload.memberAssignment;
     });
-    consumer.on(consumer.events.CRASH, (event) => this.options.onError?.(event.payload.error));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.telemetry.emit({
+        type: 'consumer.crashed',
+        pipeline: this.name,
+        group: this.group,
+        error: event.payload.error,
+      });
+      this.options.onError?.(event.payload.error);
+    });
     await consumer.connect();
     // fromBeginning: a fetch that meets OFFSET_OUT_OF_RANGE resets to the earliest offset, which the
     // claim's checks then see as a gap (never a silent jump to the log end).
@@ -334,55 +251,17 @@ export class Pipeline {
     return all.filter((t) => pattern.test(t) && !t.startsWith('__')).sort();
   }
 
-  /**
-   * Before joining: partitions without a checkpoint get one at `from` (earliest or latest), and while
-   * the group is empty Kafka's committed offsets are set to the checkpoints, so the first fetch starts
-   * at the right place (the table stays the source of truth either way: see onBatch).
-   */
+  /** Before joining: seeds checkpoints for new partitions and aligns Kafka's offsets (see prepareGroup). */
   private async preparePositions(topics: string[]): Promise<void> {
-    const admin = this.admin!;
-    const existing = await this.store.list(this.group);
-    const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
-    const offsets = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
-    for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
-    const seeds = [];
-    for (const topic of topics) {
-      const fresh = (offsets.get(topic) ?? []).filter((o) => !known.has(`${topic}:${o.partition}`));
-      if (fresh.length === 0) continue;
-      const log = await this.guard.liveRef(topic);
-      for (const o of fresh)
-        seeds.push({
-          topic,
-          partition: o.partition,
-          offset: this.options.from === 'latest' ? o.high : o.low,
-          log,
-        });
-    }
-    await this.store.seed(this.name, this.group, seeds);
-    // Rows that are halted are not pushed into Kafka's offsets: the claim decides what happens to them.
-    const rows = (await this.store.list(this.group)).filter((r) => r.haltedReason === null);
-    // With live (or not yet expired) members, setOffsets would wait on a rebalance: leave positions to
-    // onBatch, which aligns every partition with its checkpoint anyway.
-    if (await groupIsRunning(admin, this.group)) return;
-    for (const topic of topics) {
-      const partitions = rows
-        .filter((r) => r.topic === topic)
-        .map((r) => ({ partition: r.partition, offset: r.kafkaOffset }));
-      if (partitions.length === 0) continue;
-      // setOffsets joins the group (slow): only when Kafka's committed offsets differ from the checkpoints.
-      const [committed] = await admin.fetchOffsets({ groupId: this.group, topics: [topic] });
-      const low = new Map((offsets.get(topic) ?? []).map((o) => [o.partition, o.low]));
-      const inLine = partitions.every((p) => {
-        const c = committed?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
-        return c === p.offset || (c === '-1' && p.offset === low.get(p.partition));
-      });
-      if (inLine) continue;
-      try {
-        await admin.setOffsets({ groupId: this.group, topic, partitions });
-      } catch {
-        // The group has live members (other instances): they hold the right positions already.
-      }
-    }
+    await prepareGroup({
+      admin: this.admin!,
+      store: this.store,
+      guard: this.guard,
+      pipeline: this.name,
+      group: this.group,
+      from: this.options.from ?? 'earliest',
+      topics,
+    });
   }
 
   /**
@@ -480,14 +359,23 @@ export class Pipeline {
     if (messages.length === 0) return;
     this.stats.batches++;
     try {
-      if (this.windows)
-        await this.runWindowed(topic, partition, state, messages, isRunning, isStale, heartbeat);
-      else if (this.mode === 'transactional')
-        await this.runTransactional(topic, partition, state, messages, isRunning, isStale, heartbeat);
-      else await this.runAtLeastOnce(topic, partition, state, messages, isRunning, isStale, heartbeat);
+      const run = this.windows
+        ? this.delivery.runWindowed
+        : this.mode === 'transactional'
+          ? this.delivery.runTransactional
+          : this.delivery.runAtLeastOnce;
+      await run.call(this.delivery, topic, partition, state, messages, isRunning, isStale, heartbeat);
     } catch (error) {
       if (error instanceof FencedError) {
         this.stats.fenced++;
+        this.telemetry.emit({
+          type: 'fenced',
+          pipeline: this.name,
+          group: this.group,
+          topic,
+          partition,
+          epoch: state.epoch,
+        });
         this.partitions.delete(key);
         return;
       }
@@ -495,276 +383,6 @@ export class Pipeline {
     }
     await heartbeat();
     await commitOffsetsIfNecessary();
-  }
-
-  private async handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> {
-    if (this.options.handler) await this.options.handler(event, ctx);
-    this.windows?.add(event);
-  }
-
-  private replayContext(state: PartitionState, m: KafkaMessage): { replay: boolean; replayId?: number } {
-    const replay = state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
-    return replay && state.replayId !== undefined ? { replay, replayId: state.replayId } : { replay };
-  }
-
-  private toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
-    let headers: Record<string, string> | undefined;
-    const event: PipelineEvent = {
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key ? m.key.toString() : null,
-      timestamp: m.timestamp,
-      // Converted on first use: most handlers never read headers.
-      get headers() {
-        headers ??= headersOf(m.headers);
-        return headers;
-      },
-      raw: m.value,
-      value: null,
-    };
-    const replayFor = m.headers?.[DLQ_REPLAY_HEADER];
-    if (replayFor !== undefined) dlqReplayFor.set(event, String(replayFor));
-    return event;
-  }
-
-  /**
-   * Decodes and runs the handler, retrying by error type, dead-lettering what cannot succeed. With `fast`
-   * (transactional first pass, no savepoints), any failure throws SlowPath instead: the chunk is rolled
-   * back and run again event by event with savepoints, so one bad event never keeps another's writes.
-   */
-  private async process(
-    event: PipelineEvent,
-    ctx: Omit<HandlerContext, 'attempt'>,
-    savepoint?: PoolClient,
-    fast = false,
-  ): Promise<void> {
-    const replayFor = dlqReplayFor.get(event);
-    if (replayFor !== undefined && replayFor !== this.group) return; // another group's dead letter, sent back
-    if (this.serde && event.raw) {
-      try {
-        const decoded = await this.serde.decode(event.raw);
-        event.value = decoded.value;
-        event.schemaId = decoded.schemaId;
-        event.schemaName = decoded.schemaName;
-      } catch (error) {
-        if (error instanceof AccordError && error.retriable) throw error; // registry down: stop, retry the batch
-        if (fast) throw new SlowPath();
-        await this.deadLetter(event, error, 1);
-        return;
-      }
-    }
-    if (fast) {
-      try {
-        await this.handle(event, { ...ctx, attempt: 1 });
-      } catch {
-        throw new SlowPath();
-      }
-      this.stats.processed++;
-      return;
-    }
-    const maxAttempts = this.options.maxAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (savepoint) await savepoint.query('savepoint accord_event');
-        await this.handle(event, { ...ctx, attempt });
-        if (savepoint) await savepoint.query('release savepoint accord_event');
-        this.stats.processed++;
-        return;
-      } catch (error) {
-        if (savepoint) await savepoint.query('rollback to savepoint accord_event');
-        if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
-          await this.deadLetter(event, error, attempt);
-          return;
-        }
-        await delay((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
-      }
-    }
-  }
-
-  private checkpointValue(m: KafkaMessage): [CheckpointType, string] {
-    return this.options.checkpoint === 'timestamp'
-      ? ['timestamp', new Date(Number(m.timestamp)).toISOString()]
-      : ['offset', m.offset];
-  }
-
-  /** Each chunk of the batch is one transaction: the handler's writes and the checkpoint commit together. */
-  private async runTransactional(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const chunkSize = this.options.chunkSize ?? 500;
-    for (let i = 0; i < messages.length; i += chunkSize) {
-      if (!isRunning() || isStale()) return;
-      const chunk = messages.slice(i, i + chunkSize);
-      const runChunk = async (fast: boolean): Promise<bigint | undefined> => {
-        const client = await this.pool.connect();
-        try {
-          await client.query('begin');
-          let last: KafkaMessage | undefined;
-          for (const m of chunk) {
-            if (!isRunning() || isStale()) break;
-            const ctx = {
-              pipeline: this.name,
-              group: this.group,
-              ...this.replayContext(state, m),
-              tx: client,
-            };
-            await this.process(this.toEvent(topic, partition, m), ctx, fast ? undefined : client, fast);
-            last = m;
-          }
-          if (!last) {
-            await client.query('rollback');
-            return undefined;
-          }
-          await this.options.afterChunk?.();
-          const next = BigInt(last.offset) + 1n;
-          const [type, value] = this.checkpointValue(last);
-          const position = { group: this.group, topic, partition, epoch: state.epoch };
-          if (!(await this.store.advance(client, position, next, type, value))) {
-            await client.query('rollback');
-            throw new FencedError(
-              `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
-            );
-          }
-          await client.query('commit');
-          return next;
-        } catch (error) {
-          await client.query('rollback').catch(() => {});
-          throw error;
-        } finally {
-          client.release();
-        }
-      };
-      let next: bigint | undefined;
-      const processedBefore = this.stats.processed;
-      try {
-        next = await runChunk(true);
-      } catch (error) {
-        if (!(error instanceof SlowPath)) throw error;
-        this.stats.processed = processedBefore; // the fast pass was rolled back
-        next = await runChunk(false);
-      }
-      if (next === undefined) return;
-      this.moved(state, next);
-      await this.mirror(topic, partition, state.next);
-      await heartbeat();
-    }
-  }
-
-  private async runAtLeastOnce(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    let last: KafkaMessage | undefined;
-    let sinceCheckpoint = 0;
-    const checkpoint = async () => {
-      if (!last) return;
-      await this.options.afterChunk?.();
-      const next = BigInt(last.offset) + 1n;
-      const [type, value] = this.checkpointValue(last);
-      const moved = await this.store.advance(
-        this.pool,
-        { group: this.group, topic, partition, epoch: state.epoch },
-        next,
-        type,
-        value,
-      );
-      if (!moved)
-        throw new FencedError(`${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`);
-      this.moved(state, next);
-      sinceCheckpoint = 0;
-      await this.mirror(topic, partition, next);
-    };
-    for (const m of messages) {
-      if (!isRunning() || isStale()) break;
-      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
-      await this.process(this.toEvent(topic, partition, m), ctx);
-      last = m;
-      if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
-        await checkpoint();
-        await heartbeat();
-      }
-    }
-    await checkpoint();
-  }
-
-  /** Windowed: fold each event; an event of a later window first closes the open one and checkpoints there. */
-  private async runWindowed(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
-    const windows = this.windows!;
-    for (const m of messages) {
-      if (!isRunning() || isStale()) return;
-      const closed = windows.closedBy(topic, partition, Number(m.timestamp));
-      if (closed) {
-        await this.closeWindow(state, closed, BigInt(m.offset));
-        windows.drop(topic, partition);
-        await heartbeat();
-      }
-      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
-      await this.process(this.toEvent(topic, partition, m), ctx);
-    }
-  }
-
-  /** Runs the window's close and moves the checkpoint to `next` (type window); one transaction when transactional. */
-  private async closeWindow(
-    state: PartitionState,
-    closed: ClosedWindow<unknown>,
-    next: bigint,
-  ): Promise<void> {
-    const { topic, partition } = closed;
-    const position = { group: this.group, topic, partition, epoch: state.epoch };
-    const value = windowValue(closed.start, closed.end);
-    const ctx = { pipeline: this.name, group: this.group };
-    const fenced = () =>
-      new FencedError(
-        `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
-      );
-    if (this.mode === 'transactional') {
-      const client = await this.pool.connect();
-      try {
-        await client.query('begin');
-        await this.options.window!.close(closed, { ...ctx, tx: client });
-        if (!(await this.store.advance(client, position, next, 'window', value))) throw fenced();
-        await client.query('commit');
-      } catch (error) {
-        await client.query('rollback').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
-    } else {
-      await this.options.window!.close(closed, ctx);
-      if (!(await this.store.advance(this.pool, position, next, 'window', value))) throw fenced();
-    }
-    this.moved(state, next);
-    await this.mirror(topic, partition, next);
-  }
-
-  private moved(state: PartitionState, next: bigint): void {
-    state.next = next;
-    if (state.replayResume !== undefined && next >= state.replayResume) {
-      delete state.replayResume;
-      delete state.replayUntil;
-      delete state.replayId;
-    }
   }
 
   /** Mirrors the checkpoint to Kafka's committed offsets, so Kafka's tools see the same position. */
@@ -776,70 +394,6 @@ export class Pipeline {
     }
   }
 
-  private async deadLetter(event: PipelineEvent, error: unknown, attempts: number): Promise<void> {
-    const topic = deadLetterTopic(this.group);
-    if (!this.dlqProducer) {
-      const kafka = createKafka(this.config);
-      this.dlqProducer = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-      });
-      await this.dlqProducer.connect();
-    }
-    if (!this.dlqReady) {
-      const admin = this.admin!;
-      if (!(await admin.listTopics()).includes(topic)) {
-        await admin
-          .createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] })
-          .catch(() => false);
-      }
-      this.dlqReady = true;
-    }
-    const record: DeadLetter = {
-      pipeline: this.name,
-      consumerGroup: this.group,
-      topic: event.topic,
-      partition: event.partition,
-      offset: Number(event.offset),
-      key: event.key === null ? null : Buffer.from(event.key),
-      value: event.raw,
-      headers: event.headers,
-      errorCode: errorCodeOf(error),
-      errorMessage: describeError(error).slice(0, 4000),
-      attempts,
-      failedAt: Date.now(),
-    };
-    const serde =
-      this.serde ?? new AvroSerde({ registryUrl: this.config.schemaRegistry.url, autoRegister: true });
-    let value: Buffer;
-    try {
-      value = (await serde.encode('accord.platform.DeadLetter', record)).buffer;
-    } catch {
-      // Registry unreachable or schema unregistered: keep the record anyway, as JSON.
-      value = Buffer.from(
-        JSON.stringify({ ...record, key: event.key, value: event.raw?.toString('base64') ?? null }),
-      );
-    }
-    await this.dlqProducer.send({
-      topic,
-      acks: -1,
-      messages: [
-        {
-          key: event.key,
-          value,
-          headers: {
-            'accord-dlq-source': `${event.topic}/${event.partition}/${event.offset}`,
-            'accord-dlq-error-code': record.errorCode,
-            ...(event.headers[HEADERS.eventId] ? { [HEADERS.eventId]: event.headers[HEADERS.eventId] } : {}),
-          },
-        },
-      ],
-    });
-    this.stats.deadLettered++;
-    this.options.onDeadLetter?.(event, error);
-  }
-
   /** Finishes the current batch, checkpoints it, leaves the group and closes every client. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -847,7 +401,7 @@ export class Pipeline {
       await this.restarting;
       await this.consumer?.disconnect().catch(() => {});
       await this.unsubscribe?.().catch(() => {});
-      await this.dlqProducer?.disconnect().catch(() => {});
+      await this.deadLetters.close();
       await this.admin?.disconnect().catch(() => {});
       if (this.ownsPool) await this.pool.end().catch(() => {});
     })();

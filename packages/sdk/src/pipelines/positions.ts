@@ -1,5 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { AccordError } from '../errors';
+import type { CheckpointStore } from './checkpoints';
+import type { PartitionGuard } from './guard';
 
 /** Where a consumer starts on a topic: its earliest or latest offsets, or the first offsets at or after a time. */
 export type StartPosition = 'earliest' | 'latest' | Date;
@@ -28,4 +30,63 @@ export async function groupIsRunning(admin: Admin, group: string): Promise<boole
   const { groups } = await admin.describeGroups([group]);
   const state = groups[0]?.state ?? 'Dead';
   return state !== 'Empty' && state !== 'Dead';
+}
+
+/**
+ * Before joining: partitions without a checkpoint get one at `from` (earliest or latest), and while
+ * the group is empty Kafka's committed offsets are set to the checkpoints, so the first fetch starts
+ * at the right place (the table stays the source of truth either way: see onBatch).
+ */
+export async function prepareGroup(g: {
+  admin: Admin;
+  store: CheckpointStore;
+  guard: PartitionGuard;
+  pipeline: string;
+  group: string;
+  from: 'earliest' | 'latest';
+  topics: string[];
+}): Promise<void> {
+  const { admin, store, guard, topics } = g;
+  const existing = await store.list(g.group);
+  const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
+  const offsets = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
+  for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
+  const seeds = [];
+  for (const topic of topics) {
+    const fresh = (offsets.get(topic) ?? []).filter((o) => !known.has(`${topic}:${o.partition}`));
+    if (fresh.length === 0) continue;
+    const log = await guard.liveRef(topic);
+    for (const o of fresh)
+      seeds.push({
+        topic,
+        partition: o.partition,
+        offset: g.from === 'latest' ? o.high : o.low,
+        log,
+      });
+  }
+  await store.seed(g.pipeline, g.group, seeds);
+  // Rows that are halted are not pushed into Kafka's offsets: the claim decides what happens to them.
+  const rows = (await store.list(g.group)).filter((r) => r.haltedReason === null);
+  // With live (or not yet expired) members, setOffsets would wait on a rebalance: leave positions to
+  // onBatch, which aligns every partition with its checkpoint anyway.
+  if (await groupIsRunning(admin, g.group)) return;
+  for (const topic of topics) {
+    const partitions = rows
+      .filter((r) => r.topic === topic)
+      .map((r) => ({ partition: r.partition, offset: r.kafkaOffset }));
+    if (partitions.length === 0) continue;
+    // setOffsets joins the group (slow): only when Kafka's committed offsets differ from the checkpoints.
+    const [committed] = await admin.fetchOffsets({ groupId: g.group, topics: [topic] });
+    const low = new Map((offsets.get(topic) ?? []).map((o) => [o.partition, o.low]));
+    const inLine = partitions.every((p) => {
+      const c = committed?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
+      return c === p.offset || (c === '-1' && p.offset === low.get(p.partition));
+    });
+    if (inLine) continue;
+    try {
+      await admin.setOffsets({ groupId: g.group, topic, partitions });
+    } catch {
+      // The group has live members (other instances): they hold the right positions already.
+    }
+  }
 }

@@ -9,10 +9,12 @@ import {
   createPgPool,
   defineOwner,
   EventPublisher,
+  type LifecycleEvent,
   type Pipeline,
   propose,
   relayOutbox,
   resolveConfig,
+  Telemetry,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 
@@ -106,8 +108,14 @@ test('2,000 concurrent conflicting proposals: one change per entity and version,
   }
   expect(sent).toHaveLength(2040);
 
+  const decided: Extract<LifecycleEvent, { type: 'decided' }>[] = [];
+  const telemetry = new Telemetry();
+  telemetry.on((e) => {
+    if (e.type === 'decided') decided.push(e);
+  });
   owner = defineOwner({
     entityType: 'order',
+    telemetry,
     topic: proposalsTopic,
     group: uniqueName('t-owner'),
     config: scoped,
@@ -131,6 +139,19 @@ test('2,000 concurrent conflicting proposals: one change per entity and version,
       what: '2,040 decisions',
     },
   );
+
+  // The telemetry seam told each committed decision once, as the audit has it.
+  await eventually(() => decided.length === 2040, {
+    what: () => `2,040 decided events, got ${decided.length}`,
+  });
+  const audited = await admin.query<{ decision_id: string; outcome: string; agent: string }>(
+    'select decision_id, outcome, agent from order_decisions order by decision_id',
+  );
+  expect(
+    decided
+      .map((d) => ({ decision_id: d.decisionId, outcome: d.outcome, agent: d.agent }))
+      .sort((a, b) => a.decision_id.localeCompare(b.decision_id)),
+  ).toEqual(audited.rows.sort((a, b) => a.decision_id.localeCompare(b.decision_id)));
 
   // Every proposal has exactly one decision.
   const perProposal = await admin.query(

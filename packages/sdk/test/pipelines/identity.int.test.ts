@@ -10,17 +10,14 @@ import {
   createPgPool,
   createPipeline,
   EventPublisher,
-  executeRebind,
   fetchLogIdentity,
   type Incident,
   migrate,
   type Pipeline,
   type Pool,
-  pipelineLag,
-  planRebind,
-  planReplay,
   resolveConfig,
 } from '@accord/sdk';
+import { Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 
 jest.setTimeout(120000);
@@ -29,16 +26,21 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const schema = uniqueName('t_schema', '_');
 let pool: Pool;
+let ops: Ops;
 const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
 const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {
   await migrate(config.postgres.url, resolve(__dirname, '../../../../infra/postgres/migrations'), { schema });
   pool = createPgPool(config.postgres.url, { options: `-c search_path=${schema}`, max: 8 });
+  const url = new URL(config.postgres.url);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  ops = await Ops.connect(resolveConfig({ databaseUrl: url.toString() }));
 });
 afterAll(async () => {
   for (const p of pipelines) await p.stop();
   await publisher.close();
+  await ops.close();
   await pool.end();
   await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   await ctx.cleanup();
@@ -138,7 +140,7 @@ test('a topic created again under the checkpoints: the partition halts with the 
   expect(reported.map((i) => i.kind)).toEqual(['identity-changed']);
   expect(seen).toHaveLength(3); // nothing from the new log
   expect(after.stats.halted).toBe(1);
-  const [lag] = await pipelineLag(await ctx.kafkaAdmin(), pool, { group });
+  const [lag] = await ops.lag({ group });
   expect(lag).toMatchObject({
     state: 'halted',
     verdict: 'identity-changed',
@@ -146,16 +148,16 @@ test('a topic created again under the checkpoints: the partition halts with the 
     logEnd: '20',
     lag: 0,
   });
-  await expect(planReplay(await ctx.kafkaAdmin(), pool, group, { kind: 'earliest' })).rejects.toThrow(
+  await expect(ops.planReplay(group, { kind: 'earliest' })).rejects.toThrow(
     /do not point into their live log .*accord checkpoints rebind/,
   );
 
-  const plan = await planRebind(await ctx.kafkaAdmin(), pool, group, 'earliest');
+  const plan = await ops.planRebind(group, 'earliest');
   expect(plan.partitions).toEqual([
     expect.objectContaining({ topic, partition: 0, from: '3', to: '0', saved: expect.any(Object) }),
   ]);
   expect(plan.running).toBe(true);
-  const id = await executeRebind(await ctx.kafkaAdmin(), pool, plan, 'test');
+  const id = await ops.executeRebind(plan, 'test');
   await eventually(() => seen.length === 23, { what: 'the 20 events of the new log after the rebind' });
   expect(seen.slice(3)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
   const { rows } = await pool.query('select kind, target, requested_by from pipeline_replays where id = $1', [
@@ -163,11 +165,11 @@ test('a topic created again under the checkpoints: the partition halts with the 
   ]);
   expect(rows[0]).toEqual({ kind: 'rebind', target: 'rebind from earliest', requested_by: 'test' });
   await eventually(async () => {
-    const [row] = await pipelineLag(await ctx.kafkaAdmin(), pool, { group });
+    const [row] = await ops.lag({ group });
     return row?.state === 'caught up' && row.checkpoint === '20' && row.haltedReason === null;
   });
   // A second rebind has nothing to do.
-  expect((await planRebind(await ctx.kafkaAdmin(), pool, group, 'earliest')).partitions).toEqual([]);
+  expect((await ops.planRebind(group, 'earliest')).partitions).toEqual([]);
 });
 
 test('a checkpoint before the log start: earliest moves past the gap and records the lost offsets; fail halts', async () => {
@@ -223,20 +225,19 @@ test('a checkpoint before the log start: earliest moves past the gap and records
   expect(incident).toMatchObject({ kind: 'out-of-range', action: 'halted', lost: null });
   expect(incident?.detail).toMatch(/out-of-range policy is fail: resolve with: accord checkpoints rebind/);
   expect(strictSeen).toBe(0);
-  const [row] = await pipelineLag(admin, pool, { group: strict });
+  const [row] = await ops.lag({ group: strict });
   expect(row).toMatchObject({ state: 'halted', checkpoint: '0', logStart: '4' });
 });
 
 test('a checkpoint past the log end is never "caught up": lag says so, earliest resumes at the log end', async () => {
   const topic = await ctx.createTopic({ partitions: 1 });
   await publish(topic, 0, 20);
-  const admin = await ctx.kafkaAdmin();
   const group = ctx.group();
   const identity = await fetchLogIdentity(config.kafka.brokers, [topic]);
   const log = { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
   // As after an unclean leader election that truncated the log: the checkpoint (43) is beyond its end (20).
   await new CheckpointStore(pool).seed(group, group, [{ topic, partition: 0, offset: '43', log }]);
-  const [ahead] = await pipelineLag(admin, pool, { group });
+  const [ahead] = await ops.lag({ group });
   expect(ahead).toMatchObject({ state: 'past log end', verdict: 'out-of-range', lag: 0, logEnd: '20' });
 
   const seen: number[] = [];

@@ -1,10 +1,10 @@
 import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
 import { AccordError } from '../errors';
-import type { LogRef } from './checkpoints';
-import { CONTROL_CHANNEL } from './control';
-import { liveRef, needsRebind, pipelineLag } from './operations';
-import { groupIsRunning, resolvePositions, type StartPosition } from './positions';
+import type { LogRef } from '../pipelines/checkpoints';
+import { CONTROL_CHANNEL } from '../pipelines/control';
+import { groupIsRunning, resolvePositions, type StartPosition } from '../pipelines/positions';
+import { liveRef, needsRebind, pipelineLag } from './lag';
 
 export interface RebindPartitionPlan {
   topic: string;

@@ -1,0 +1,148 @@
+import type { Admin, Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { ResolvedConfig } from '../config';
+import { createKafka, createPgPool } from '../infra/clients';
+import { CheckpointStore, type IncidentRow } from '../pipelines/checkpoints';
+import { groupIsRunning, type StartPosition } from '../pipelines/positions';
+import { AvroSerde } from '../schemas/serde';
+import { type AddedConsumer, addConsumer } from './consumers';
+import {
+  type DeadLetterView,
+  decodeDeadLetters,
+  readDeadLetters,
+  recordDeadLetterAction,
+  resendDeadLetters,
+} from './dead-letters';
+import { type PartitionLag, pipelineLag } from './lag';
+import { executeRebind, planRebind, type RebindPlan } from './rebind';
+import { executeReplay, planReplay, type ReplayPlan, type ReplayTarget } from './replay';
+import { type TailRecord, tailTopic } from './tail';
+
+export type { IncidentRow } from '../pipelines/checkpoints';
+export { parseStartPosition, type StartPosition } from '../pipelines/positions';
+export type { AddedConsumer } from './consumers';
+export type { DeadLetterView } from './dead-letters';
+export { needsRebind, type PartitionLag } from './lag';
+export type { RebindPartitionPlan, RebindPlan } from './rebind';
+export {
+  describeTarget,
+  type ReplayPartitionPlan,
+  type ReplayPlan,
+  type ReplayTarget,
+} from './replay';
+export type { TailRecord } from './tail';
+export { applyDeclaredTopics, compareDeclaredTopics } from './topics';
+
+/**
+ * @accord/sdk/ops: the operator face, shared by the `accord` CLI and the coming console. Every verb an
+ * operator has on pipelines (add a consumer, lag and checkpoints with their incidents, replay, rebind,
+ * dead letters) behind one object that holds its clients: callers never see a driver type.
+ *
+ *   const ops = await Ops.connect(config);
+ *   try { console.log(await ops.lag({ group: 'accord-archive' })); } finally { await ops.close(); }
+ */
+export class Ops {
+  private constructor(
+    private readonly config: ResolvedConfig,
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly pool: Pool,
+  ) {}
+
+  static async connect(config: ResolvedConfig): Promise<Ops> {
+    const kafka = createKafka(config);
+    const admin = kafka.admin();
+    const pool = createPgPool(config.postgres.url, { max: 2 });
+    try {
+      await admin.connect();
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+    return new Ops(config, kafka, admin, pool);
+  }
+
+  private get brokers(): string[] {
+    return this.config.kafka.brokers;
+  }
+
+  addConsumer(group: string, topic: string, from: StartPosition): Promise<AddedConsumer> {
+    return addConsumer(this.admin, this.pool, group, topic, from);
+  }
+
+  lag(options: { group?: string; stuckAfterSeconds?: number } = {}): Promise<PartitionLag[]> {
+    return pipelineLag(this.admin, this.pool, { ...options, brokers: this.brokers });
+  }
+
+  incidents(group?: string, limit = 20): Promise<IncidentRow[]> {
+    return new CheckpointStore(this.pool).incidents(group, limit);
+  }
+
+  isRunning(group: string): Promise<boolean> {
+    return groupIsRunning(this.admin, group);
+  }
+
+  planReplay(group: string, target: ReplayTarget, untilTime?: Date): Promise<ReplayPlan> {
+    return planReplay(this.admin, this.pool, group, target, untilTime, this.brokers);
+  }
+
+  executeReplay(plan: ReplayPlan, requestedBy: string): Promise<number> {
+    return executeReplay(this.admin, this.pool, plan, requestedBy);
+  }
+
+  planRebind(group: string, from: StartPosition, options: { topic?: string } = {}): Promise<RebindPlan> {
+    return planRebind(this.admin, this.pool, group, from, { ...options, brokers: this.brokers });
+  }
+
+  executeRebind(plan: RebindPlan, requestedBy: string): Promise<number> {
+    return executeRebind(this.admin, this.pool, plan, requestedBy);
+  }
+
+  /** The group's dead letters, decoded, with what operators did about each. */
+  async deadLetters(group: string): Promise<DeadLetterView[]> {
+    const entries = await readDeadLetters(this.admin, this.pool, this.kafka, group);
+    return decodeDeadLetters(entries, new AvroSerde({ registryUrl: this.config.schemaRegistry.url }));
+  }
+
+  /** Sends dead letters back to their topics for this group only, or discards them; recorded either way. */
+  async actOnDeadLetters(
+    group: string,
+    letters: DeadLetterView[],
+    action: 'replayed' | 'discarded',
+    by: string,
+  ): Promise<void> {
+    if (action === 'replayed') await resendDeadLetters(this.kafka, group, letters);
+    await recordDeadLetterAction(
+      this.pool,
+      group,
+      letters.map((l) => l.dlqOffset),
+      action,
+      by,
+    );
+  }
+
+  /** Prints a topic from a position, decoded, until `max` records or `until` resolves. */
+  tail(
+    topic: string,
+    options: { from: StartPosition; entity?: string; max?: number; until: Promise<void> },
+    onRecord: (record: TailRecord) => void,
+  ): Promise<void> {
+    const serde = new AvroSerde({ registryUrl: this.config.schemaRegistry.url });
+    return tailTopic(this.kafka, this.admin, serde, topic, options, onRecord);
+  }
+
+  async close(): Promise<void> {
+    await this.admin.disconnect().catch(() => {});
+    await this.pool.end().catch(() => {});
+  }
+}
+
+/** Runs `work` with connected ops and closes them after. */
+export async function withOps<T>(config: ResolvedConfig, work: (ops: Ops) => Promise<T>): Promise<T> {
+  const ops = await Ops.connect(config);
+  try {
+    return await work(ops);
+  } finally {
+    await ops.close();
+  }
+}

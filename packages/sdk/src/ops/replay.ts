@@ -1,0 +1,205 @@
+import type { Admin } from 'kafkajs';
+import type { Pool } from 'pg';
+import { AccordError } from '../errors';
+import { CheckpointStore } from '../pipelines/checkpoints';
+import { CONTROL_CHANNEL } from '../pipelines/control';
+import { rebindHint } from '../pipelines/log-check';
+import { groupIsRunning } from '../pipelines/positions';
+import { needsRebind, pipelineLag } from './lag';
+
+export type ReplayTarget =
+  | { kind: 'time'; time: Date }
+  | { kind: 'offset'; offset: bigint }
+  | { kind: 'earliest' };
+
+export interface ReplayPartitionPlan {
+  topic: string;
+  partition: number;
+  /** The checkpoint now. */
+  from: string;
+  /** Where re-processing starts. */
+  to: string;
+  /** Where re-processing stops (--until), or the current checkpoint. */
+  until: string;
+  /** How many events will be processed again. */
+  events: number;
+  /** Where the pipeline continues live once the replay is done (never past the log end). */
+  resume: string;
+  generation: number;
+}
+
+export interface ReplayPlan {
+  group: string;
+  target: ReplayTarget;
+  untilTime?: Date;
+  running: boolean;
+  partitions: ReplayPartitionPlan[];
+}
+
+export function describeTarget(target: ReplayTarget): string {
+  return target.kind === 'time'
+    ? `time ${target.time.toISOString()}`
+    : target.kind === 'offset'
+      ? `offset ${target.offset}`
+      : 'earliest';
+}
+
+/** What a replay would do, per partition. Nothing changes. */
+export async function planReplay(
+  admin: Admin,
+  pool: Pool,
+  group: string,
+  target: ReplayTarget,
+  untilTime?: Date,
+  brokers?: string[],
+): Promise<ReplayPlan> {
+  const rows = await new CheckpointStore(pool).list(group);
+  if (rows.length === 0)
+    throw new AccordError(
+      'PIPELINE_INVALID',
+      `group "${group}" has no checkpoints: nothing to replay (see accord checkpoints)`,
+    );
+  // A replay moves positions within the log the checkpoints were written for: refuse any other.
+  const blocked = (await pipelineLag(admin, pool, { group, ...(brokers ? { brokers } : {}) })).filter(
+    needsRebind,
+  );
+  if (blocked.length) {
+    const first = blocked[0]!;
+    throw new AccordError(
+      'PIPELINE_INVALID',
+      `${blocked.length} partition(s) of ${group} do not point into their live log (${first.topic}[${first.partition}]: ${first.haltedReason ?? first.state}); ${rebindHint(group)}`,
+    );
+  }
+  const partitions: ReplayPartitionPlan[] = [];
+  for (const topic of [...new Set(rows.map((r) => r.topic))]) {
+    const offsets = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o]));
+    const atTime =
+      target.kind === 'time'
+        ? new Map(
+            (await admin.fetchTopicOffsetsByTimestamp(topic, target.time.getTime())).map((o) => [
+              o.partition,
+              o.offset,
+            ]),
+          )
+        : undefined;
+    const atUntil = untilTime
+      ? new Map(
+          (await admin.fetchTopicOffsetsByTimestamp(topic, untilTime.getTime())).map((o) => [
+            o.partition,
+            o.offset,
+          ]),
+        )
+      : undefined;
+    for (const r of rows.filter((x) => x.topic === topic)) {
+      const low = BigInt(offsets.get(r.partition)?.low ?? '0');
+      const high = BigInt(offsets.get(r.partition)?.high ?? '0');
+      const checkpoint = BigInt(r.kafkaOffset);
+      // Never a position past the log end: nothing there will ever arrive to be replayed.
+      const current = checkpoint > high ? high : checkpoint;
+      const pending = r.replayResume === null ? current : BigInt(r.replayResume);
+      const further = pending > current ? pending : current;
+      const resume = further > high ? high : further;
+      let to =
+        target.kind === 'earliest'
+          ? low
+          : target.kind === 'offset'
+            ? target.offset
+            : BigInt(atTime?.get(r.partition) ?? r.kafkaOffset);
+      if (to < low) to = low;
+      if (to > current) to = current; // a replay never skips events forward
+      let until = atUntil ? BigInt(atUntil.get(r.partition) ?? r.kafkaOffset) : current;
+      if (until > current) until = current;
+      if (until < to) until = to;
+      partitions.push({
+        topic,
+        partition: r.partition,
+        from: r.kafkaOffset,
+        to: to.toString(),
+        until: until.toString(),
+        events: Number(until - to),
+        resume: resume.toString(),
+        generation: r.generation,
+      });
+    }
+  }
+  return {
+    group,
+    target,
+    ...(untilTime ? { untilTime } : {}),
+    running: await groupIsRunning(admin, group),
+    partitions,
+  };
+}
+
+/**
+ * Carries out a plan. Each row moves with a compare-and-set on the generation the plan read, bumping it
+ * (the position the pipeline had when the row moved becomes replay_resume: events below it are replays):
+ * a live instance that still holds the partition is fenced (its next commit fails) and, told through the
+ * control channel, re-reads its checkpoint and seeks: no restart, no lost events. A commit that raced the
+ * plan makes the replay fail instead of landing on a wrong position. Recorded in pipeline_replays.
+ */
+export async function executeReplay(
+  admin: Admin,
+  pool: Pool,
+  plan: ReplayPlan,
+  requestedBy: string,
+): Promise<number> {
+  const client = await pool.connect();
+  let id: number;
+  try {
+    await client.query('begin');
+    // The replay's row first: partitions carry its id while they replay.
+    const { rows } = await client.query<{ id: string }>(
+      `insert into pipeline_replays (consumer_group, requested_by, target, until_time, while_running, plan)
+       values ($1, $2, $3, $4, $5, $6) returning id`,
+      [
+        plan.group,
+        requestedBy,
+        describeTarget(plan.target),
+        plan.untilTime ?? null,
+        plan.running,
+        JSON.stringify(plan.partitions),
+      ],
+    );
+    id = Number(rows[0]?.id);
+    for (const p of plan.partitions) {
+      if (p.events === 0) continue;
+      const { rowCount } = await client.query(
+        `update pipeline_checkpoints
+            set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
+                generation = generation + 1,
+                replay_resume = $7::bigint, replay_id = $8,
+                replay_until = case when $5::bigint < $7::bigint then $5::bigint else null end
+          where consumer_group = $1 and topic = $2 and partition = $3 and generation = $6 and kafka_offset >= $4::bigint`,
+        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume, id],
+      );
+      if (rowCount !== 1) {
+        throw new AccordError(
+          'PIPELINE_FENCED',
+          `${p.topic}[${p.partition}] of ${plan.group} was claimed by another instance while planning the replay: nothing was changed, run it again`,
+        );
+      }
+    }
+    await client.query('select pg_notify($1, $2)', [
+      CONTROL_CHANNEL,
+      JSON.stringify({ group: plan.group, action: 'replay', id }),
+    ]);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+  if (!plan.running) {
+    // Stopped: Kafka's committed offsets follow the table now, so Kafka's tools agree.
+    for (const topic of [...new Set(plan.partitions.map((p) => p.topic))]) {
+      const partitions = plan.partitions
+        .filter((p) => p.topic === topic && p.events > 0)
+        .map((p) => ({ partition: p.partition, offset: p.to }));
+      if (partitions.length)
+        await admin.setOffsets({ groupId: plan.group, topic, partitions }).catch(() => {});
+    }
+  }
+  return id;
+}

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { describeError } from '../errors';
+import { TerminalError } from '../pipelines/errors';
+import type { ChangeProposal } from '../schemas/types.generated';
+import { commutes } from './rules';
+import { type EntityState, type OwnerOptions, type Proposal, table, type Verdict } from './types';
+
+/** A proposal as decoded from its Avro record (change and context are JSON strings on the wire). */
+export function toProposal(entityType: string, value: Record<string, unknown>): Proposal {
+  const p = value as unknown as ChangeProposal;
+  let change: Record<string, unknown>;
+  let context: Record<string, unknown> | null = null;
+  try {
+    change = JSON.parse(p.changeJson);
+    if (p.contextJson) context = JSON.parse(p.contextJson);
+  } catch (error) {
+    throw new TerminalError(
+      `proposal ${p.proposalId}: changeJson/contextJson is not JSON (${describeError(error)})`,
+    );
+  }
+  if (p.envelope.entityType !== entityType)
+    throw new TerminalError(`proposal ${p.proposalId} is for ${p.envelope.entityType}, not ${entityType}`);
+  return {
+    proposalId: p.proposalId,
+    entityType,
+    entityId: p.envelope.entityId,
+    agent: p.agent,
+    action: p.action,
+    change,
+    expectedVersion: p.expectedVersion ?? null,
+    idempotencyKey: p.idempotencyKey,
+    reason: p.reason ?? null,
+    context,
+    proposedAt: p.envelope.occurredAt,
+  };
+}
+
+/**
+ * Handles one proposal in the owner's transaction, in named steps: record it (a redelivery stops here),
+ * lock the entity, judge it (duplicate key, stale version, commuting merge, the owner's decision), apply
+ * the verdict, audit the decision, queue the decision event in the outbox. The pipeline commits the
+ * checkpoint in the same transaction. Returns the decision (undefined for a redelivery).
+ */
+export async function handleProposal(
+  tx: PoolClient,
+  options: OwnerOptions,
+  proposal: Proposal,
+): Promise<{ decisionId: string; verdict: Verdict } | undefined> {
+  const fresh = await recordProposal(tx, options.entityType, proposal);
+  if (fresh === 'redelivered') return undefined;
+  const current = await lockEntity(tx, options.entityType, proposal.entityId);
+  const { verdict, conflicting } = await judge(tx, options, proposal, current, fresh === 'duplicate-key');
+  const versionAfter = await applyVerdict(tx, options.entityType, proposal, current, verdict);
+  if (fresh === 'duplicate-key') await recordDuplicateAttempt(tx, options.entityType, proposal);
+  const decisionId = randomUUID();
+  await auditDecision(tx, options.entityType, {
+    decisionId,
+    proposal,
+    verdict,
+    current,
+    versionAfter,
+    conflicting,
+  });
+  await queueDecisionEvent(tx, options.entityType, {
+    decisionId,
+    proposal,
+    verdict,
+    versionAfter,
+    conflicting,
+  });
+  return { decisionId, verdict };
+}
+
+const reasonOf = (verdict: Verdict): string | null => ('reason' in verdict ? (verdict.reason ?? null) : null);
+
+/** Appends the proposal to the audit. A redelivery of the same proposal changes nothing; a re-sent key is a duplicate. */
+async function recordProposal(
+  tx: PoolClient,
+  e: string,
+  proposal: Proposal,
+): Promise<'new' | 'redelivered' | 'duplicate-key'> {
+  const inserted = await tx.query(
+    `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000))
+     on conflict do nothing`,
+    [
+      proposal.proposalId,
+      proposal.idempotencyKey,
+      proposal.entityId,
+      proposal.agent,
+      proposal.action,
+      JSON.stringify(proposal.change),
+      proposal.expectedVersion,
+      proposal.reason,
+      proposal.context === null ? null : JSON.stringify(proposal.context),
+      proposal.proposedAt,
+    ],
+  );
+  if (inserted.rowCount !== 0) return 'new';
+  const seen = await tx.query(`select 1 from ${table(e, 'proposals')} where proposal_id = $1`, [
+    proposal.proposalId,
+  ]);
+  return seen.rowCount ? 'redelivered' : 'duplicate-key';
+}
+
+/** The entity's current version and state, locked for the rest of the transaction (created empty if new). */
+async function lockEntity(tx: PoolClient, e: string, entityId: string): Promise<EntityState> {
+  await tx.query(`insert into ${table(e, 'entities')} (entity_id) values ($1) on conflict do nothing`, [
+    entityId,
+  ]);
+  const { rows } = await tx.query<{ version: string; state: Record<string, unknown> }>(
+    `select version, state from ${table(e, 'entities')} where entity_id = $1 for update`,
+    [entityId],
+  );
+  return { version: Number(rows[0]?.version ?? 0), state: rows[0]?.state ?? {} };
+}
+
+/** Duplicate key → rejected; stale version → rejected unless the change commutes (merge); else the owner decides. */
+async function judge(
+  tx: PoolClient,
+  options: OwnerOptions,
+  proposal: Proposal,
+  current: EntityState,
+  duplicateKey: boolean,
+): Promise<{ verdict: Verdict; conflicting: number | null }> {
+  const e = options.entityType;
+  if (duplicateKey) {
+    const original = await tx.query<{ proposal_id: string }>(
+      `select proposal_id from ${table(e, 'proposals')} where idempotency_key = $1`,
+      [proposal.idempotencyKey],
+    );
+    return {
+      verdict: {
+        outcome: 'REJECTED',
+        reason: `duplicate: idempotency key ${proposal.idempotencyKey} was already used by proposal ${original.rows[0]?.proposal_id}`,
+      },
+      conflicting: null,
+    };
+  }
+  let verdict: Verdict;
+  let conflicting: number | null = null;
+  if (proposal.expectedVersion !== null && proposal.expectedVersion !== current.version) {
+    conflicting = current.version;
+    const since = options.mergeCommuting
+      ? await changedFieldsSince(tx, e, proposal.entityId, proposal.expectedVersion)
+      : undefined;
+    if (since && commutes(proposal.change, since)) {
+      verdict = await options.decide({ proposal, current, tx });
+      if (verdict.outcome === 'ACCEPTED') {
+        verdict = {
+          ...verdict,
+          reason: `merged: commutes with the changes since version ${proposal.expectedVersion}${verdict.reason ? `; ${verdict.reason}` : ''}`,
+        };
+      }
+    } else {
+      verdict = {
+        outcome: 'REJECTED',
+        reason: `stale: expected version ${proposal.expectedVersion}, the ${e} is at version ${current.version}`,
+      };
+    }
+  } else {
+    verdict = await options.decide({ proposal, current, tx });
+  }
+  if (verdict.outcome === 'ACCEPTED' && verdict.compensates) {
+    verdict = {
+      ...verdict,
+      reason: `compensates decision ${verdict.compensates}${verdict.reason ? `; ${verdict.reason}` : ''}`,
+    };
+  }
+  return { verdict, conflicting };
+}
+
+/** An accepted verdict writes the new state and bumps the version; returns the version after (null if none). */
+async function applyVerdict(
+  tx: PoolClient,
+  e: string,
+  proposal: Proposal,
+  current: EntityState,
+  verdict: Verdict,
+): Promise<number | null> {
+  if (verdict.outcome !== 'ACCEPTED') return null;
+  const versionAfter = current.version + 1;
+  await tx.query(
+    `update ${table(e, 'entities')} set version = $2, state = $3, updated_at = now() where entity_id = $1`,
+    [proposal.entityId, versionAfter, JSON.stringify(verdict.state)],
+  );
+  return versionAfter;
+}
+
+/** A re-sent idempotency key: the audit keeps the attempt under its own proposal id. */
+async function recordDuplicateAttempt(tx: PoolClient, e: string, proposal: Proposal): Promise<void> {
+  await tx.query(
+    `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, null, to_timestamp($9::double precision / 1000)) on conflict do nothing`,
+    [
+      proposal.proposalId,
+      `${proposal.idempotencyKey}#dup:${proposal.proposalId}`,
+      proposal.entityId,
+      proposal.agent,
+      proposal.action,
+      JSON.stringify(proposal.change),
+      proposal.expectedVersion,
+      proposal.reason,
+      proposal.proposedAt,
+    ],
+  );
+}
+
+interface Decided {
+  decisionId: string;
+  proposal: Proposal;
+  verdict: Verdict;
+  versionAfter: number | null;
+  conflicting: number | null;
+}
+
+async function auditDecision(
+  tx: PoolClient,
+  e: string,
+  d: Decided & { current: EntityState },
+): Promise<void> {
+  const { proposal, verdict } = d;
+  await tx.query(
+    `insert into ${table(e, 'decisions')} (decision_id, proposal_id, entity_id, agent, action, outcome, reason, version_before,
+       version_after, conflicting_version, state_after, contract_versions)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [
+      d.decisionId,
+      proposal.proposalId,
+      proposal.entityId,
+      proposal.agent,
+      proposal.action,
+      verdict.outcome,
+      reasonOf(verdict),
+      d.current.version,
+      d.versionAfter,
+      d.conflicting,
+      verdict.outcome === 'ACCEPTED' ? JSON.stringify(verdict.state) : null,
+      verdict.contractVersions ?? [],
+    ],
+  );
+}
+
+/** The decision event, queued in the outbox in the same transaction (the relay publishes it). */
+async function queueDecisionEvent(tx: PoolClient, e: string, d: Decided): Promise<void> {
+  const { proposal, verdict } = d;
+  await tx.query(`insert into ${table(e, 'outbox')} (decision_id, entity_id, payload) values ($1, $2, $3)`, [
+    d.decisionId,
+    proposal.entityId,
+    JSON.stringify({
+      proposalId: proposal.proposalId,
+      agent: proposal.agent,
+      action: proposal.action,
+      outcome: verdict.outcome,
+      reason: reasonOf(verdict),
+      newVersion: d.versionAfter,
+      conflictingVersion: d.conflicting,
+      contractVersions: verdict.contractVersions ?? [],
+      causationId: proposal.proposalId,
+    }),
+  ]);
+}
+
+/** Top-level fields changed by accepted decisions since `version`. */
+async function changedFieldsSince(
+  tx: PoolClient,
+  entityType: string,
+  entityId: string,
+  version: number,
+): Promise<string[]> {
+  const { rows } = await tx.query<{ key: string }>(
+    `select distinct jsonb_object_keys(p.change) as key
+       from ${table(entityType, 'decisions')} d join ${table(entityType, 'proposals')} p using (proposal_id)
+      where d.entity_id = $1 and d.outcome = 'ACCEPTED' and d.version_before >= $2`,
+    [entityId, version],
+  );
+  return rows.map((r) => r.key);
+}

@@ -1,0 +1,68 @@
+import type { Pool, PoolClient } from 'pg';
+import type { ResolvedConfig } from '../config';
+import { AccordError } from '../errors';
+import type { Telemetry } from '../telemetry/seam';
+
+export interface Proposal {
+  proposalId: string;
+  entityType: string;
+  entityId: string;
+  agent: string;
+  action: string;
+  change: Record<string, unknown>;
+  expectedVersion: number | null;
+  idempotencyKey: string;
+  reason: string | null;
+  context: Record<string, unknown> | null;
+  proposedAt: number;
+}
+
+export interface EntityState {
+  version: number;
+  state: Record<string, unknown>;
+}
+
+export type Verdict =
+  | {
+      outcome: 'ACCEPTED';
+      state: Record<string, unknown>;
+      reason?: string;
+      contractVersions?: string[];
+      /** This decision undoes an earlier one (a rollback): counted, and said in the reason. */
+      compensates?: string;
+    }
+  | { outcome: 'REJECTED' | 'ESCALATED'; reason: string; contractVersions?: string[] };
+
+export interface DecideContext {
+  proposal: Proposal;
+  current: EntityState;
+  /** The owner's transaction: reads (contracts over SQL, other facts) see the same snapshot it writes in. */
+  tx: PoolClient;
+}
+
+export interface OwnerOptions {
+  entityType: string;
+  /** The owner's decision. Runs after duplicates and stale versions were refused. */
+  decide: (ctx: DecideContext) => Promise<Verdict> | Verdict;
+  /** Consumer group; default owner-<entityType>. */
+  group?: string;
+  /** Defaults to <domain>.<entity>.proposals. */
+  topic?: string;
+  config?: ResolvedConfig;
+  /**
+   * Let a stale proposal through when its change touches none of the fields changed since the version
+   * it expected (the changes commute); otherwise stale proposals are refused (first valid one wins).
+   */
+  mergeCommuting?: boolean;
+  /** Postgres as the owner's role (accord_owner_<entity>). */
+  pool: Pool;
+  onError?: (error: unknown) => void;
+  /** Lifecycle events of the owner's pipeline, and `decided` for each committed decision. */
+  telemetry?: Telemetry;
+}
+
+export function table(entityType: string, kind: 'entities' | 'proposals' | 'decisions' | 'outbox'): string {
+  if (!/^[a-z][a-z0-9_]{0,40}$/.test(entityType))
+    throw new AccordError('CONFIG_INVALID', `invalid entity type "${entityType}"`);
+  return `"${entityType}_${kind}"`;
+}

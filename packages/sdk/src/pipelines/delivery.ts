@@ -1,0 +1,397 @@
+import type { KafkaMessage } from 'kafkajs';
+import type { Pool, PoolClient } from 'pg';
+import { AccordError } from '../errors';
+import type { AvroSerde } from '../schemas/serde';
+import type { Telemetry } from '../telemetry/seam';
+import type { CheckpointStore, CheckpointType } from './checkpoints';
+import type { DeadLetterSender } from './dead-letters';
+import { classifyFailure, errorCodeOf, FencedError } from './errors';
+import { replayedDeadLetterFor, toEvent } from './records';
+import type { HandlerContext, PartitionState, PipelineEvent, PipelineMode, PipelineOptions } from './types';
+import { type ClosedWindow, type WindowTracker, windowValue } from './windows';
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
+class SlowPath extends Error {}
+
+export interface DeliveryStats {
+  processed: number;
+  deadLettered: number;
+}
+
+/**
+ * How a batch of one partition is delivered to the handler and checkpointed: at-least-once (process,
+ * then checkpoint every chunk), transactional (each chunk's writes and its checkpoint in one Postgres
+ * transaction), or windowed (fold, checkpoint at window closes). Retries by error type and dead letters
+ * are here too. The pipeline owns the consumer and the claims; this owns what happens to the events.
+ */
+export class Delivery {
+  private readonly name: string;
+  private readonly group: string;
+  private readonly mode: PipelineMode;
+  private readonly pool: Pool;
+  private readonly store: CheckpointStore;
+  private readonly serde: AvroSerde | undefined;
+  private readonly windows: WindowTracker | undefined;
+  private readonly stats: DeliveryStats;
+  private readonly deadLetters: DeadLetterSender;
+  private readonly mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
+  private readonly telemetry: Telemetry;
+
+  constructor(
+    private readonly options: PipelineOptions,
+    deps: {
+      name: string;
+      group: string;
+      mode: PipelineMode;
+      pool: Pool;
+      store: CheckpointStore;
+      serde: AvroSerde | undefined;
+      windows: WindowTracker | undefined;
+      stats: DeliveryStats;
+      deadLetters: DeadLetterSender;
+      mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
+      telemetry: Telemetry;
+    },
+  ) {
+    this.name = deps.name;
+    this.group = deps.group;
+    this.mode = deps.mode;
+    this.pool = deps.pool;
+    this.store = deps.store;
+    this.serde = deps.serde;
+    this.windows = deps.windows;
+    this.stats = deps.stats;
+    this.deadLetters = deps.deadLetters;
+    this.mirror = deps.mirror;
+    this.telemetry = deps.telemetry;
+  }
+
+  private async handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> {
+    const core = async () => {
+      if (this.options.handler) await this.options.handler(event, ctx);
+      this.windows?.add(event);
+    };
+    if (!this.telemetry.intercepting) return core();
+    const { topic, partition, offset } = event;
+    return this.telemetry.handle(
+      {
+        pipeline: ctx.pipeline,
+        group: ctx.group,
+        topic,
+        partition,
+        offset,
+        headers: event.headers,
+        attempt: ctx.attempt,
+        replay: ctx.replay,
+      },
+      core,
+    );
+  }
+
+  /** One attempt at one event ended: for metrics and logs (only built when someone listens). */
+  private attemptEnded(
+    event: PipelineEvent,
+    attempt: number,
+    started: number,
+    outcome: 'ok' | 'retry' | 'dead-letter',
+    error?: unknown,
+  ): void {
+    if (!this.telemetry.listening) return;
+    this.telemetry.emit({
+      type: 'attempt.end',
+      pipeline: this.name,
+      group: this.group,
+      topic: event.topic,
+      partition: event.partition,
+      offset: event.offset,
+      attempt,
+      outcome,
+      durationMs: performance.now() - started,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  private checkpointed(topic: string, partition: number, next: bigint, type: CheckpointType): void {
+    if (!this.telemetry.listening) return;
+    this.telemetry.emit({
+      type: 'checkpointed',
+      pipeline: this.name,
+      group: this.group,
+      topic,
+      partition,
+      offset: next.toString(),
+      checkpointType: type,
+    });
+  }
+
+  replayContext(state: PartitionState, m: KafkaMessage): { replay: boolean; replayId?: number } {
+    const replay = state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
+    return replay && state.replayId !== undefined ? { replay, replayId: state.replayId } : { replay };
+  }
+
+  /**
+   * Decodes and runs the handler, retrying by error type, dead-lettering what cannot succeed. With `fast`
+   * (transactional first pass, no savepoints), any failure throws SlowPath instead: the chunk is rolled
+   * back and run again event by event with savepoints, so one bad event never keeps another's writes.
+   */
+  private async process(
+    event: PipelineEvent,
+    ctx: Omit<HandlerContext, 'attempt'>,
+    savepoint?: PoolClient,
+    fast = false,
+  ): Promise<void> {
+    const replayFor = replayedDeadLetterFor(event);
+    if (replayFor !== undefined && replayFor !== this.group) return; // another group's dead letter, sent back
+    if (this.serde && event.raw) {
+      try {
+        const decoded = await this.serde.decode(event.raw);
+        event.value = decoded.value;
+        event.schemaId = decoded.schemaId;
+        event.schemaName = decoded.schemaName;
+      } catch (error) {
+        if (error instanceof AccordError && error.retriable) throw error; // registry down: stop, retry the batch
+        if (fast) throw new SlowPath();
+        await this.deadLetter(event, error, 1);
+        return;
+      }
+    }
+    if (fast) {
+      const started = performance.now();
+      try {
+        await this.handle(event, { ...ctx, attempt: 1 });
+      } catch {
+        throw new SlowPath(); // reported by the slow pass that runs it again
+      }
+      this.stats.processed++;
+      this.attemptEnded(event, 1, started, 'ok');
+      return;
+    }
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        if (savepoint) await savepoint.query('savepoint accord_event');
+        await this.handle(event, { ...ctx, attempt });
+        if (savepoint) await savepoint.query('release savepoint accord_event');
+        this.stats.processed++;
+        this.attemptEnded(event, attempt, started, 'ok');
+        return;
+      } catch (error) {
+        if (savepoint) await savepoint.query('rollback to savepoint accord_event');
+        if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
+          this.attemptEnded(event, attempt, started, 'dead-letter', error);
+          await this.deadLetter(event, error, attempt);
+          return;
+        }
+        this.attemptEnded(event, attempt, started, 'retry', error);
+        await delay((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  private checkpointValue(m: KafkaMessage): [CheckpointType, string] {
+    return this.options.checkpoint === 'timestamp'
+      ? ['timestamp', new Date(Number(m.timestamp)).toISOString()]
+      : ['offset', m.offset];
+  }
+
+  /** Each chunk of the batch is one transaction: the handler's writes and the checkpoint commit together. */
+  async runTransactional(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const chunkSize = this.options.chunkSize ?? 500;
+    for (let i = 0; i < messages.length; i += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = messages.slice(i, i + chunkSize);
+      const runChunk = async (fast: boolean): Promise<bigint | undefined> => {
+        const client = await this.pool.connect();
+        try {
+          await client.query('begin');
+          let last: KafkaMessage | undefined;
+          for (const m of chunk) {
+            if (!isRunning() || isStale()) break;
+            const ctx = {
+              pipeline: this.name,
+              group: this.group,
+              ...this.replayContext(state, m),
+              tx: client,
+            };
+            await this.process(toEvent(topic, partition, m), ctx, fast ? undefined : client, fast);
+            last = m;
+          }
+          if (!last) {
+            await client.query('rollback');
+            return undefined;
+          }
+          await this.options.afterChunk?.();
+          const next = BigInt(last.offset) + 1n;
+          const [type, value] = this.checkpointValue(last);
+          const position = { group: this.group, topic, partition, epoch: state.epoch };
+          if (!(await this.store.advance(client, position, next, type, value))) {
+            await client.query('rollback');
+            throw new FencedError(
+              `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
+            );
+          }
+          await client.query('commit');
+          return next;
+        } catch (error) {
+          await client.query('rollback').catch(() => {});
+          throw error;
+        } finally {
+          client.release();
+        }
+      };
+      let next: bigint | undefined;
+      const processedBefore = this.stats.processed;
+      try {
+        next = await runChunk(true);
+      } catch (error) {
+        if (!(error instanceof SlowPath)) throw error;
+        this.stats.processed = processedBefore; // the fast pass was rolled back
+        next = await runChunk(false);
+      }
+      if (next === undefined) return;
+      this.moved(state, next);
+      this.checkpointed(topic, partition, next, this.options.checkpoint ?? 'offset');
+      await this.mirror(topic, partition, state.next);
+      await heartbeat();
+    }
+  }
+
+  async runAtLeastOnce(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    let last: KafkaMessage | undefined;
+    let sinceCheckpoint = 0;
+    const checkpoint = async () => {
+      if (!last) return;
+      await this.options.afterChunk?.();
+      const next = BigInt(last.offset) + 1n;
+      const [type, value] = this.checkpointValue(last);
+      const moved = await this.store.advance(
+        this.pool,
+        { group: this.group, topic, partition, epoch: state.epoch },
+        next,
+        type,
+        value,
+      );
+      if (!moved)
+        throw new FencedError(`${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`);
+      this.moved(state, next);
+      this.checkpointed(topic, partition, next, type);
+      sinceCheckpoint = 0;
+      await this.mirror(topic, partition, next);
+    };
+    for (const m of messages) {
+      if (!isRunning() || isStale()) break;
+      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
+      await this.process(toEvent(topic, partition, m), ctx);
+      last = m;
+      if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
+        await checkpoint();
+        await heartbeat();
+      }
+    }
+    await checkpoint();
+  }
+
+  /** Windowed: fold each event; an event of a later window first closes the open one and checkpoints there. */
+  async runWindowed(
+    topic: string,
+    partition: number,
+    state: PartitionState,
+    messages: KafkaMessage[],
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const windows = this.windows!;
+    for (const m of messages) {
+      if (!isRunning() || isStale()) return;
+      const closed = windows.closedBy(topic, partition, Number(m.timestamp));
+      if (closed) {
+        await this.closeWindow(state, closed, BigInt(m.offset));
+        windows.drop(topic, partition);
+        await heartbeat();
+      }
+      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
+      await this.process(toEvent(topic, partition, m), ctx);
+    }
+  }
+
+  /** Runs the window's close and moves the checkpoint to `next` (type window); one transaction when transactional. */
+  private async closeWindow(
+    state: PartitionState,
+    closed: ClosedWindow<unknown>,
+    next: bigint,
+  ): Promise<void> {
+    const { topic, partition } = closed;
+    const position = { group: this.group, topic, partition, epoch: state.epoch };
+    const value = windowValue(closed.start, closed.end);
+    const ctx = { pipeline: this.name, group: this.group };
+    const fenced = () =>
+      new FencedError(
+        `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
+      );
+    if (this.mode === 'transactional') {
+      const client = await this.pool.connect();
+      try {
+        await client.query('begin');
+        await this.options.window!.close(closed, { ...ctx, tx: client });
+        if (!(await this.store.advance(client, position, next, 'window', value))) throw fenced();
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    } else {
+      await this.options.window!.close(closed, ctx);
+      if (!(await this.store.advance(this.pool, position, next, 'window', value))) throw fenced();
+    }
+    this.moved(state, next);
+    this.checkpointed(topic, partition, next, 'window');
+    await this.mirror(topic, partition, next);
+  }
+
+  private moved(state: PartitionState, next: bigint): void {
+    state.next = next;
+    if (state.replayResume !== undefined && next >= state.replayResume) {
+      delete state.replayResume;
+      delete state.replayUntil;
+      delete state.replayId;
+    }
+  }
+
+  private async deadLetter(event: PipelineEvent, error: unknown, attempts: number): Promise<void> {
+    await this.deadLetters.send(event, error, attempts);
+    this.stats.deadLettered++;
+    this.options.onDeadLetter?.(event, error);
+    this.telemetry.emit({
+      type: 'dead-lettered',
+      pipeline: this.name,
+      group: this.group,
+      topic: event.topic,
+      partition: event.partition,
+      offset: event.offset,
+      errorCode: errorCodeOf(error),
+      attempts,
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import type { Pool, PoolClient } from 'pg';
+import type { ResolvedConfig } from '../config';
+import type { AvroSerde } from '../schemas/serde';
+import type { Telemetry } from '../telemetry/seam';
+import type { CheckpointType, Incident } from './checkpoints';
+import type { OutOfRangePolicy } from './log-check';
+import type { WindowOptions } from './windows';
+
+/** The types a pipeline's author and its runtime share. */
+
+export type PipelineMode = 'at-least-once' | 'transactional';
+
+export interface PipelineEvent {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** Kafka record timestamp (ms since epoch, as a string, as kafkajs gives it). */
+  timestamp: string;
+  headers: Record<string, string>;
+  raw: Buffer | null;
+  /** The decoded Avro value (null for a tombstone, or when `decode: false`). */
+  value: Record<string, unknown> | null;
+  schemaId?: number;
+  schemaName?: string;
+}
+
+export interface HandlerContext {
+  pipeline: string;
+  group: string;
+  /** True while re-processing events after a replay: skip external side effects. */
+  replay: boolean;
+  /** While replaying: the replay's id (pipeline_replays.id), the same across restarts and rebalances. */
+  replayId?: number;
+  /** 1 on the first try. */
+  attempt: number;
+  /** transactional mode: the transaction the checkpoint commits in. Write with it. */
+  tx?: PoolClient;
+}
+
+export type PipelineHandler = (event: PipelineEvent, ctx: HandlerContext) => Promise<void> | void;
+
+export interface PipelineOptions {
+  /** The pipeline's name (checkpoints and dead letters carry it). */
+  name: string;
+  /** Consumer group; default: the name. */
+  group?: string;
+  /**
+   * Topics, or a pattern. A pattern is matched against the topics that exist at start and again every
+   * `topicRefreshMs`: topics created later are picked up without a restart, from their first event.
+   */
+  topics: string[] | RegExp;
+  /** How often a pattern subscription looks for new topics. Default 10 s (1 s in test mode). */
+  topicRefreshMs?: number;
+  /**
+   * A checkpoint outside the log (retention deleted unprocessed events, or the log was truncated):
+   * 'fail' halts the partition until an operator rebinds it; 'earliest' moves to the first offset still
+   * there. Either way it is recorded in pipeline_incidents and logged. Default: fail for transactional
+   * pipelines, earliest for at-least-once.
+   */
+  onOutOfRange?: OutOfRangePolicy;
+  /** Called for each incident (identity changed, out of range, bound) after it is recorded. Default: one stderr line. */
+  onIncident?: (incident: Incident) => void;
+  /** Called for each event. Optional for windowed pipelines (the window folds events). */
+  handler?: PipelineHandler;
+  /**
+   * A windowed pipeline: events fold into tumbling event-time windows and the checkpoint (type `window`)
+   * moves only when a window closes, so the pipeline resumes after its last closed window. See windows.ts.
+   */
+  window?: WindowOptions<unknown>;
+  /** Default at-least-once. */
+  mode?: PipelineMode;
+  /** Where a partition without a checkpoint starts. Default earliest. */
+  from?: 'earliest' | 'latest';
+  /** Checkpoint type: what the checkpoint value records besides the offset. Default offset. */
+  checkpoint?: Exclude<CheckpointType, 'window'>;
+  config?: ResolvedConfig;
+  /** Postgres for checkpoints (and the transaction in transactional mode). Default: DATABASE_URL. */
+  pool?: Pool;
+  serde?: AvroSerde;
+  /** Decode Avro values (default true). Records that cannot be decoded are dead-lettered. */
+  decode?: boolean;
+  /** Tries per event before dead-lettering a retriable failure. Default 3. */
+  maxAttempts?: number;
+  /** First retry delay; doubles each try. Default 200 ms. */
+  retryBackoffMs?: number;
+  /** Events per transaction (transactional, default 500) or per checkpoint (at-least-once, default 2000). */
+  chunkSize?: number;
+  /** Called for events sent to the dead-letter topic (for logs and metrics). */
+  onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
+  /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
+  afterChunk?: () => Promise<void>;
+  /** Called when the consumer crashes on an infrastructure failure (it restarts and resumes from the checkpoint). */
+  onError?: (error: unknown) => void;
+  /**
+   * The seam for logs, metrics and tracing: lifecycle events (attempt.end, dead-lettered, checkpointed,
+   * fenced, incident, consumer.crashed) and interceptors around the handler. Default: none.
+   */
+  telemetry?: Telemetry;
+}
+
+/** What the instance holding a partition knows about it (runtime only). */
+export interface PartitionState {
+  epoch: number;
+  next: bigint;
+  /** While replaying: the position before the replay (events below it are replays). */
+  replayResume?: bigint;
+  /** A bounded replay stops re-processing here and jumps to replayResume. */
+  replayUntil?: bigint;
+  replayId?: number;
+}
+
+/** Header on a dead letter sent back by `accord dlq replay`: only that group processes it again. */
+export const DLQ_REPLAY_HEADER = 'accord-dlq-replay-for';
