@@ -13,7 +13,9 @@ accord() { bash scripts/accord "$@"; }
 # The demo's own pipelines may hold checkpoints from an earlier stack (a broker with new storage, while
 # Postgres kept its tables). Pipelines refuse such partitions; the demo rebinds its own, visibly and recorded.
 for group in $(accord lag --json 2>/dev/null | node -e '
-  const rows = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const text = require("fs").readFileSync(0, "utf8");
+  if (!text.trim()) { console.error("[demo] could not read the pipelines positions (accord lag): not rebinding"); process.exit(0); }
+  const rows = JSON.parse(text);
   const mine = (g) => g === "accord-archive" || g.startsWith("features.");
   const stale = rows.filter((r) => mine(r.group) && (r.haltedReason || r.verdict === "identity-changed" || r.verdict === "out-of-range"));
   process.stdout.write([...new Set(stale.map((r) => r.group))].join(" "));

@@ -12,6 +12,7 @@ export * from './infra/health';
 export { fetchLogIdentity, type LogIdentity, type TopicIdentity } from './infra/kafka-metadata';
 export * from './infra/migrations';
 export * from './infra/pg-errors';
+export { isTransient, withRetry } from './infra/retry';
 export * from './infra/service';
 export * from './owners';
 export * from './pipelines';

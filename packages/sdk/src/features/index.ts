@@ -127,7 +127,11 @@ export class FeaturePipelines {
       chunkSize: 500,
       handler: async (event, ctx) => {
         const now = Date.now();
-        for (const c of applyCommands([view], event, prefix, now, ctx.replay ? ctx.replayId : undefined))
+        const source =
+          ctx.replay && ctx.replayId !== undefined
+            ? { logId: ctx.logId, replayId: ctx.replayId }
+            : { logId: ctx.logId };
+        for (const c of applyCommands([view], event, prefix, now, source))
           pending.push({ ...c, appended: Number(event.timestamp) });
         // Flush per 200 commands: one round trip for many events. The checkpoint only moves after the
         // handler returns for the last event of a chunk, and the chunk's last handler call flushes.

@@ -128,15 +128,18 @@ export function registerScripts(redis: Redis): Redis & {
 
 /**
  * The Redis commands (one per entity touched) that apply an event to the views; none when nothing applies.
- * `replayId` is set while the event is re-processed by a replay: the replay recomputes what it touches.
+ * `logId` names the log the offsets belong to (watermarks never compare offsets of two logs: after a
+ * rebind to a new log, its events apply); `replayId` is set while the event is re-processed by a replay:
+ * the replay recomputes what it touches.
  */
 export function applyCommands(
   views: FeatureView[],
   event: PipelineEvent,
   prefix: string,
   now: number,
-  replayId?: number,
+  source: { logId: string; replayId?: number },
 ): { keys: string[]; args: (string | number)[] }[] {
+  const replayId = source.replayId;
   const eventType = event.schemaName ?? '';
   const envelope = (event.value?.envelope ?? {}) as { entityId?: string; occurredAt?: number };
   const t = typeof envelope.occurredAt === 'number' ? envelope.occurredAt : Number(event.timestamp);
@@ -155,7 +158,7 @@ export function applyCommands(
       v = String(raw);
     }
     const op: Op = {
-      f: `${viewId(view)}:${event.topic}:${event.partition}`,
+      f: `${viewId(view)}:${event.topic}@${source.logId}:${event.partition}`,
       a: view.aggregation,
       t,
       ...(v === undefined ? {} : { v }),

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { AccordError, describeError, isAccordError } from '../errors';
 import { createPgPool } from './clients';
+import { isTransient } from './retry';
 
 /**
  * What every Accord service does the same way: log in to Postgres as its own least-privilege role,
@@ -87,12 +88,6 @@ export interface ServiceDefinition<V> {
   /** How long transient start failures (Kafka not ready, Postgres restarting) are retried. Default 60 s. */
   startTimeoutMs?: number;
   start: (ctx: ServiceContext<V>) => Promise<RunningService>;
-}
-
-/** Failures worth retrying at start: retriable Accord errors and retriable Kafka protocol errors. */
-function isTransient(error: unknown): boolean {
-  if (isAccordError(error)) return error.retriable;
-  return (error as { retriable?: unknown })?.retriable === true;
 }
 
 /**

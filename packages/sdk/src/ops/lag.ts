@@ -2,6 +2,7 @@ import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
 import { resolveConfig } from '../config';
 import { fetchLogIdentity, type LogIdentity } from '../infra/kafka-metadata';
+import { withRetry } from '../infra/retry';
 import { type CheckpointRow, CheckpointStore, type LogRef } from '../pipelines/checkpoints';
 import {
   checkPosition,
@@ -70,7 +71,8 @@ export async function pipelineLag(
   const live = topics.filter((t) => existing.has(t));
   const ends = new Map<string, { low: string; high: string }>();
   for (const topic of live) {
-    for (const o of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${o.partition}`, o);
+    for (const o of await withRetry(() => admin.fetchTopicOffsets(topic)))
+      ends.set(`${topic}:${o.partition}`, o);
   }
   const identity = live.length ? await liveIdentity(admin, live, options.brokers) : undefined;
   const now = Date.now();

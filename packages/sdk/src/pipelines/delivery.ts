@@ -126,9 +126,15 @@ export class Delivery {
     });
   }
 
-  replayContext(state: PartitionState, m: KafkaMessage): { replay: boolean; replayId?: number } {
+  replayContext(
+    state: PartitionState,
+    m: KafkaMessage,
+  ): { replay: boolean; replayId?: number; logId: string } {
     const replay = state.replayResume !== undefined && BigInt(m.offset) < state.replayResume;
-    return replay && state.replayId !== undefined ? { replay, replayId: state.replayId } : { replay };
+    const logId = state.logId;
+    return replay && state.replayId !== undefined
+      ? { replay, replayId: state.replayId, logId }
+      : { replay, logId };
   }
 
   /**

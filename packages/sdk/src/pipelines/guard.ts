@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { describeError } from '../errors';
 import { fetchLogIdentity } from '../infra/kafka-metadata';
+import { withRetry } from '../infra/retry';
 import type { CheckpointStore, Claim, Incident, LogRef } from './checkpoints';
 import {
   checkPosition,
@@ -68,7 +69,7 @@ export class PartitionGuard {
   async check(topic: string, partition: number, claim: Claim): Promise<GuardResult> {
     const { store, group, pipeline, policy } = this.options;
     const live = await this.liveRef(topic);
-    const offsets = (await this.options.admin().fetchTopicOffsets(topic)).find(
+    const offsets = (await withRetry(() => this.options.admin().fetchTopicOffsets(topic))).find(
       (o) => o.partition === partition,
     );
     const facts = {

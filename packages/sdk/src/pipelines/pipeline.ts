@@ -287,6 +287,7 @@ export class Pipeline {
     return {
       epoch: claim.epoch,
       next: checked.next,
+      logId: log.topicId ?? log.clusterId,
       ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
       ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
       ...(claim.replayId === undefined ? {} : { replayId: claim.replayId }),

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { AccordError } from '../errors';
+import { withRetry } from '../infra/retry';
 import type { CheckpointStore } from './checkpoints';
 import type { PartitionGuard } from './guard';
 
@@ -20,8 +21,8 @@ export async function resolvePositions(
   topic: string,
   from: StartPosition,
 ): Promise<{ partition: number; offset: string }[]> {
-  if (from instanceof Date) return admin.fetchTopicOffsetsByTimestamp(topic, from.getTime());
-  const offsets = await admin.fetchTopicOffsets(topic);
+  if (from instanceof Date) return withRetry(() => admin.fetchTopicOffsetsByTimestamp(topic, from.getTime()));
+  const offsets = await withRetry(() => admin.fetchTopicOffsets(topic));
   return offsets.map((o) => ({ partition: o.partition, offset: from === 'earliest' ? o.low : o.high }));
 }
 
@@ -50,7 +51,7 @@ export async function prepareGroup(g: {
   const existing = await store.list(g.group);
   const known = new Set(existing.map((r) => `${r.topic}:${r.partition}`));
   const offsets = new Map<string, Awaited<ReturnType<Admin['fetchTopicOffsets']>>>();
-  for (const topic of topics) offsets.set(topic, await admin.fetchTopicOffsets(topic));
+  for (const topic of topics) offsets.set(topic, await withRetry(() => admin.fetchTopicOffsets(topic)));
   const seeds = [];
   for (const topic of topics) {
     const fresh = (offsets.get(topic) ?? []).filter((o) => !known.has(`${topic}:${o.partition}`));

@@ -32,6 +32,11 @@ export interface HandlerContext {
   replay: boolean;
   /** While replaying: the replay's id (pipeline_replays.id), the same across restarts and rebalances. */
   replayId?: number;
+  /**
+   * The log the event comes from (its topic id, or the cluster id when topic ids cannot be read): offsets
+   * only compare within one log, so state that remembers offsets (dedupe watermarks) keys them by it.
+   */
+  logId: string;
   /** 1 on the first try. */
   attempt: number;
   /** transactional mode: the transaction the checkpoint commits in. Write with it. */
@@ -103,6 +108,7 @@ export interface PipelineOptions {
 export interface PartitionState {
   epoch: number;
   next: bigint;
+  logId: string;
   /** While replaying: the position before the replay (events below it are replays). */
   replayResume?: bigint;
   /** A bounded replay stops re-processing here and jumps to replayResume. */

@@ -50,7 +50,7 @@ test('applyCommands groups an event’s effects per entity and skips what does n
     defineFeatureView({ ...base, name: 'other', eventTypes: ['accord.commerce.OrderShipped'] }),
     defineFeatureView({ ...base, name: 'old', window: { kind: 'tumbling', sizeSeconds: 1 } }),
   ];
-  const commands = applyCommands(views, event, 'p:', 1_000_000);
+  const commands = applyCommands(views, event, 'p:', 1_000_000, { logId: 'L1' });
   expect(commands).toHaveLength(1);
   expect(commands[0]?.keys).toEqual([
     'p:feat:{customer:c-9}:offsets',
@@ -62,10 +62,10 @@ test('applyCommands groups an event’s effects per entity and skips what does n
   expect(commands[0]?.args[0]).toBe('41');
   expect(commands[0]?.args[1]).toBe(1_000_000);
   expect(commands[0]?.args[3]).toBe(''); // not a replay
-  // Each view version keeps its own watermark per topic-partition.
+  // Each view version keeps its own watermark per topic-partition, within one log (L1).
   expect(JSON.parse(String(commands[0]?.args[2]))).toEqual([
-    { f: 'orders@1:t:2', a: 'count', t: 5000 },
-    { f: 'ltv@1:t:2', a: 'sum', v: '1250', t: 5000, l: 60000 },
+    { f: 'orders@1:t@L1:2', a: 'count', t: 5000 },
+    { f: 'ltv@1:t@L1:2', a: 'sum', v: '1250', t: 5000, l: 60000 },
   ]);
-  expect(applyCommands(views, event, 'p:', 1_000_000, 17)[0]?.args[3]).toBe('17');
+  expect(applyCommands(views, event, 'p:', 1_000_000, { logId: 'L1', replayId: 17 })[0]?.args[3]).toBe('17');
 });
