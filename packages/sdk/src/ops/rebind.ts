@@ -1,9 +1,15 @@
 import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import { inTransaction } from '../infra/transaction';
 import type { LogRef } from '../pipelines/checkpoints';
-import { CONTROL_CHANNEL } from '../pipelines/control';
-import { groupIsRunning, resolvePositions, type StartPosition } from '../pipelines/positions';
+import { notifyControl } from '../pipelines/control';
+import {
+  groupIsRunning,
+  resolvePositions,
+  type StartPosition,
+  setGroupOffsets,
+} from '../pipelines/positions';
 import { liveRef, needsRebind, pipelineLag } from './lag';
 
 export interface RebindPartitionPlan {
@@ -94,10 +100,7 @@ export async function executeRebind(
   requestedBy: string,
 ): Promise<number> {
   if (plan.partitions.length === 0) throw new AccordError('PIPELINE_INVALID', 'nothing to rebind');
-  const client = await pool.connect();
-  let id: number;
-  try {
-    await client.query('begin');
+  const id = await inTransaction(pool, async (client) => {
     for (const p of plan.partitions) {
       const { rowCount } = await client.query(
         `update pipeline_checkpoints
@@ -119,25 +122,15 @@ export async function executeRebind(
        values ($1, $2, $3, $4, $5, 'rebind') returning id`,
       [plan.group, requestedBy, target, plan.running, JSON.stringify(plan.partitions)],
     );
-    id = Number(rows[0]?.id);
-    await client.query('select pg_notify($1, $2)', [
-      CONTROL_CHANNEL,
-      JSON.stringify({ group: plan.group, action: 'rebind', id }),
-    ]);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-  if (!plan.running) {
-    for (const topic of [...new Set(plan.partitions.map((p) => p.topic))]) {
-      const partitions = plan.partitions
-        .filter((p) => p.topic === topic)
-        .map((p) => ({ partition: p.partition, offset: p.to }));
-      await admin.setOffsets({ groupId: plan.group, topic, partitions }).catch(() => {});
-    }
-  }
+    const recorded = Number(rows[0]?.id);
+    await notifyControl(client, { group: plan.group, action: 'rebind', id: recorded });
+    return recorded;
+  });
+  if (!plan.running)
+    await setGroupOffsets(
+      admin,
+      plan.group,
+      plan.partitions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.to })),
+    );
   return id;
 }

@@ -1,10 +1,11 @@
 import type { Admin } from 'kafkajs';
 import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import { inTransaction } from '../infra/transaction';
 import { CheckpointStore } from '../pipelines/checkpoints';
-import { CONTROL_CHANNEL } from '../pipelines/control';
+import { notifyControl } from '../pipelines/control';
 import { rebindHint } from '../pipelines/log-check';
-import { groupIsRunning } from '../pipelines/positions';
+import { groupIsRunning, setGroupOffsets } from '../pipelines/positions';
 import { needsRebind, pipelineLag } from './lag';
 
 export type ReplayTarget =
@@ -144,10 +145,7 @@ export async function executeReplay(
   plan: ReplayPlan,
   requestedBy: string,
 ): Promise<number> {
-  const client = await pool.connect();
-  let id: number;
-  try {
-    await client.query('begin');
+  const id = await inTransaction(pool, async (client) => {
     // The replay's row first: partitions carry its id while they replay.
     const { rows } = await client.query<{ id: string }>(
       `insert into pipeline_replays (consumer_group, requested_by, target, until_time, while_running, plan)
@@ -161,7 +159,7 @@ export async function executeReplay(
         JSON.stringify(plan.partitions),
       ],
     );
-    id = Number(rows[0]?.id);
+    const id = Number(rows[0]?.id);
     for (const p of plan.partitions) {
       if (p.events === 0) continue;
       const { rowCount } = await client.query(
@@ -180,26 +178,17 @@ export async function executeReplay(
         );
       }
     }
-    await client.query('select pg_notify($1, $2)', [
-      CONTROL_CHANNEL,
-      JSON.stringify({ group: plan.group, action: 'replay', id }),
-    ]);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-  if (!plan.running) {
-    // Stopped: Kafka's committed offsets follow the table now, so Kafka's tools agree.
-    for (const topic of [...new Set(plan.partitions.map((p) => p.topic))]) {
-      const partitions = plan.partitions
-        .filter((p) => p.topic === topic && p.events > 0)
-        .map((p) => ({ partition: p.partition, offset: p.to }));
-      if (partitions.length)
-        await admin.setOffsets({ groupId: plan.group, topic, partitions }).catch(() => {});
-    }
-  }
+    await notifyControl(client, { group: plan.group, action: 'replay', id });
+    return id;
+  });
+  // Stopped: Kafka's committed offsets follow the table now, so Kafka's tools agree.
+  if (!plan.running)
+    await setGroupOffsets(
+      admin,
+      plan.group,
+      plan.partitions
+        .filter((p) => p.events > 0)
+        .map((p) => ({ topic: p.topic, partition: p.partition, offset: p.to })),
+    );
   return id;
 }

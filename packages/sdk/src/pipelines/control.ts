@@ -59,3 +59,8 @@ export async function subscribeControl(pool: Pool, onMessage: Subscriber): Promi
     c.release();
   };
 }
+
+/** Tells the running instances of a group (inside the caller's transaction: sent when it commits). */
+export async function notifyControl(client: PoolClient, message: ControlMessage): Promise<void> {
+  await client.query('select pg_notify($1, $2)', [CONTROL_CHANNEL, JSON.stringify(message)]);
+}

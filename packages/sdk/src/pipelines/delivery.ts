@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Pool, PoolClient } from 'pg';
 import { AccordError } from '../errors';
+import { inTransaction } from '../infra/transaction';
 import type { AvroSerde } from '../schemas/serde';
 import type { Telemetry } from '../telemetry/seam';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
@@ -14,6 +15,17 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
 class SlowPath extends Error {}
+
+/** One partition's slice of a fetched batch, with kafkajs' controls for it. */
+export interface Batch {
+  topic: string;
+  partition: number;
+  state: PartitionState;
+  messages: KafkaMessage[];
+  isRunning: () => boolean;
+  isStale: () => boolean;
+  heartbeat: () => Promise<void>;
+}
 
 export interface DeliveryStats {
   processed: number;
@@ -204,15 +216,8 @@ export class Delivery {
   }
 
   /** Each chunk of the batch is one transaction: the handler's writes and the checkpoint commit together. */
-  async runTransactional(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
+  async runTransactional(batch: Batch): Promise<void> {
+    const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     const chunkSize = this.options.chunkSize ?? 500;
     for (let i = 0; i < messages.length; i += chunkSize) {
       if (!isRunning() || isStale()) return;
@@ -273,15 +278,8 @@ export class Delivery {
     }
   }
 
-  async runAtLeastOnce(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
+  async runAtLeastOnce(batch: Batch): Promise<void> {
+    const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     let last: KafkaMessage | undefined;
     let sinceCheckpoint = 0;
     const checkpoint = async () => {
@@ -317,15 +315,8 @@ export class Delivery {
   }
 
   /** Windowed: fold each event; an event of a later window first closes the open one and checkpoints there. */
-  async runWindowed(
-    topic: string,
-    partition: number,
-    state: PartitionState,
-    messages: KafkaMessage[],
-    isRunning: () => boolean,
-    isStale: () => boolean,
-    heartbeat: () => Promise<void>,
-  ): Promise<void> {
+  async runWindowed(batch: Batch): Promise<void> {
+    const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     const windows = this.windows!;
     for (const m of messages) {
       if (!isRunning() || isStale()) return;
@@ -355,18 +346,10 @@ export class Delivery {
         `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
       );
     if (this.mode === 'transactional') {
-      const client = await this.pool.connect();
-      try {
-        await client.query('begin');
-        await this.options.window!.close(closed, { ...ctx, tx: client });
-        if (!(await this.store.advance(client, position, next, 'window', value))) throw fenced();
-        await client.query('commit');
-      } catch (error) {
-        await client.query('rollback').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      await inTransaction(this.pool, async (tx) => {
+        await this.options.window!.close(closed, { ...ctx, tx });
+        if (!(await this.store.advance(tx, position, next, 'window', value))) throw fenced();
+      });
     } else {
       await this.options.window!.close(closed, ctx);
       if (!(await this.store.advance(this.pool, position, next, 'window', value))) throw fenced();

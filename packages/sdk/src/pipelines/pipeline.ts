@@ -365,7 +365,7 @@ export class Pipeline {
         : this.mode === 'transactional'
           ? this.delivery.runTransactional
           : this.delivery.runAtLeastOnce;
-      await run.call(this.delivery, topic, partition, state, messages, isRunning, isStale, heartbeat);
+      await run.call(this.delivery, { topic, partition, state, messages, isRunning, isStale, heartbeat });
     } catch (error) {
       if (error instanceof FencedError) {
         this.stats.fenced++;

@@ -91,3 +91,20 @@ export async function prepareGroup(g: {
     }
   }
 }
+
+/**
+ * Kafka's committed offsets of a stopped group follow the table (so Kafka's own tools agree). Best
+ * effort: the table is the source of truth, and a pipeline aligns Kafka's positions when it starts.
+ */
+export async function setGroupOffsets(
+  admin: Admin,
+  group: string,
+  positions: { topic: string; partition: number; offset: string }[],
+): Promise<void> {
+  for (const topic of [...new Set(positions.map((p) => p.topic))]) {
+    const partitions = positions
+      .filter((p) => p.topic === topic)
+      .map((p) => ({ partition: p.partition, offset: p.offset }));
+    await admin.setOffsets({ groupId: group, topic, partitions }).catch(() => {});
+  }
+}
