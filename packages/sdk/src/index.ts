@@ -1,21 +1,230 @@
 /**
- * @accord/sdk: the public face of the SDK. Everything another package may use is exported here.
+ * @accord/sdk: the public face for agent and service authors. Every export is listed on purpose; what is
+ * not here is internal. Operators' verbs (lag, checkpoints, replay, rebind, dead letters, tail, topics)
+ * are on the second face, `@accord/sdk/ops`.
  */
 
-export * from './config';
-export * from './contracts';
-export * from './errors';
-export * from './events';
-export * from './features';
-export * from './infra/clients';
-export * from './infra/health';
+export type { Redis } from 'ioredis';
+// Driver types, for the services' own SQL and the test harness. They are still here (issue #11: to go
+// behind SDK-owned types); nothing else of the drivers is.
+export type { Admin, Consumer, ITopicConfig, Kafka, KafkaConfig, Producer } from 'kafkajs';
+export type { Pool, PoolClient } from 'pg';
+// Configuration and errors: one error base with stable codes.
+export {
+  type AccordOptions,
+  type ConfigSource,
+  DEFAULTS,
+  KAFKA_LOG_LEVELS,
+  type KafkaLogLevel,
+  type ResolvedConfig,
+  redactUrl,
+  resolveConfig,
+  validateBrokers,
+  validateUrl,
+} from './config';
+// Contracts: versioned business definitions, evaluated the same way in the SDK and in SQL.
+export {
+  type Contract,
+  ContractStore,
+  type Expr,
+  evaluate,
+  type GoldenCaseResult,
+  parseContractRef,
+  runGoldenCases,
+} from './contracts';
+export {
+  AccordError,
+  type AccordErrorCode,
+  type AccordErrorOptions,
+  ConfigError,
+  DecodeError,
+  describeError,
+  ERROR_CODES,
+  InvalidSchemaError,
+  isAccordError,
+  RegistryError,
+  SchemaValidationError,
+  StackError,
+  UnavailableError,
+  UsageError,
+} from './errors';
+// Events: the publisher, topic names, topics as code, an entity's history.
+export { type HistoryEvent, type HistoryQuery, history } from './events/history';
+export {
+  type EventData,
+  EventPublisher,
+  HEADERS,
+  type PublishedEvent,
+  type PublishedRecord,
+  type PublisherOptions,
+  type PublishOptions,
+} from './events/publisher';
+export {
+  deadLetterTopic,
+  domainOf,
+  domainOfEntity,
+  EVENTS_TOPIC_PATTERN,
+  type EventName,
+  entityTypeOf,
+  eventsTopic,
+  isEventName,
+  proposalsTopic,
+  resolveEventName,
+} from './events/topics';
+export {
+  applyTopics,
+  loadTopicDeclarations,
+  type TopicApplyResult,
+  type TopicDeclaration,
+} from './events/topics-as-code';
+// Features: views computed once, read with their staleness.
+export {
+  createFeaturePipeline,
+  type FeaturePipelineOptions,
+  FeaturePipelines,
+  FeatureReader,
+  type FeatureReaderOptions,
+  featureGroup,
+} from './features';
+export { applyCommands, type FeatureResult, type FeatureValue } from './features/store';
+export {
+  AGGREGATIONS,
+  type Aggregation,
+  bucketMs,
+  bucketsAt,
+  defineFeatureView,
+  type FeatureView,
+  type FeatureWindow,
+  stateKey,
+  viewId,
+} from './features/views';
+// Infrastructure: client factories, health, migrations, services, retries.
+export {
+  consumerTimings,
+  createKafka,
+  createPgPool,
+  createRedis,
+  type RedisClientOptions,
+} from './infra/clients';
+export {
+  checkKafka,
+  checkPostgres,
+  checkRedis,
+  checkSchemaRegistry,
+  type HealthReport,
+} from './infra/health';
 export { fetchLogIdentity, type LogIdentity, type TopicIdentity } from './infra/kafka-metadata';
-export * from './infra/migrations';
-export * from './infra/pg-errors';
+export { ensureDatabase, type MigrationResult, migrate } from './infra/migrations';
+export { isConnectionError, isRetriableTransactionError, SQLSTATE, sqlState } from './infra/pg-errors';
 export { isTransient, withRetry } from './infra/retry';
-export * from './infra/service';
-export * from './owners';
-export * from './pipelines';
-export * from './schemas';
-export * from './telemetry/histogram';
-export * from './telemetry/seam';
+export {
+  type RunningService,
+  refuseSuperuser,
+  runService,
+  type ServiceContext,
+  type ServiceDefinition,
+  serviceDatabaseUrl,
+  untilSignal,
+} from './infra/service';
+// Owners and proposals: the single writer of each entity type.
+export { relayOutbox, startOutboxRelay } from './owners/outbox';
+export { defineOwner } from './owners/owner';
+export { awaitDecision, type OwnerDecision, type ProposeOptions, propose } from './owners/propose';
+export { addAgentRole } from './owners/roles';
+export { commutes, DEFAULT_PRIORITY, outranks } from './owners/rules';
+export type { DecideContext, EntityState, OwnerOptions, Proposal, Verdict } from './owners/types';
+// Pipelines: checkpointed consumer groups.
+// The checkpoint table itself, for tests and tools that inspect positions (pipelines own the writes).
+export {
+  type CheckpointRow,
+  CheckpointStore,
+  type CheckpointType,
+  type Incident,
+  type IncidentKind,
+  type IncidentRow,
+  type LogRef,
+} from './pipelines/checkpoints';
+export {
+  classifyFailure,
+  type FailureDecision,
+  FencedError,
+  RetryableError,
+  TerminalError,
+} from './pipelines/errors';
+export type { OutOfRangePolicy } from './pipelines/log-check';
+export { createPipeline, Pipeline } from './pipelines/pipeline';
+export { parseStartPosition, type StartPosition } from './pipelines/positions';
+export {
+  DLQ_REPLAY_HEADER,
+  type HandlerContext,
+  type PipelineEvent,
+  type PipelineHandler,
+  type PipelineMode,
+  type PipelineOptions,
+} from './pipelines/types';
+export { type ClosedWindow, defineWindow, type WindowOptions } from './pipelines/windows';
+// Schemas: serde, the registry client, compatibility, the catalog and codegen.
+export { type AvroJson, type ParsedSchema, parseAvroSchema, stableStringify } from './schemas/canonical';
+export { type CatalogEntry, loadSchemaCatalog } from './schemas/catalog';
+export { generateTypes } from './schemas/codegen';
+export {
+  COMPATIBILITY_MODES,
+  type CompatibilityMode,
+  type CompatibilityResult,
+  checkCompatibility,
+  isCompatibilityMode,
+  type PreviousVersion,
+  REPLAYABLE_DEFAULT_MODE,
+  readIssues,
+} from './schemas/compatibility';
+export { GENERATED_TYPES_PATH, type GenerateResult, generateSchemaTypes } from './schemas/generate';
+export { type RegisteredSubject, registerSchemaCatalog } from './schemas/register';
+export { REGISTRY_CONTENT_TYPE, RegistryHttpClient, type SubjectVersion } from './schemas/registry-client';
+export {
+  AvroSerde,
+  avroType,
+  type Decoded,
+  MAGIC_BYTE,
+  readWireHeader,
+  type SerdeOptions,
+  validateRecord,
+} from './schemas/serde';
+// The reference domains' generated types (they move to packages/reference: issue #11).
+export type {
+  ChangeProposal,
+  CustomerRegistered,
+  DeadLetter,
+  Decision,
+  DecisionOutcome,
+  DiscountApproved,
+  EventEnvelope,
+  LogAnomaly,
+  LogLevel,
+  LogSummary,
+  OrderLine,
+  OrderPlaced,
+  OrderShipped,
+  ParsedLogRecord,
+  PaymentCaptured,
+  RawLogLine,
+  RefundProcessed,
+  RefundRequested,
+  RiskAction,
+  RiskFlagged,
+  SchemaName,
+  SchemaTypes,
+  StockAdjusted,
+  StockReserved,
+} from './schemas/types.generated';
+export { EVENT_ENTITY_TYPES, SCHEMAS } from './schemas/types.generated';
+
+// Telemetry: the seam for logs, metrics and tracing.
+export { Histogram } from './telemetry/histogram';
+export {
+  type HandleContext,
+  type Interceptor,
+  intercept,
+  type LifecycleEvent,
+  type LifecycleListener,
+  Telemetry,
+} from './telemetry/seam';

@@ -79,6 +79,3 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
   return redis;
 }
 
-export type { Redis } from 'ioredis';
-export type { Admin, Consumer, ITopicConfig, Kafka, KafkaConfig, Producer } from 'kafkajs';
-export type { Pool, PoolClient } from 'pg';
