@@ -78,4 +78,3 @@ export function createRedis(url: string, options: RedisClientOptions = {}): Redi
   redis.on('error', () => {});
   return redis;
 }
-
