@@ -9,6 +9,9 @@ export type { Redis } from 'ioredis';
 // behind SDK-owned types); nothing else of the drivers is.
 export type { Admin, Consumer, ITopicConfig, Kafka, KafkaConfig, Producer } from 'kafkajs';
 export type { Pool, PoolClient } from 'pg';
+// One context per process: configuration, clients, telemetry; what runs is made from it.
+export { type Accord, createAccord } from './accord';
+
 // Configuration and errors: one error base with stable codes.
 export {
   type AccordOptions,
