@@ -256,11 +256,12 @@ test("an owner's role cannot write another owner's tables, nor rewrite its own a
           pool.query(`update "${ownerType}_${kind}" set entity_id = entity_id`),
         ).rejects.toMatchObject({ code: '42501' });
       }
+      await pool.query(
+        `insert into "${ownerType}_entities" (entity_id) values ('allowed') on conflict do nothing`,
+      );
       await expect(
-        pool.query(
-          `insert into "${ownerType}_entities" (entity_id) values ('allowed') on conflict do nothing`,
-        ),
-      ).resolves.toBeDefined();
+        pool.query(`select entity_id from "${ownerType}_entities" where entity_id = 'allowed'`),
+      ).resolves.toMatchObject({ rows: [{ entity_id: 'allowed' }] });
       const { rows } = await pool.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
         'select rolsuper, rolbypassrls from pg_roles where rolname = current_user',
       );
