@@ -129,6 +129,7 @@ export {
   serviceDatabaseUrl,
   untilSignal,
 } from './infra/service';
+export { inTransaction } from './infra/transaction';
 // Owners and proposals: the single writer of each entity type.
 export { relayOutbox, startOutboxRelay } from './owners/outbox';
 export { defineOwner } from './owners/owner';

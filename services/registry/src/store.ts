@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   type CompatibilityMode,
   checkCompatibility,
+  inTransaction,
   isCompatibilityMode,
   type ParsedSchema,
   type Pool,
@@ -41,19 +42,8 @@ export type VersionRef = number | 'latest';
 export class RegistryStore {
   constructor(private readonly pool: Pool) {}
 
-  private async tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+  private tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
 
   private lockSubject(client: PoolClient, subject: string) {

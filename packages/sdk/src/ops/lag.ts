@@ -19,16 +19,12 @@ export async function liveRef(admin: Admin, topic: string, brokers?: string[]): 
 
 async function liveIdentity(admin: Admin, topics: string[], brokers?: string[]): Promise<LogIdentity> {
   try {
-    return await fetchLogIdentity(brokers ?? brokersOf(admin), topics);
+    // kafkajs does not tell which brokers an admin client talks to: the configured ones, unless given.
+    return await fetchLogIdentity(brokers ?? resolveConfig().kafka.brokers, topics);
   } catch {
     const { clusterId } = await admin.describeCluster();
     return { clusterId, topics: new Map() };
   }
-}
-
-/** kafkajs does not tell which brokers an admin client talks to: the configured ones, unless given. */
-function brokersOf(_admin: Admin): string[] {
-  return resolveConfig().kafka.brokers;
 }
 
 export interface PartitionLag {

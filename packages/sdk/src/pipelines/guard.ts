@@ -1,7 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { describeError } from '../errors';
 import { fetchLogIdentity } from '../infra/kafka-metadata';
-import { withRetry } from '../infra/retry';
 import type { CheckpointStore, Claim, Incident, LogRef } from './checkpoints';
 import {
   checkPosition,
@@ -66,18 +65,21 @@ export class PartitionGuard {
     return ref;
   }
 
-  async check(topic: string, partition: number, claim: Claim): Promise<GuardResult> {
+  /** Checks a claimed checkpoint against the live log (`range`: the partition's offsets, read by the caller). */
+  async check(
+    topic: string,
+    partition: number,
+    claim: Claim,
+    range: { low: string; high: string },
+  ): Promise<GuardResult> {
     const { store, group, pipeline, policy } = this.options;
     const live = await this.liveRef(topic);
-    const offsets = (await withRetry(() => this.options.admin().fetchTopicOffsets(topic))).find(
-      (o) => o.partition === partition,
-    );
     const facts = {
       checkpoint: claim.offset,
       saved: claim.log,
       live,
-      logStart: BigInt(offsets?.low ?? '0'),
-      logEnd: BigInt(offsets?.high ?? '0'),
+      logStart: BigInt(range.low),
+      logEnd: BigInt(range.high),
     };
     const position = { group, topic, partition, epoch: claim.epoch };
     const verdict = checkPosition(facts);

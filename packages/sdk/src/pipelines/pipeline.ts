@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
+import { withRetry } from '../infra/retry';
 import { AvroSerde } from '../schemas/serde';
 import { Telemetry } from '../telemetry/seam';
 import { CheckpointStore } from './checkpoints';
@@ -11,7 +12,8 @@ import { DeadLetterSender } from './dead-letters';
 import { Delivery } from './delivery';
 import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
-import { prepareGroup, resolvePositions } from './positions';
+import { checkPipelineOptions } from './options';
+import { prepareGroup } from './positions';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
 import { defineWindow, WindowTracker } from './windows';
 
@@ -51,38 +53,8 @@ export class Pipeline {
   readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0, incidents: 0, halted: 0 };
 
   constructor(private readonly options: PipelineOptions) {
-    if (!options.name || !/^[A-Za-z0-9._-]{1,200}$/.test(options.name)) {
-      throw new AccordError(
-        'PIPELINE_INVALID',
-        `option name must be 1-200 characters of letters, digits, '.', '_' or '-', got "${options.name}"`,
-      );
-    }
+    const { mode, policy } = checkPipelineOptions(options);
     if (options.window !== undefined) this.windows = new WindowTracker(defineWindow(options.window));
-    if (typeof options.handler !== 'function' && !this.windows)
-      throw new AccordError('PIPELINE_INVALID', 'option handler must be a function (or give option window)');
-    if (
-      !(options.topics instanceof RegExp) &&
-      (!Array.isArray(options.topics) || options.topics.length === 0)
-    ) {
-      throw new AccordError(
-        'PIPELINE_INVALID',
-        'option topics must be a non-empty array of topic names or a RegExp',
-      );
-    }
-    const mode = options.mode ?? 'at-least-once';
-    if (mode !== 'at-least-once' && mode !== 'transactional') {
-      throw new AccordError(
-        'PIPELINE_INVALID',
-        `option mode must be 'at-least-once' or 'transactional', got "${String(mode)}"`,
-      );
-    }
-    const policy = options.onOutOfRange ?? (mode === 'transactional' ? 'fail' : 'earliest');
-    if (policy !== 'fail' && policy !== 'earliest') {
-      throw new AccordError(
-        'PIPELINE_INVALID',
-        `option onOutOfRange must be 'fail' or 'earliest', got "${String(policy)}"`,
-      );
-    }
     this.name = options.name;
     this.group = options.group ?? options.name;
     this.mode = mode;
@@ -164,15 +136,7 @@ export class Pipeline {
     const topics = await this.resolveTopics();
     const added = topics.filter((t) => !this.subscribed.includes(t));
     if (added.length === 0) return;
-    for (const topic of added) {
-      const log = await this.guard.liveRef(topic);
-      const offsets = await this.admin!.fetchTopicOffsets(topic);
-      await this.store.seed(
-        this.name,
-        this.group,
-        offsets.map((o) => ({ topic, partition: o.partition, offset: o.low, log })),
-      );
-    }
+    await this.preparePositions(added, 'earliest'); // topics that appeared later start at their start
     process.stderr.write(
       `accord pipeline ${this.name}: new topic(s) ${added.join(', ')} match the subscription; rejoining the group\n`,
     );
@@ -252,14 +216,14 @@ export class Pipeline {
   }
 
   /** Before joining: seeds checkpoints for new partitions and aligns Kafka's offsets (see prepareGroup). */
-  private async preparePositions(topics: string[]): Promise<void> {
+  private async preparePositions(topics: string[], from = this.options.from ?? 'earliest'): Promise<void> {
     await prepareGroup({
       admin: this.admin!,
       store: this.store,
       guard: this.guard,
       pipeline: this.name,
       group: this.group,
-      from: this.options.from ?? 'earliest',
+      from,
       topics,
     });
   }
@@ -270,13 +234,18 @@ export class Pipeline {
    * or another instance claimed it meanwhile.
    */
   private async claim(topic: string, partition: number): Promise<PartitionState | undefined> {
-    const positions = await resolvePositions(this.admin!, topic, this.options.from ?? 'earliest');
-    const start = positions.find((p) => p.partition === partition)?.offset ?? '0';
+    // One read of the partition's offsets: where a new row starts, and the range the guard checks.
+    const admin = this.admin!;
+    const range = (await withRetry(() => admin.fetchTopicOffsets(topic))).find(
+      (o) => o.partition === partition,
+    );
+    const bounds = { low: range?.low ?? '0', high: range?.high ?? '0' };
+    const start = this.options.from === 'latest' ? bounds.high : bounds.low;
     const log = await this.guard.liveRef(topic);
     const claim = await this.store.claim(this.name, this.group, topic, partition, start, log);
     // A window is folded again from the checkpoint (its first event) by whoever holds the partition now.
     this.windows?.drop(topic, partition);
-    const checked = await this.guard.check(topic, partition, claim);
+    const checked = await this.guard.check(topic, partition, claim, bounds);
     if (checked.kind === 'fenced') return undefined;
     if (checked.kind === 'halted') {
       this.halted.add(`${topic}:${partition}`);
