@@ -9,7 +9,7 @@ const transform = {
 };
 const moduleNameMapper = {
   '^@accord/sdk/ops$': '<rootDir>/packages/sdk/src/ops',
-  '^@accord/(sdk|testing|cli)$': '<rootDir>/packages/$1/src',
+  '^@accord/(sdk|testing|cli|reference|schema-tools)$': '<rootDir>/packages/$1/src',
 };
 const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
 

@@ -3,6 +3,7 @@
  *   npm run bench:features -- --rate 500 --seconds 10 --reads 2000
  */
 import { parseArgs } from 'node:util';
+import { referenceCatalog } from '@accord/reference';
 import {
   createFeaturePipeline,
   createKafka,
@@ -75,8 +76,21 @@ async function main(): Promise<void> {
   telemetry.on((e) => {
     if (e.type === 'features.written') for (const ms of e.endToEndMs) endToEnd.record(ms);
   });
-  const features = createFeaturePipeline({ views, group: run, prefix, config, pool, telemetry });
-  const publisher = new EventPublisher({ config, producer: 'bench', autoRegister: true });
+  const features = createFeaturePipeline({
+    catalog: referenceCatalog,
+    views,
+    group: run,
+    prefix,
+    config,
+    pool,
+    telemetry,
+  });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'bench',
+    autoRegister: true,
+  });
   const reader = new FeatureReader({ views, prefix, config });
   const raw = createRedis(config.redis.url);
   try {

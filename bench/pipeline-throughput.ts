@@ -5,6 +5,7 @@
  *   scripts/bench.sh pipeline-throughput [--events 50000]
  */
 import { parseArgs } from 'node:util';
+import { referenceCatalog } from '@accord/reference';
 import { createKafka, createPgPool, createPipeline, EventPublisher, resolveConfig } from '@accord/sdk';
 
 const { values } = parseArgs({
@@ -26,7 +27,12 @@ async function main(): Promise<void> {
   const groups: string[] = [];
   try {
     process.stdout.write(`publishing ${total} events to ${topic} (${partitions} partitions)... `);
-    const publisher = new EventPublisher({ config, producer: 'bench', autoRegister: true });
+    const publisher = new EventPublisher({
+      catalog: referenceCatalog,
+      config,
+      producer: 'bench',
+      autoRegister: true,
+    });
     const started = Date.now();
     for (let i = 0; i < total; i += 1000) {
       await publisher.publishMany(

@@ -5,6 +5,7 @@
  *   npm run bench:publish -- --events 50000
  */
 import { parseArgs } from 'node:util';
+import { referenceCatalog } from '@accord/reference';
 import { createKafka, EventPublisher, resolveConfig } from '@accord/sdk';
 
 const { values } = parseArgs({
@@ -31,7 +32,12 @@ async function main(): Promise<void> {
     waitForLeaders: true,
     topics: [rawTopic, sdkTopic].map((topic) => ({ topic, numPartitions: partitions })),
   });
-  const publisher = new EventPublisher({ config, producer: 'bench', autoRegister: true });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'bench',
+    autoRegister: true,
+  });
   try {
     // Pre-encode the same records for the raw run (outside the timed section).
     const prepared = [];

@@ -22,8 +22,8 @@ interface Rule {
 
 const RULES: Rule[] = [
   {
-    name: 'only the SDK imports infrastructure clients (kafkajs, pg, ioredis, avsc, the registry client, OpenTelemetry)',
-    applies: (pkg) => pkg !== 'packages/sdk',
+    name: 'only the SDK imports infrastructure clients (kafkajs, pg, ioredis, avsc, the registry client, OpenTelemetry); the test harness observes the stack with them',
+    applies: (pkg) => pkg !== 'packages/sdk' && pkg !== 'packages/testing',
     forbids: (spec) => DRIVERS.test(spec),
   },
   {
@@ -32,16 +32,25 @@ const RULES: Rule[] = [
     forbids: (spec, target) => spec.startsWith('@accord/') || target !== undefined,
   },
   {
-    name: 'services depend on the SDK only: never on the CLI, the test harness or another service',
-    applies: (pkg) => pkg.startsWith('services/'),
-    // `target` is set only for a relative import that leaves the file's own package.
-    forbids: (spec, target) => spec === '@accord/cli' || spec === '@accord/testing' || target !== undefined,
+    name: 'the reference domain and the schema tools build on the SDK only',
+    applies: (pkg) => pkg === 'packages/reference' || pkg === 'packages/schema-tools',
+    forbids: (spec, target) =>
+      (spec.startsWith('@accord/') && spec !== '@accord/sdk') || target !== undefined,
   },
   {
-    name: 'the CLI reaches the platform through the SDK faces only (@accord/sdk, @accord/sdk/ops)',
+    name: 'services depend on the SDK and the reference domain only: never on the CLI, the tools, the test harness or another service',
+    applies: (pkg) => pkg.startsWith('services/'),
+    // `target` is set only for a relative import that leaves the file's own package.
+    forbids: (spec, target) =>
+      (spec.startsWith('@accord/') && spec !== '@accord/sdk' && spec !== '@accord/reference') ||
+      target !== undefined,
+  },
+  {
+    name: 'the CLI reaches the platform through the SDK faces and the schema tools only (domain-free: it reads schemas/)',
     applies: (pkg) => pkg === 'packages/cli',
     forbids: (spec, target) =>
-      (spec.startsWith('@accord/') && spec !== '@accord/sdk' && spec !== '@accord/sdk/ops') ||
+      (spec.startsWith('@accord/') &&
+        !['@accord/sdk', '@accord/sdk/ops', '@accord/schema-tools'].includes(spec)) ||
       target !== undefined,
   },
   {
@@ -116,12 +125,27 @@ test('the checker catches what the rules forbid', () => {
   ).toEqual([expect.stringContaining('the SDK depends on no other package')]);
   expect(violations('packages/sdk/src/a.ts', "import { main } from '@accord/cli';")).toHaveLength(1);
   expect(violations('services/archive/src/main.ts', "const cli = require('@accord/cli');")).toEqual([
-    expect.stringContaining('services depend on the SDK only'),
+    expect.stringContaining('services depend on the SDK and the reference domain only'),
   ]);
+  expect(
+    violations('services/features/src/main.ts', "import { x } from '@accord/schema-tools';"),
+  ).toHaveLength(1);
+  expect(violations('services/features/src/main.ts', "import { x } from '@accord/reference';")).toEqual([]);
+  // The platform never knows the reference domain; the CLI reads any domain from schemas/.
+  expect(violations('packages/sdk/src/index.ts', "import { SCHEMAS } from '@accord/reference';")).toEqual([
+    expect.stringContaining('the SDK depends on no other package'),
+  ]);
+  expect(
+    violations('packages/cli/src/main.ts', "import { referenceCatalog } from '@accord/reference';"),
+  ).toEqual([expect.stringContaining('through the SDK faces and the schema tools only')]);
+  expect(
+    violations('packages/reference/src/views.ts', "import { x } from '@accord/schema-tools';"),
+  ).toHaveLength(1);
+  expect(violations('packages/testing/src/index.ts', "import type { Admin } from 'kafkajs';")).toEqual([]);
   expect(
     violations('packages/cli/src/main.ts', "import { x } from '@accord/sdk/dist/pipelines/pipeline';"),
   ).toEqual([
-    expect.stringContaining('through the SDK faces only'),
+    expect.stringContaining('through the SDK faces and the schema tools only'),
     expect.stringContaining('no deep imports'),
   ]);
   expect(violations('packages/cli/src/main.ts', "import { Ops } from '@accord/sdk/ops';")).toEqual([]);

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, migrate, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, ROOT } from './cli';
@@ -59,7 +60,12 @@ test('killed and restarted mid-way, the archive holds every event exactly once, 
     await admin.deleteTopics({ topics: [topic] });
   });
 
-  const publisher = new EventPublisher({ config, producer: 'pricing-agent', autoRegister: true });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'pricing-agent',
+    autoRegister: true,
+  });
   const total = 10_000;
   const entities = 200;
   const ids = new Map<string, string[]>();

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext } from '@accord/testing';
 import { ROOT } from './cli';
@@ -17,7 +18,12 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const db = ctx.database();
 const pool = createPgPool(db.url(), { max: 2 });
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {

@@ -6,6 +6,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   CheckpointStore,
   createPgPool,
@@ -28,7 +29,12 @@ const db = ctx.database();
 const dbUrl = db.url();
 const pool = createPgPool(dbUrl, { max: 6 });
 const scoped = resolveConfig({ databaseUrl: dbUrl });
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 const children: ChildProcess[] = [];
 const pipelines: Pipeline[] = [];
 

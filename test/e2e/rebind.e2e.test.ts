@@ -10,8 +10,10 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPgPool, EventPublisher, type Pool, resolveConfig } from '@accord/sdk';
+import { referenceCatalog } from '@accord/reference';
+import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
+import type { Pool } from 'pg';
 import { accord, freePort, ROOT } from './cli';
 
 jest.setTimeout(300000);
@@ -78,7 +80,7 @@ function startArchive(group: string): ChildProcess & { output: string[] } {
 
 async function publish(orderId: string, count: number): Promise<string[]> {
   const config = resolveConfig({ kafkaBrokers: [brokers()], schemaRegistryUrl: registry() });
-  const publisher = new EventPublisher({ config, producer: 'pricing-agent' });
+  const publisher = new EventPublisher({ catalog: referenceCatalog, config, producer: 'pricing-agent' });
   try {
     const sent = await publisher.publishMany(
       Array.from({ length: count }, (_, n) => ({

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import { createPgPool, createPipeline, EventPublisher, type Pipeline, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext } from '@accord/testing';
 import { ROOT } from './cli';
@@ -14,7 +15,12 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const db = ctx.database();
 const pool = createPgPool(db.url(), { max: 4 });
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 let pipeline: Pipeline | undefined;
 
 beforeAll(async () => {

@@ -1,5 +1,11 @@
-import type { Pool } from 'pg';
 import { type AccordOptions, type ResolvedConfig, resolveConfig } from './config';
+import {
+  type AnyEvents,
+  type EventCatalog,
+  PLATFORM_CATALOG,
+  type PlatformTypes,
+  type TypeMap,
+} from './events/catalog';
 import { EventPublisher, type PublisherOptions } from './events/publisher';
 import {
   createFeaturePipeline,
@@ -9,40 +15,44 @@ import {
   type FeatureReaderOptions,
 } from './features';
 import { createPgPool } from './infra/clients';
+import type { SqlPool } from './infra/sql';
 import { defineOwner } from './owners/owner';
 import type { OwnerOptions } from './owners/types';
 import { createPipeline, type Pipeline } from './pipelines/pipeline';
 import type { PipelineOptions } from './pipelines/types';
 import { Telemetry } from './telemetry/seam';
 
-type Provided = 'config' | 'pool' | 'telemetry';
+type Provided = 'config' | 'pool' | 'telemetry' | 'catalog';
 
 /**
  * One context per process: the configuration, the clients (created on first use, shared, closed by
  * `close()`), and the telemetry seam. Pipelines, owners, feature pipelines, readers and publishers are
  * made from it in one style: their own options, nothing about clients.
  */
-export interface Accord {
+export interface Accord<Types extends TypeMap = AnyEvents> {
   readonly config: ResolvedConfig;
+  /** The platform records plus the domain given to createAccord. */
+  readonly catalog: EventCatalog<Types>;
   readonly telemetry: Telemetry;
   /** Postgres at DATABASE_URL (or `databaseUrl`), created on first use. */
-  pool(): Pool;
+  pool(): SqlPool;
   pipeline(options: Omit<PipelineOptions, Provided>): Pipeline;
   owner(options: Omit<OwnerOptions, Provided>): Pipeline;
   features(options: Omit<FeaturePipelineOptions, Provided>): FeaturePipelines;
   featureReader(options: Omit<FeatureReaderOptions, 'config' | 'telemetry'>): FeatureReader;
-  publisher(options: Omit<PublisherOptions, 'config'>): EventPublisher;
+  publisher(options: Omit<PublisherOptions<Types>, 'config' | 'catalog'>): EventPublisher<Types>;
   /** Stops what it made (pipelines, feature pipelines) and closes the clients it created. Idempotent. */
   close(): Promise<void>;
 }
 
-export function createAccord(
-  options: AccordOptions & { poolSize?: number; telemetry?: Telemetry } = {},
-): Accord {
-  const { poolSize, telemetry: given, ...accordOptions } = options;
+export function createAccord<Types extends TypeMap = PlatformTypes>(
+  options: AccordOptions & { poolSize?: number; telemetry?: Telemetry; catalog?: EventCatalog<Types> } = {},
+): Accord<Types> {
+  const { poolSize, telemetry: given, catalog: domain, ...accordOptions } = options;
+  const catalog = domain ?? (PLATFORM_CATALOG as unknown as EventCatalog<Types>);
   const config = resolveConfig(accordOptions);
   const telemetry = given ?? new Telemetry();
-  let pool: Pool | undefined;
+  let pool: SqlPool | undefined;
   const stops: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
   const getPool = () => {
@@ -55,12 +65,13 @@ export function createAccord(
   };
   return {
     config,
+    catalog,
     telemetry,
     pool: getPool,
-    pipeline: (o) => track(createPipeline({ ...o, config, pool: getPool(), telemetry })),
-    owner: (o) => track(defineOwner({ ...o, config, pool: getPool(), telemetry })),
+    pipeline: (o) => track(createPipeline({ ...o, config, pool: getPool(), telemetry, catalog })),
+    owner: (o) => track(defineOwner({ ...o, config, pool: getPool(), telemetry, catalog })),
     features: (o) => {
-      const made = createFeaturePipeline({ ...o, config, pool: getPool(), telemetry });
+      const made = createFeaturePipeline({ ...o, config, pool: getPool(), telemetry, catalog });
       stops.push(async () => {
         await made.stop();
         made.redis.disconnect();
@@ -73,7 +84,7 @@ export function createAccord(
       return reader;
     },
     publisher: (o) => {
-      const publisher = new EventPublisher({ ...o, config });
+      const publisher = new EventPublisher<Types>({ ...o, config, catalog });
       stops.push(() => publisher.close());
       return publisher;
     },

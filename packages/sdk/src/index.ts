@@ -4,11 +4,6 @@
  * are on the second face, `@accord/sdk/ops`.
  */
 
-export type { Redis } from 'ioredis';
-// Driver types, for the services' own SQL and the test harness. They are still here (issue #11: to go
-// behind SDK-owned types); nothing else of the drivers is.
-export type { Admin, Consumer, ITopicConfig, Kafka, KafkaConfig, Producer } from 'kafkajs';
-export type { Pool, PoolClient } from 'pg';
 // One context per process: configuration, clients, telemetry; what runs is made from it.
 export { type Accord, createAccord } from './accord';
 
@@ -51,29 +46,34 @@ export {
   UnavailableError,
   UsageError,
 } from './errors';
+export {
+  type AnyEvents,
+  type CatalogDefinition,
+  defineCatalog,
+  domainOf,
+  EventCatalog,
+  type EventData,
+  type EventName,
+  PLATFORM_CATALOG,
+  type PlatformTypes,
+  type SchemaSource,
+  type SomeCatalog,
+  type TypeMap,
+  type ValidationIssue,
+} from './events/catalog';
 // Events: the publisher, topic names, topics as code, an entity's history.
 export { type HistoryEvent, type HistoryQuery, history } from './events/history';
 export {
-  type EventData,
   EventPublisher,
   HEADERS,
   type PublishedEvent,
   type PublishedRecord,
   type PublisherOptions,
+  type PublishItem,
   type PublishOptions,
+  type SomePublisher,
 } from './events/publisher';
-export {
-  deadLetterTopic,
-  domainOf,
-  domainOfEntity,
-  EVENTS_TOPIC_PATTERN,
-  type EventName,
-  entityTypeOf,
-  eventsTopic,
-  isEventName,
-  proposalsTopic,
-  resolveEventName,
-} from './events/topics';
+export { deadLetterTopic, EVENTS_TOPIC_PATTERN, eventsTopic, proposalsTopic } from './events/topics';
 export {
   applyTopics,
   loadTopicDeclarations,
@@ -129,13 +129,14 @@ export {
   serviceDatabaseUrl,
   untilSignal,
 } from './infra/service';
+export type { Sql, SqlClient, SqlPool, SqlResult } from './infra/sql';
 export { inTransaction } from './infra/transaction';
 // Owners and proposals: the single writer of each entity type.
 export { relayOutbox, startOutboxRelay } from './owners/outbox';
 export { defineOwner } from './owners/owner';
 export { awaitDecision, type OwnerDecision, type ProposeOptions, propose } from './owners/propose';
 export { addAgentRole } from './owners/roles';
-export { commutes, DEFAULT_PRIORITY, outranks } from './owners/rules';
+export { commutes, outranks } from './owners/rules';
 export type { DecideContext, EntityState, OwnerOptions, Proposal, Verdict } from './owners/types';
 // Pipelines: checkpointed consumer groups.
 // The checkpoint table itself, for tests and tools that inspect positions (pipelines own the writes).
@@ -169,8 +170,6 @@ export {
 export { type ClosedWindow, defineWindow, type WindowOptions } from './pipelines/windows';
 // Schemas: serde, the registry client, compatibility, the catalog and codegen.
 export { type AvroJson, type ParsedSchema, parseAvroSchema, stableStringify } from './schemas/canonical';
-export { type CatalogEntry, loadSchemaCatalog } from './schemas/catalog';
-export { generateTypes } from './schemas/codegen';
 export {
   COMPATIBILITY_MODES,
   type CompatibilityMode,
@@ -181,47 +180,16 @@ export {
   REPLAYABLE_DEFAULT_MODE,
   readIssues,
 } from './schemas/compatibility';
-export { GENERATED_TYPES_PATH, type GenerateResult, generateSchemaTypes } from './schemas/generate';
-export { type RegisteredSubject, registerSchemaCatalog } from './schemas/register';
 export { REGISTRY_CONTENT_TYPE, RegistryHttpClient, type SubjectVersion } from './schemas/registry-client';
-export {
-  AvroSerde,
-  avroType,
-  type Decoded,
-  MAGIC_BYTE,
-  readWireHeader,
-  type SerdeOptions,
-  validateRecord,
-} from './schemas/serde';
-// The reference domains' generated types (they move to packages/reference: issue #11).
+export { AvroSerde, type Decoded, MAGIC_BYTE, readWireHeader, type SerdeOptions } from './schemas/serde';
+// The platform's own records (generated from schemas/platform).
 export type {
   ChangeProposal,
-  CustomerRegistered,
   DeadLetter,
   Decision,
   DecisionOutcome,
-  DiscountApproved,
   EventEnvelope,
-  LogAnomaly,
-  LogLevel,
-  LogSummary,
-  OrderLine,
-  OrderPlaced,
-  OrderShipped,
-  ParsedLogRecord,
-  PaymentCaptured,
-  RawLogLine,
-  RefundProcessed,
-  RefundRequested,
-  RiskAction,
-  RiskFlagged,
-  SchemaName,
-  SchemaTypes,
-  StockAdjusted,
-  StockReserved,
 } from './schemas/types.generated';
-export { EVENT_ENTITY_TYPES, SCHEMAS } from './schemas/types.generated';
-
 // Telemetry: the seam for logs, metrics and tracing.
 export { Histogram } from './telemetry/histogram';
 export {
@@ -232,3 +200,5 @@ export {
   type LifecycleListener,
   Telemetry,
 } from './telemetry/seam';
+// Validation of options and files: errors that name the field.
+export { formatIssues, parseOptions } from './validation';

@@ -3,6 +3,7 @@
  * from it with its own options only, reports through the shared seam, and is stopped by close().
  */
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import { createAccord, type LifecycleEvent } from '@accord/sdk';
 import { eventually, TestContext } from '@accord/testing';
 
@@ -21,7 +22,7 @@ afterAll(async () => {
 test('pipelines and publishers made from one context share its clients and telemetry; close() stops them', async () => {
   const topic = await ctx.createTopic({ partitions: 2 });
   const group = ctx.group();
-  const accord = createAccord({ databaseUrl: db.url() });
+  const accord = createAccord({ catalog: referenceCatalog, databaseUrl: db.url() });
   const events: LifecycleEvent[] = [];
   accord.telemetry.on((e) => events.push(e));
   const publisher = accord.publisher({ producer: 'test', autoRegister: true });

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import {
-  type Admin,
   createKafka,
   createPgPool,
   createRedis,
-  type Kafka,
   migrate,
-  type Pool,
-  type Redis,
   type ResolvedConfig,
   resolveConfig,
 } from '@accord/sdk';
+// The harness observes the real stack from outside, with the drivers' own types (the SDK exports none).
+import type { Redis } from 'ioredis';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
 
 /**
  * Test isolation on the real stack: every test gets its own topic, consumer group, Postgres schema and

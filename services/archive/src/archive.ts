@@ -4,16 +4,16 @@ import {
   type EventEnvelope,
   type Pipeline,
   type PipelineEvent,
-  type Pool,
-  type PoolClient,
   type ResolvedConfig,
+  type SqlClient,
+  type SqlPool,
   TerminalError,
 } from '@accord/sdk';
 
 export const ARCHIVE_GROUP = 'accord-archive';
 
 /** Inserts one event; a redelivered event (same id and time) is dropped by the primary key. */
-export async function archiveEvent(tx: PoolClient, event: PipelineEvent): Promise<void> {
+export async function archiveEvent(tx: SqlClient, event: PipelineEvent): Promise<void> {
   const value = event.value;
   const envelope = value?.envelope as EventEnvelope | undefined;
   if (!value || !envelope || typeof envelope.eventId !== 'string') {
@@ -49,7 +49,7 @@ export async function archiveEvent(tx: PoolClient, event: PipelineEvent): Promis
 export interface ArchiveOptions {
   config: ResolvedConfig;
   onError?: (error: unknown) => void;
-  pool: Pool;
+  pool: SqlPool;
   group?: string;
   topics?: RegExp | string[];
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
+import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import { createFeaturePipeline, describeError, Histogram, runService, Telemetry } from '@accord/sdk';
-import { COMMERCE_VIEWS } from './views';
 
 const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
 
-Accord's feature pipelines: compute the feature views (services/features/src/views.ts) from the event
+Accord's feature pipelines: compute the reference feature views (packages/reference/src/views.ts) from the event
 stream into Redis, once, for every agent. Each view version is its own consumer group,
 <group>.<view>.v<version> (e.g. features.order_count.v1), with its own checkpoints: a version added later
 backfills from the start of retention while the others keep serving, and
@@ -38,6 +38,7 @@ if (require.main === module) {
       const pipelines = createFeaturePipeline({
         telemetry,
         views: COMMERCE_VIEWS,
+        catalog: referenceCatalog,
         config,
         pool,
         ...(values.group ? { group: values.group } : {}),

@@ -5,9 +5,9 @@ import {
   inTransaction,
   isCompatibilityMode,
   type ParsedSchema,
-  type Pool,
-  type PoolClient,
   parseAvroSchema,
+  type SqlClient,
+  type SqlPool,
 } from '@accord/sdk';
 import {
   incompatible,
@@ -40,13 +40,13 @@ export type VersionRef = number | 'latest';
  * ids for one schema (the fingerprint is unique) nor a gap or a duplicate in a subject's versions.
  */
 export class RegistryStore {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: SqlPool) {}
 
-  private tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  private tx<T>(work: (client: SqlClient) => Promise<T>): Promise<T> {
     return inTransaction(this.pool, work);
   }
 
-  private lockSubject(client: PoolClient, subject: string) {
+  private lockSubject(client: SqlClient, subject: string) {
     return client.query('select pg_advisory_xact_lock(hashtext($1))', [`accord-registry:${subject}`]);
   }
 
@@ -69,7 +69,7 @@ export class RegistryStore {
   }
 
   private async versions(
-    client: Pool | PoolClient,
+    client: SqlPool | SqlClient,
     subject: string,
     includeDeleted: boolean,
   ): Promise<VersionRow[]> {
@@ -83,7 +83,7 @@ export class RegistryStore {
     return rows;
   }
 
-  async compatibilityOf(client: Pool | PoolClient, subject: string): Promise<CompatibilityMode> {
+  async compatibilityOf(client: SqlPool | SqlClient, subject: string): Promise<CompatibilityMode> {
     const { rows } = await client.query<{ compatibility: CompatibilityMode }>(
       `select compatibility from registry_config where subject = $1 or subject = '' order by subject desc limit 1`,
       [subject],

@@ -4,8 +4,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createPgPool, migrate, type Pool, resolveConfig } from '@accord/sdk';
+import { createPgPool, migrate, resolveConfig } from '@accord/sdk';
 import { TestContext, uniqueName } from '@accord/testing';
+import type { Pool } from 'pg';
 import { createRegistryServer } from '../src/http';
 import { RegistryStore } from '../src/store';
 

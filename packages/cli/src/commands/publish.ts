@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
-import { type EventData, type EventName, EventPublisher, resolveEventName, UsageError } from '@accord/sdk';
+import { EventPublisher, UsageError } from '@accord/sdk';
+import { projectCatalog } from '../catalog';
 import type { Command } from '../command';
 import { loadStack } from '../stack';
 
@@ -78,7 +79,11 @@ Options:
       if (!item.entity) throw new UsageError(`${where}missing entity id: give --entity`);
     }
     const { config } = loadStack();
-    const publisher = new EventPublisher({ config, producer: fallback(values.producer) ?? 'accord-cli' });
+    const publisher = new EventPublisher({
+      config,
+      catalog: projectCatalog(),
+      producer: fallback(values.producer) ?? 'accord-cli',
+    });
     try {
       const options = (item: (typeof items)[number]) => ({
         entityId: item.entity,
@@ -87,11 +92,7 @@ Options:
       });
       if (items.length === 1) {
         const item = items[0]!;
-        const sent = await publisher.publish(
-          resolveEventName(item.type),
-          item.data as EventData<EventName>,
-          options(item),
-        );
+        const sent = await publisher.publish(item.type, item.data, options(item));
         if (values.json) out(JSON.stringify(sent));
         else
           out(
@@ -101,7 +102,7 @@ Options:
         const sent = await publisher.publishMany(
           items.map((item) => ({
             type: item.type,
-            data: item.data as EventData<EventName>,
+            data: item.data,
             options: options(item),
           })),
         );

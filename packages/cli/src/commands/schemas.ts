@@ -1,14 +1,12 @@
 import { join, resolve } from 'node:path';
 import {
   type CatalogEntry,
+  CODEGEN_FILE,
   generateSchemaTypes,
   loadSchemaCatalog,
-  REPLAYABLE_DEFAULT_MODE,
-  RegistryHttpClient,
   registerSchemaCatalog,
-  resolveConfig,
-  UsageError,
-} from '@accord/sdk';
+} from '@accord/schema-tools';
+import { REPLAYABLE_DEFAULT_MODE, RegistryHttpClient, resolveConfig, UsageError } from '@accord/sdk';
 import { type Command, type CommandContext, formatTable } from '../command';
 import { projectRoot } from '../stack/paths';
 
@@ -16,7 +14,7 @@ const HELP = `Subcommands:
   check      compare schemas/ with the registry; exit 1 naming every incompatible change
   register   register every schema of schemas/ (subject = record full name, mode ${REPLAYABLE_DEFAULT_MODE})
   list       subjects in the registry with their versions and compatibility mode
-  generate   regenerate the SDK's TypeScript types from schemas/ (--check: exit 1 when they are stale)
+  generate   regenerate the TypeScript types of each target of ${CODEGEN_FILE} (--check: exit 1 when stale)
 
 Options:
   --dir <path>   the schemas folder (default <project>/schemas)
@@ -121,22 +119,21 @@ async function list(ctx: CommandContext): Promise<number> {
 }
 
 function generate(ctx: CommandContext): number {
-  const result = generateSchemaTypes(projectRoot(), { check: Boolean(ctx.values.check) });
-  if (ctx.values.check) {
-    if (!result.upToDate) {
+  const results = generateSchemaTypes(projectRoot(), { check: Boolean(ctx.values.check) });
+  let stale = 0;
+  for (const result of results) {
+    if (ctx.values.check && !result.upToDate) {
+      stale++;
       ctx.err(`accord schemas generate: ${result.path} is stale: run accord schemas generate`);
-      return 1;
-    }
-    ctx.out(`${result.path} is up to date (${result.schemas} schemas)`);
-    return 0;
+    } else if (ctx.values.check) ctx.out(`${result.path} is up to date (${result.schemas} schemas)`);
+    else ctx.out(`${result.upToDate ? 'unchanged' : 'wrote'} ${result.path} (${result.schemas} schemas)`);
   }
-  ctx.out(`${result.upToDate ? 'unchanged' : 'wrote'} ${result.path} (${result.schemas} schemas)`);
-  return 0;
+  return stale ? 1 : 0;
 }
 
 export const schemasCommand: Command = {
   name: 'schemas',
-  summary: 'check, register and list Avro schemas; generate the SDK types',
+  summary: 'check, register and list Avro schemas; generate their TypeScript types',
   usage: 'accord schemas check|register|list|generate [--dir <path>] [--json] [--check]',
   help: HELP,
   options: { dir: { type: 'string' }, json: { type: 'boolean' }, check: { type: 'boolean' } },

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { loadTopicDeclarations, UsageError } from '@accord/sdk';
 import { applyDeclaredTopics, compareDeclaredTopics } from '@accord/sdk/ops';
+import { projectCatalog } from '../catalog';
 import { type Command, formatTable } from '../command';
 import { loadStack } from '../stack';
 import { projectRoot } from '../stack/paths';
@@ -34,7 +35,7 @@ Exit code 1 when a topic has drifted from its declaration.`,
     const declarations = loadTopicDeclarations(topicsFile(values.file));
     const rows =
       sub === 'apply'
-        ? await applyDeclaredTopics(config, declarations)
+        ? await applyDeclaredTopics(config, declarations, projectCatalog())
         : await compareDeclaredTopics(config, declarations);
     if (values.json) out(JSON.stringify(rows, null, 2));
     else

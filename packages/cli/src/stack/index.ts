@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { loadSchemaCatalog, registerSchemaCatalog } from '@accord/schema-tools';
 import {
   checkKafka,
   checkPostgres,
@@ -6,14 +7,13 @@ import {
   checkSchemaRegistry,
   describeError,
   type HealthReport,
-  loadSchemaCatalog,
   loadTopicDeclarations,
   type ResolvedConfig,
   redactUrl,
-  registerSchemaCatalog,
   resolveConfig,
 } from '@accord/sdk';
 import { applyDeclaredTopics, needsRebind, withOps } from '@accord/sdk/ops';
+import { projectCatalog } from '../catalog';
 import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
 import { type StackPaths, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
@@ -95,6 +95,7 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
   const topics = await applyDeclaredTopics(
     stack.config,
     loadTopicDeclarations(join(stack.paths.root, 'infra', 'kafka', 'topics.json')),
+    projectCatalog(join(stack.paths.root, 'schemas')),
   );
   const changed = topics.filter((t) => t.action !== 'unchanged');
   log(

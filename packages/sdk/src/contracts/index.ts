@@ -1,5 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlClient, SqlPool } from '../infra/sql';
 
 /**
  * Semantic contracts: versioned business definitions (e.g. available_item@2) stored centrally in Postgres.
@@ -80,7 +80,7 @@ export function parseContractRef(ref: string): { name: string; version: number }
 
 export class ContractStore {
   private readonly cache = new Map<string, Contract>();
-  constructor(private readonly pool: Pool | PoolClient) {}
+  constructor(private readonly pool: SqlPool | SqlClient) {}
 
   async list(): Promise<Contract[]> {
     const { rows } = await this.pool.query<Contract>(
@@ -119,7 +119,7 @@ export interface GoldenCaseResult {
 }
 
 /** Runs every golden case (or one contract's) through the SDK and through SQL. */
-export async function runGoldenCases(pool: Pool, ref?: string): Promise<GoldenCaseResult[]> {
+export async function runGoldenCases(pool: SqlPool, ref?: string): Promise<GoldenCaseResult[]> {
   const store = new ContractStore(pool);
   const contracts = ref ? [await store.get(ref)] : await store.list();
   const results: GoldenCaseResult[] = [];

@@ -1,5 +1,5 @@
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlPool } from '../infra/sql';
 
 export interface HistoryQuery {
   entityType: string;
@@ -44,7 +44,7 @@ function time(name: string, value: Date | string | undefined): Date | null {
  * An entity's events from the archive, oldest first (the most recent `limit` of them). Same entity ⇒
  * same partition ⇒ Kafka order, which the (occurred_at, partition, offset) ordering preserves.
  */
-export async function history(pool: Pool, query: HistoryQuery): Promise<HistoryEvent[]> {
+export async function history(pool: SqlPool, query: HistoryQuery): Promise<HistoryEvent[]> {
   if (!query.entityType || !query.entityId)
     throw new AccordError('EVENT_INVALID', 'history needs entityType and entityId');
   const limit = query.limit ?? 1000;

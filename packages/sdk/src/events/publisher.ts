@@ -5,8 +5,15 @@ import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import { createKafka } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
-import type { EventEnvelope, SchemaTypes } from '../schemas/types.generated';
-import { domainOfEntity, type EventName, entityTypeOf, eventsTopic, resolveEventName } from './topics';
+import type { EventEnvelope } from '../schemas/types.generated';
+import {
+  type AnyEvents,
+  type EventCatalog,
+  type EventData,
+  type EventName,
+  PLATFORM_CATALOG,
+  type TypeMap,
+} from './catalog';
 
 /** Header names Accord puts on every event. */
 export const HEADERS = {
@@ -16,9 +23,6 @@ export const HEADERS = {
   schemaId: 'accord-schema-id',
   traceparent: 'traceparent',
 } as const;
-
-/** An event's own fields: everything but the envelope, which the publisher fills. */
-export type EventData<N extends EventName> = Omit<SchemaTypes[N], 'envelope'>;
 
 export interface PublishOptions {
   /** The entity the event is about: the Kafka key. Required. */
@@ -35,9 +39,17 @@ export interface PublishOptions {
   headers?: Record<string, string>;
 }
 
+/** One event of a publishMany: its type, its own fields, where it goes. */
+export type PublishItem<Types extends TypeMap> =
+  | {
+      [N in EventName<Types>]: { type: N; data: EventData<Types, N>; options: PublishOptions };
+    }[EventName<Types>]
+  // A short name (OrderPlaced) or a name known only at run time: checked when the event is validated.
+  | { type: string; data: Record<string, unknown>; options: PublishOptions };
+
 export interface PublishedEvent {
   eventId: string;
-  eventType: EventName;
+  eventType: string;
   entityId: string;
   topic: string;
   schemaId: number;
@@ -48,8 +60,10 @@ export interface PublishedRecord extends PublishedEvent {
   offset: string;
 }
 
-export interface PublisherOptions {
+export interface PublisherOptions<Types extends TypeMap = AnyEvents> {
   config?: ResolvedConfig;
+  /** The event types it may publish (defineCatalog). Default: the platform records only. */
+  catalog?: EventCatalog<Types>;
   /** The agent or service that emits: goes into every envelope's `producer`. */
   producer: string;
   serde?: AvroSerde;
@@ -67,19 +81,24 @@ function traceparent(): string {
   return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
 }
 
+/** A publisher of any domain, for platform code that publishes only platform records (proposals, decisions). */
+// biome-ignore lint/suspicious/noExplicitAny: platform records are in every catalog, whatever its type map
+export type SomePublisher = EventPublisher<any>;
+
 /**
  * Publishes domain events. Ordering contract: the key is the entity id, so all events of one entity go
  * to one partition of the entity's topic and are read in the order they were published (the producer is
  * idempotent with one request in flight, acks=all: retries never reorder or duplicate).
  * Nothing is reported as published that the broker did not acknowledge.
  */
-export class EventPublisher {
+export class EventPublisher<Types extends TypeMap = AnyEvents> {
   readonly serde: AvroSerde;
+  readonly catalog: EventCatalog<Types>;
   private readonly kafka: Kafka;
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
 
-  constructor(private readonly options: PublisherOptions) {
+  constructor(private readonly options: PublisherOptions<Types>) {
     const config = options.config ?? resolveConfig();
     if (!options.producer || typeof options.producer !== 'string') {
       throw new AccordError(
@@ -88,9 +107,14 @@ export class EventPublisher {
       );
     }
     this.kafka = createKafka(config);
+    this.catalog = options.catalog ?? (PLATFORM_CATALOG as unknown as EventCatalog<Types>);
     this.serde =
       options.serde ??
-      new AvroSerde({ registryUrl: config.schemaRegistry.url, autoRegister: options.autoRegister ?? false });
+      new AvroSerde({
+        registryUrl: config.schemaRegistry.url,
+        autoRegister: options.autoRegister ?? false,
+        catalog: this.catalog,
+      });
   }
 
   private connect(): Promise<Producer> {
@@ -114,27 +138,27 @@ export class EventPublisher {
   }
 
   /** Validates and encodes one event; nothing is sent. */
-  async prepare<N extends EventName>(
+  async prepare<N extends EventName<Types>>(
     type: N | string,
-    data: EventData<N>,
+    data: EventData<Types, N>,
     options: PublishOptions,
     trace = traceparent(),
   ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
-    const eventType = resolveEventName(type) as N;
+    const eventType = this.catalog.resolveEventName(type) as N;
     if (typeof options?.entityId !== 'string' || options.entityId.trim() === '') {
       throw new AccordError(
         'EVENT_INVALID',
         `entityId is required for ${eventType}: it is the Kafka key that keeps an entity's events in order`,
       );
     }
-    const entityType = options.entityType ?? entityTypeOf(eventType);
+    const entityType = options.entityType ?? this.catalog.entityTypeOf(eventType);
     if (!entityType) {
       throw new AccordError(
         'EVENT_INVALID',
         `entityType is required for ${eventType}, which is not tied to one entity type`,
       );
     }
-    const topic = options.topic ?? eventsTopic(entityType, domainOfEntity(entityType));
+    const topic = options.topic ?? this.catalog.eventsTopic(entityType);
     const occurredAt = options.occurredAt === undefined ? Date.now() : new Date(options.occurredAt).getTime();
     if (!Number.isFinite(occurredAt))
       throw new AccordError('EVENT_INVALID', `occurredAt is not a valid time: ${String(options.occurredAt)}`);
@@ -149,7 +173,7 @@ export class EventPublisher {
       correlationId: options.correlationId ?? null,
       contractVersions: options.contractVersions ?? [],
     };
-    const record = { envelope, ...data } as unknown as SchemaTypes[N];
+    const record = { envelope, ...data } as unknown as Types[N];
     const { buffer, schemaId } = await this.serde.encode(eventType, record);
     return {
       topic,
@@ -171,9 +195,9 @@ export class EventPublisher {
   }
 
   /** Publishes one event and resolves once the broker acknowledged it (acks=all). */
-  async publish<N extends EventName>(
+  async publish<N extends EventName<Types>>(
     type: N | string,
-    data: EventData<N>,
+    data: EventData<Types, N>,
     options: PublishOptions,
   ): Promise<PublishedRecord> {
     const prepared = await this.prepare(type, data, options);
@@ -192,15 +216,15 @@ export class EventPublisher {
    * Publishes many events in one batch. Every event is validated and encoded first: if any is invalid,
    * none is sent. Resolves once the broker acknowledged all of them.
    */
-  async publishMany(
-    events: { type: EventName | string; data: EventData<EventName>; options: PublishOptions }[],
-  ): Promise<PublishedEvent[]> {
+  async publishMany(events: PublishItem<Types>[]): Promise<PublishedEvent[]> {
     const prepared = [];
     // One publishMany is one operation: its events share the trace context.
     const trace = traceparent();
     for (const [i, e] of events.entries()) {
       try {
-        prepared.push(await this.prepare(e.type, e.data, e.options, trace));
+        prepared.push(
+          await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options, trace),
+        );
       } catch (error) {
         if (error instanceof AccordError) {
           error.message = `event ${i}: ${error.message}`;

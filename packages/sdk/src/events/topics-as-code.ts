@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Admin } from 'kafkajs';
+import { z } from 'zod';
 import { ConfigError } from '../errors';
-import { type CompatibilityMode, isCompatibilityMode } from '../schemas/compatibility';
+import { COMPATIBILITY_MODES, type CompatibilityMode } from '../schemas/compatibility';
+import { formatIssues } from '../validation';
 
 export interface TopicDeclaration {
   name: string;
@@ -15,34 +17,39 @@ export interface TopicDeclaration {
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
-/** Reads and validates infra/kafka/topics.json; errors name the topic and the field. */
+const Declaration = z.strictObject({
+  name: z.string().regex(TOPIC_NAME, `must match ${TOPIC_NAME}`),
+  partitions: z.int().min(1, 'must be a positive integer'),
+  cleanupPolicy: z.enum(['delete', 'compact', 'compact,delete']),
+  retentionMs: z.int().refine((v) => v >= 1 || v === -1, 'must be a positive integer or -1 (forever)'),
+  compatibility: z.enum(COMPATIBILITY_MODES),
+});
+const TopicsFile = z.strictObject({
+  $comment: z.string().optional(),
+  defaults: Declaration.partial().optional(),
+  topics: z.array(z.record(z.string(), z.unknown())),
+});
+
+/** Reads and validates infra/kafka/topics.json; errors name the file, the topic and the field. */
 export function loadTopicDeclarations(file: string): TopicDeclaration[] {
-  let raw: { defaults?: Partial<TopicDeclaration>; topics?: Partial<TopicDeclaration>[] };
+  let json: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new ConfigError(`${file}: ${(error as Error).message}`);
   }
-  if (!Array.isArray(raw.topics)) throw new ConfigError(`${file}: "topics" must be an array`);
+  const raw = TopicsFile.safeParse(json);
+  if (!raw.success) throw new ConfigError(`${file}: ${formatIssues(raw.error.issues)}`);
   const seen = new Set<string>();
-  return raw.topics.map((topic, i) => {
-    const t = { ...raw.defaults, ...topic };
-    const where = `${file}: topics[${i}]${typeof t.name === 'string' ? ` (${t.name})` : ''}`;
-    if (typeof t.name !== 'string' || !TOPIC_NAME.test(t.name))
-      throw new ConfigError(`${where}: "name" must match ${TOPIC_NAME}`);
-    if (seen.has(t.name)) throw new ConfigError(`${where}: declared twice`);
-    seen.add(t.name);
-    if (!Number.isInteger(t.partitions) || (t.partitions ?? 0) < 1)
-      throw new ConfigError(`${where}: "partitions" must be a positive integer`);
-    if (!['delete', 'compact', 'compact,delete'].includes(t.cleanupPolicy ?? '')) {
-      throw new ConfigError(`${where}: "cleanupPolicy" must be delete, compact or compact,delete`);
-    }
-    if (!Number.isInteger(t.retentionMs) || ((t.retentionMs ?? 0) < 1 && t.retentionMs !== -1)) {
-      throw new ConfigError(`${where}: "retentionMs" must be a positive integer or -1 (forever)`);
-    }
-    if (!isCompatibilityMode(t.compatibility))
-      throw new ConfigError(`${where}: "compatibility" is not a compatibility mode`);
-    return t as TopicDeclaration;
+  return raw.data.topics.map((topic, i) => {
+    const { $comment: _comment, ...fields } = topic;
+    const merged = { ...raw.data.defaults, ...fields };
+    const where = `${file}: topics[${i}]${typeof merged.name === 'string' ? ` (${merged.name})` : ''}`;
+    const t = Declaration.safeParse(merged, { reportInput: true });
+    if (!t.success) throw new ConfigError(`${where}: ${formatIssues(t.error.issues)}`);
+    if (seen.has(t.data.name)) throw new ConfigError(`${where}: declared twice`);
+    seen.add(t.data.name);
+    return t.data;
   });
 }
 

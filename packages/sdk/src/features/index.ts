@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { Pool } from 'pg';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
+import type { SomeCatalog } from '../events/catalog';
 import { createRedis } from '../infra/clients';
+import type { SqlPool } from '../infra/sql';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
 import { Telemetry } from '../telemetry/seam';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
@@ -18,9 +19,11 @@ export interface FeaturePipelineOptions {
   /** Redis key prefix (tests use their own). */
   prefix?: string;
   config?: ResolvedConfig;
-  pool?: Pool;
+  pool?: SqlPool;
   redis?: Redis;
   mode?: PipelineMode;
+  /** The domain's catalog: events decode to its current shape of their schema. */
+  catalog?: SomeCatalog;
   onError?: (error: unknown) => void;
   /** Lifecycle events of every view version's pipeline, and `features.written` (end-to-end staleness) per flush. */
   telemetry?: Telemetry;
@@ -123,6 +126,7 @@ export class FeaturePipelines {
       config,
       telemetry: this.telemetry,
       ...(options.pool ? { pool: options.pool } : {}),
+      ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
       chunkSize: 500,
       handler: async (event, ctx) => {

@@ -1,9 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import type { Pool } from 'pg';
 import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { AccordError, describeError, isAccordError } from '../errors';
 import { createPgPool } from './clients';
 import { isTransient } from './retry';
+import type { SqlPool } from './sql';
 
 /**
  * What every Accord service does the same way: log in to Postgres as its own least-privilege role,
@@ -25,7 +25,12 @@ export function serviceDatabaseUrl(
 }
 
 /** Throws when the pool's login is a Postgres superuser (or Postgres cannot be used at all). */
-export async function refuseSuperuser(pool: Pool, service: string, url: string, role: string): Promise<void> {
+export async function refuseSuperuser(
+  pool: SqlPool,
+  service: string,
+  url: string,
+  role: string,
+): Promise<void> {
   let superuser: boolean | undefined;
   try {
     const { rows } = await pool.query<{ rolsuper: boolean }>(
@@ -63,7 +68,7 @@ export interface ServiceContext<V> {
   values: V;
   config: ResolvedConfig;
   /** Postgres as the service's own least-privilege role (checked not to be a superuser). */
-  pool: Pool;
+  pool: SqlPool;
   databaseUrl: string;
   /** One line on stdout, prefixed with the service's name. */
   log: (line: string) => void;

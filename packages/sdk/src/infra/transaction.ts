@@ -1,7 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
+import type { SqlClient, SqlPool } from './sql';
 
 /** Runs `work` in one Postgres transaction: committed when it returns, rolled back when it throws. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');

@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlPool } from '../infra/sql';
 import { CheckpointStore } from '../pipelines/checkpoints';
 import { groupIsRunning, resolvePositions, type StartPosition } from '../pipelines/positions';
 import { liveRef } from './lag';
@@ -17,7 +17,7 @@ export interface AddedConsumer {
  */
 export async function addConsumer(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   group: string,
   topic: string,
   from: StartPosition,

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
 import { deadLetterTopic } from '../events/topics';
+import type { SqlPool } from '../infra/sql';
 import { DLQ_REPLAY_HEADER } from '../pipelines/types';
 import type { AvroSerde } from '../schemas/serde';
 
@@ -18,7 +18,7 @@ export interface DeadLetterEntry {
 /** The records of a group's dead-letter topic, with what operators did about them. */
 export async function readDeadLetters(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   kafka: Kafka,
   group: string,
 ): Promise<DeadLetterEntry[]> {
@@ -82,7 +82,7 @@ export async function readDeadLetters(
 }
 
 export async function recordDeadLetterAction(
-  pool: Pool,
+  pool: SqlPool,
   group: string,
   dlqOffsets: string[],
   action: 'replayed' | 'discarded',

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
-import type { Pool } from 'pg';
 import type { ResolvedConfig } from '../config';
 import { createKafka, createPgPool } from '../infra/clients';
+import type { SqlPool } from '../infra/sql';
 import { CheckpointStore, type IncidentRow } from '../pipelines/checkpoints';
 import { groupIsRunning, type StartPosition } from '../pipelines/positions';
 import { AvroSerde } from '../schemas/serde';
@@ -46,7 +46,7 @@ export class Ops {
     private readonly config: ResolvedConfig,
     private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly pool: Pool,
+    private readonly pool: SqlPool,
   ) {}
 
   static async connect(config: ResolvedConfig): Promise<Ops> {

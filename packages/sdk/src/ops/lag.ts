@@ -1,8 +1,8 @@
 import type { Admin } from 'kafkajs';
-import type { Pool } from 'pg';
 import { resolveConfig } from '../config';
 import { fetchLogIdentity, type LogIdentity } from '../infra/kafka-metadata';
 import { withRetry } from '../infra/retry';
+import type { SqlPool } from '../infra/sql';
 import { type CheckpointRow, CheckpointStore, type LogRef } from '../pipelines/checkpoints';
 import {
   checkPosition,
@@ -58,7 +58,7 @@ export interface PartitionLag {
 /** Positions, lag (log end minus checkpoint) and last progress, per group and partition. */
 export async function pipelineLag(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   options: { group?: string; stuckAfterSeconds?: number; brokers?: string[] } = {},
 ): Promise<PartitionLag[]> {
   const rows = await new CheckpointStore(pool).list(options.group);

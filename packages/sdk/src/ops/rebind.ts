@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import type { LogRef } from '../pipelines/checkpoints';
 import { notifyControl } from '../pipelines/control';
@@ -39,7 +39,7 @@ export interface RebindPlan {
  */
 export async function planRebind(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   group: string,
   from: StartPosition,
   options: { topic?: string; brokers?: string[] } = {},
@@ -95,7 +95,7 @@ export async function planRebind(
  */
 export async function executeRebind(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   plan: RebindPlan,
   requestedBy: string,
 ): Promise<number> {

@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import { CheckpointStore } from '../pipelines/checkpoints';
 import { notifyControl } from '../pipelines/control';
@@ -48,7 +48,7 @@ export function describeTarget(target: ReplayTarget): string {
 /** What a replay would do, per partition. Nothing changes. */
 export async function planReplay(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   group: string,
   target: ReplayTarget,
   untilTime?: Date,
@@ -141,7 +141,7 @@ export async function planReplay(
  */
 export async function executeReplay(
   admin: Admin,
-  pool: Pool,
+  pool: SqlPool,
   plan: ReplayPlan,
   requestedBy: string,
 ): Promise<number> {

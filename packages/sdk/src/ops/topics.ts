@@ -1,14 +1,17 @@
 import type { ResolvedConfig } from '../config';
-import { eventsTopic } from '../events/topics';
+import type { SomeCatalog } from '../events/catalog';
 import { applyTopics, type TopicApplyResult, type TopicDeclaration } from '../events/topics-as-code';
 import { createKafka } from '../infra/clients';
 import { RegistryHttpClient } from '../schemas/registry-client';
-import { EVENT_ENTITY_TYPES } from '../schemas/types.generated';
 
-/** Applies the declared topics, then the compatibility of the subjects of the event types they carry. */
+/**
+ * Applies the declared topics, then the compatibility of the subjects of the event types they carry
+ * (which event types an events topic carries is the catalog's knowledge).
+ */
 export async function applyDeclaredTopics(
   config: ResolvedConfig,
   declarations: TopicDeclaration[],
+  catalog: SomeCatalog,
 ): Promise<TopicApplyResult[]> {
   const admin = createKafka(config).admin();
   await admin.connect();
@@ -20,9 +23,10 @@ export async function applyDeclaredTopics(
   }
   const registry = new RegistryHttpClient(config.schemaRegistry.url);
   for (const d of declarations) {
-    const subjects = Object.entries(EVENT_ENTITY_TYPES as Record<string, string>)
-      .filter(([, entity]) => eventsTopic(entity) === d.name)
-      .map(([eventType]) => eventType);
+    const subjects = catalog
+      .entityTypes()
+      .filter((entity) => catalog.eventsTopic(entity) === d.name)
+      .flatMap((entity) => catalog.eventTypesOf(entity));
     for (const subject of subjects) {
       if ((await registry.subjectCompatibility(subject)) !== d.compatibility) {
         await registry.setSubjectCompatibility(subject, d.compatibility);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { PoolClient } from 'pg';
 import { describeError } from '../errors';
+import type { SqlClient } from '../infra/sql';
 import { TerminalError } from '../pipelines/errors';
 import type { ChangeProposal } from '../schemas/types.generated';
 import { commutes } from './rules';
@@ -43,7 +43,7 @@ export function toProposal(entityType: string, value: Record<string, unknown>): 
  * checkpoint in the same transaction. Returns the decision (undefined for a redelivery).
  */
 export async function handleProposal(
-  tx: PoolClient,
+  tx: SqlClient,
   options: OwnerOptions,
   proposal: Proposal,
 ): Promise<{ decisionId: string; verdict: Verdict } | undefined> {
@@ -76,7 +76,7 @@ const reasonOf = (verdict: Verdict): string | null => ('reason' in verdict ? (ve
 
 /** Appends the proposal to the audit. A redelivery of the same proposal changes nothing; a re-sent key is a duplicate. */
 async function recordProposal(
-  tx: PoolClient,
+  tx: SqlClient,
   e: string,
   proposal: Proposal,
 ): Promise<'new' | 'redelivered' | 'duplicate-key'> {
@@ -105,7 +105,7 @@ async function recordProposal(
 }
 
 /** The entity's current version and state, locked for the rest of the transaction (created empty if new). */
-async function lockEntity(tx: PoolClient, e: string, entityId: string): Promise<EntityState> {
+async function lockEntity(tx: SqlClient, e: string, entityId: string): Promise<EntityState> {
   await tx.query(`insert into ${table(e, 'entities')} (entity_id) values ($1) on conflict do nothing`, [
     entityId,
   ]);
@@ -118,7 +118,7 @@ async function lockEntity(tx: PoolClient, e: string, entityId: string): Promise<
 
 /** Duplicate key → rejected; stale version → rejected unless the change commutes (merge); else the owner decides. */
 async function judge(
-  tx: PoolClient,
+  tx: SqlClient,
   options: OwnerOptions,
   proposal: Proposal,
   current: EntityState,
@@ -173,7 +173,7 @@ async function judge(
 
 /** An accepted verdict writes the new state and bumps the version; returns the version after (null if none). */
 async function applyVerdict(
-  tx: PoolClient,
+  tx: SqlClient,
   e: string,
   proposal: Proposal,
   current: EntityState,
@@ -189,7 +189,7 @@ async function applyVerdict(
 }
 
 /** A re-sent idempotency key: the audit keeps the attempt under its own proposal id. */
-async function recordDuplicateAttempt(tx: PoolClient, e: string, proposal: Proposal): Promise<void> {
+async function recordDuplicateAttempt(tx: SqlClient, e: string, proposal: Proposal): Promise<void> {
   await tx.query(
     `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, null, to_timestamp($9::double precision / 1000)) on conflict do nothing`,
@@ -215,11 +215,7 @@ interface Decided {
   conflicting: number | null;
 }
 
-async function auditDecision(
-  tx: PoolClient,
-  e: string,
-  d: Decided & { current: EntityState },
-): Promise<void> {
+async function auditDecision(tx: SqlClient, e: string, d: Decided & { current: EntityState }): Promise<void> {
   const { proposal, verdict } = d;
   await tx.query(
     `insert into ${table(e, 'decisions')} (decision_id, proposal_id, entity_id, agent, action, outcome, reason, version_before,
@@ -243,7 +239,7 @@ async function auditDecision(
 }
 
 /** The decision event, queued in the outbox in the same transaction (the relay publishes it). */
-async function queueDecisionEvent(tx: PoolClient, e: string, d: Decided): Promise<void> {
+async function queueDecisionEvent(tx: SqlClient, e: string, d: Decided): Promise<void> {
   const { proposal, verdict } = d;
   await tx.query(`insert into ${table(e, 'outbox')} (decision_id, entity_id, payload) values ($1, $2, $3)`, [
     d.decisionId,
@@ -264,7 +260,7 @@ async function queueDecisionEvent(tx: PoolClient, e: string, d: Decided): Promis
 
 /** Top-level fields changed by accepted decisions since `version`. */
 async function changedFieldsSince(
-  tx: PoolClient,
+  tx: SqlClient,
   entityType: string,
   entityId: string,
   version: number,

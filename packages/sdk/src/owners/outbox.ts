@@ -1,6 +1,5 @@
-import type { Pool } from 'pg';
-import type { EventPublisher } from '../events/publisher';
-import { domainOfEntity, eventsTopic } from '../events/topics';
+import type { SomePublisher } from '../events/publisher';
+import type { SqlPool } from '../infra/sql';
 import { table } from './types';
 
 /**
@@ -8,8 +7,8 @@ import { table } from './types';
  * event id, which is the decision id). Returns how many it published.
  */
 export async function relayOutbox(
-  pool: Pool,
-  publisher: EventPublisher,
+  pool: SqlPool,
+  publisher: SomePublisher,
   entityType: string,
   options: { topic?: string; limit?: number } = {},
 ): Promise<number> {
@@ -31,7 +30,7 @@ export async function relayOutbox(
       await client.query('commit');
       return 0;
     }
-    const topic = options.topic ?? eventsTopic(entityType, domainOfEntity(entityType));
+    const topic = options.topic ?? publisher.catalog.eventsTopic(entityType);
     await publisher.publishMany(
       rows.map((r) => {
         const { causationId, ...data } = r.payload as { causationId: string } & Record<string, unknown>;
@@ -65,8 +64,8 @@ export async function relayOutbox(
 
 /** Runs relayOutbox every `intervalMs` (and at once) until stopped. Errors go to `onError` and the loop goes on. */
 export function startOutboxRelay(
-  pool: Pool,
-  publisher: EventPublisher,
+  pool: SqlPool,
+  publisher: SomePublisher,
   entityType: string,
   options: { topic?: string; intervalMs?: number; onError?: (error: unknown) => void } = {},
 ): { stop: () => Promise<void>; published: () => number } {

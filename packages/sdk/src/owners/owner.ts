@@ -1,5 +1,5 @@
 import { resolveConfig } from '../config';
-import { proposalsTopic } from '../events/topics';
+import { AccordError } from '../errors';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
 import type { LifecycleEvent } from '../telemetry/seam';
@@ -17,12 +17,18 @@ export * from './types';
 export function defineOwner(options: OwnerOptions): Pipeline {
   const config = options.config ?? resolveConfig();
   const group = options.group ?? `owner-${options.entityType}`;
+  if (!options.topic && !options.catalog)
+    throw new AccordError(
+      'CONFIG_INVALID',
+      `owner of ${options.entityType}: give option catalog (to name its proposals topic) or option topic`,
+    );
+  const topic = options.topic ?? options.catalog?.proposalsTopic(options.entityType) ?? '';
   // Decisions of the chunk in flight, per partition and offset (a chunk run again overwrites its own).
   const pending = new Map<number, Map<bigint, LifecycleEvent>>();
   const pipeline = createPipeline({
     name: group,
     group,
-    topics: [options.topic ?? proposalsTopic(options.entityType)],
+    topics: [topic],
     mode: 'transactional',
     from: 'earliest',
     config,

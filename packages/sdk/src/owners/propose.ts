@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
-import type { EventPublisher } from '../events/publisher';
-import { proposalsTopic } from '../events/topics';
+import type { SomePublisher } from '../events/publisher';
+import type { SqlPool } from '../infra/sql';
 import { table } from './types';
 
 export interface ProposeOptions {
@@ -27,7 +26,7 @@ export interface OwnerDecision {
 
 /** Agents propose; only the owner writes. Resolves with the proposal id once Kafka acknowledged it. */
 export async function propose(
-  publisher: EventPublisher,
+  publisher: SomePublisher,
   entityType: string,
   entityId: string,
   action: string,
@@ -47,14 +46,14 @@ export async function propose(
       reason: options.reason ?? null,
       contextJson: options.context === undefined ? null : JSON.stringify(options.context),
     },
-    { entityId, entityType, topic: options.topic ?? proposalsTopic(entityType) },
+    { entityId, entityType, topic: options.topic ?? publisher.catalog.proposalsTopic(entityType) },
   );
   return proposalId;
 }
 
 /** Waits (bounded) for the owner's decision on a proposal, reading the audit with a read-only role. */
 export async function awaitDecision(
-  pool: Pool,
+  pool: SqlPool,
   entityType: string,
   proposalId: string,
   timeoutMs = 10000,

@@ -1,12 +1,15 @@
-import type { Pool } from 'pg';
 import { AccordError } from '../errors';
 import { SQLSTATE, sqlState } from '../infra/pg-errors';
+import type { SqlPool } from '../infra/sql';
 
 /**
  * An agent's login role: it inherits accord_reader (read-only on entities, audit, archive, features,
  * contracts) and can write nothing. Agents change entities only by proposing. Idempotent.
  */
-export async function addAgentRole(pool: Pool, agent: string): Promise<{ role: string; created: boolean }> {
+export async function addAgentRole(
+  pool: SqlPool,
+  agent: string,
+): Promise<{ role: string; created: boolean }> {
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(agent)) {
     throw new AccordError(
       'USAGE',

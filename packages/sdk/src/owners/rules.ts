@@ -4,11 +4,11 @@
  * touches none of the fields changed since the version it expected.
  */
 
-/** The default order: risk over fulfillment over pricing over support. Configurable per owner. */
-export const DEFAULT_PRIORITY = ['risk', 'fulfillment', 'pricing', 'support'] as const;
-
-/** True when agent `a` outranks agent `b` (agents not in the list rank below all listed ones). */
-export function outranks(a: string, b: string, order: readonly string[] = DEFAULT_PRIORITY): boolean {
+/**
+ * True when agent `a` outranks agent `b` in `order`, highest first (agents not in the list rank below all
+ * listed ones). The order is the domain's: the reference fleet's is REFERENCE_PRIORITY in @accord/reference.
+ */
+export function outranks(a: string, b: string, order: readonly string[]): boolean {
   const rank = (agent: string) => {
     const i = order.indexOf(agent);
     return i === -1 ? order.length : i;

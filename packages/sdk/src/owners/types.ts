@@ -1,6 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
 import type { ResolvedConfig } from '../config';
 import { AccordError } from '../errors';
+import type { SomeCatalog } from '../events/catalog';
+import type { SqlClient, SqlPool } from '../infra/sql';
 import type { Telemetry } from '../telemetry/seam';
 
 export interface Proposal {
@@ -37,7 +38,7 @@ export interface DecideContext {
   proposal: Proposal;
   current: EntityState;
   /** The owner's transaction: reads (contracts over SQL, other facts) see the same snapshot it writes in. */
-  tx: PoolClient;
+  tx: SqlClient;
 }
 
 export interface OwnerOptions {
@@ -46,8 +47,10 @@ export interface OwnerOptions {
   decide: (ctx: DecideContext) => Promise<Verdict> | Verdict;
   /** Consumer group; default owner-<entityType>. */
   group?: string;
-  /** Defaults to <domain>.<entity>.proposals. */
+  /** Defaults to <domain>.<entity>.proposals, the domain taken from the catalog. */
   topic?: string;
+  /** The domain's catalog (defineCatalog): names the proposals topic. Needed unless `topic` is given. */
+  catalog?: SomeCatalog;
   config?: ResolvedConfig;
   /**
    * Let a stale proposal through when its change touches none of the fields changed since the version
@@ -55,7 +58,7 @@ export interface OwnerOptions {
    */
   mergeCommuting?: boolean;
   /** Postgres as the owner's role (accord_owner_<entity>). */
-  pool: Pool;
+  pool: SqlPool;
   onError?: (error: unknown) => void;
   /** Lifecycle events of the owner's pipeline, and `decided` for each committed decision. */
   telemetry?: Telemetry;

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from 'pg';
+import type { SqlClient, SqlPool } from '../infra/sql';
 
 export type CheckpointType = 'offset' | 'timestamp' | 'window';
 
@@ -79,7 +79,7 @@ const COLUMNS = `pipeline_name as "pipelineName", consumer_group as "consumerGro
  * rebalance still holds the old epoch, so its writes (and, in transactional mode, its effects) fail.
  */
 export class CheckpointStore {
-  constructor(private readonly pool: Pool) {}
+  constructor(private readonly pool: SqlPool) {}
 
   async list(group?: string, topic?: string): Promise<CheckpointRow[]> {
     const { rows } = await this.pool.query<CheckpointRow>(
@@ -157,7 +157,7 @@ export class CheckpointStore {
 
   /** Moves the checkpoint if (and only if) `epoch` is still the partition's epoch. Past a replay's end, clears it. */
   async advance(
-    client: Pool | PoolClient,
+    client: SqlPool | SqlClient,
     position: { group: string; topic: string; partition: number; epoch: number },
     next: bigint,
     type: CheckpointType,

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
+import type { SqlClient, SqlPool } from '../infra/sql';
 
 /** Postgres channel on which `accord replay` and `accord checkpoints rebind` tell running instances to re-read their checkpoints. */
 export const CONTROL_CHANNEL = 'accord_pipeline_control';
@@ -20,15 +21,16 @@ interface Shared {
  * One LISTEN connection per pool, shared by every pipeline on it: a process that runs many pipelines
  * (one per feature view version, say) must not hold one pooled connection each just to listen.
  */
-const shared = new WeakMap<Pool, Shared>();
+const shared = new WeakMap<SqlPool, Shared>();
 
 /** Calls `onMessage` for each control message until the returned function is called. */
-export async function subscribeControl(pool: Pool, onMessage: Subscriber): Promise<() => Promise<void>> {
+export async function subscribeControl(pool: SqlPool, onMessage: Subscriber): Promise<() => Promise<void>> {
   let entry = shared.get(pool);
   if (!entry) {
     const subscribers = new Set<Subscriber>();
     const client = (async () => {
-      const c = await pool.connect();
+      // Pools are made by createPgPool (pg): its clients emit LISTEN notifications.
+      const c = (await pool.connect()) as unknown as PoolClient;
       c.on('notification', (message) => {
         let payload: Partial<ControlMessage>;
         try {
@@ -61,6 +63,6 @@ export async function subscribeControl(pool: Pool, onMessage: Subscriber): Promi
 }
 
 /** Tells the running instances of a group (inside the caller's transaction: sent when it commits). */
-export async function notifyControl(client: PoolClient, message: ControlMessage): Promise<void> {
+export async function notifyControl(client: SqlClient, message: ControlMessage): Promise<void> {
   await client.query('select pg_notify($1, $2)', [CONTROL_CHANNEL, JSON.stringify(message)]);
 }

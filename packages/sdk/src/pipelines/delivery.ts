@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
-import type { Pool, PoolClient } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlClient, SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import type { AvroSerde } from '../schemas/serde';
 import type { Telemetry } from '../telemetry/seam';
@@ -42,7 +42,7 @@ export class Delivery {
   private readonly name: string;
   private readonly group: string;
   private readonly mode: PipelineMode;
-  private readonly pool: Pool;
+  private readonly pool: SqlPool;
   private readonly store: CheckpointStore;
   private readonly serde: AvroSerde | undefined;
   private readonly windows: WindowTracker | undefined;
@@ -57,7 +57,7 @@ export class Delivery {
       name: string;
       group: string;
       mode: PipelineMode;
-      pool: Pool;
+      pool: SqlPool;
       store: CheckpointStore;
       serde: AvroSerde | undefined;
       windows: WindowTracker | undefined;
@@ -157,7 +157,7 @@ export class Delivery {
   private async process(
     event: PipelineEvent,
     ctx: Omit<HandlerContext, 'attempt'>,
-    savepoint?: PoolClient,
+    savepoint?: SqlClient,
     fast = false,
   ): Promise<void> {
     const replayFor = replayedDeadLetterFor(event);

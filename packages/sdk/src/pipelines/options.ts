@@ -1,42 +1,54 @@
-import { AccordError } from '../errors';
+import { z } from 'zod';
+import { fn, parseOptions } from '../validation';
 import type { OutOfRangePolicy } from './log-check';
 import type { PipelineMode, PipelineOptions } from './types';
+
+const positiveInt = z.int().min(1, 'must be a positive integer');
+
+// The options a pipeline's author writes; clients and objects (pool, serde, telemetry) are typed by TypeScript.
+const Options = z
+  .looseObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 characters of letters, digits, '.', '_' or '-'"),
+    group: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 characters of letters, digits, '.', '_' or '-'")
+      .optional(),
+    topics: z.union(
+      [
+        z.array(z.string().min(1)).min(1, 'must be a non-empty array of topic names or a RegExp'),
+        z.instanceof(RegExp),
+      ],
+      {
+        error: 'must be a non-empty array of topic names or a RegExp',
+      },
+    ),
+    handler: fn().optional(),
+    window: z.looseObject({}).optional(),
+    mode: z.enum(['at-least-once', 'transactional']).optional(),
+    onOutOfRange: z.enum(['fail', 'earliest']).optional(),
+    from: z.enum(['earliest', 'latest']).optional(),
+    checkpoint: z.enum(['offset', 'timestamp']).optional(),
+    decode: z.boolean().optional(),
+    maxAttempts: positiveInt.optional(),
+    retryBackoffMs: z.int().min(0).optional(),
+    chunkSize: positiveInt.optional(),
+    topicRefreshMs: positiveInt.optional(),
+    afterChunk: fn().optional(),
+  })
+  .refine((o) => o.handler !== undefined || o.window !== undefined, {
+    message: 'must be a function (or give option window)',
+    path: ['handler'],
+  });
 
 /** Checks a pipeline's options at construction, naming the option that is wrong; returns the resolved ones. */
 export function checkPipelineOptions(options: PipelineOptions): {
   mode: PipelineMode;
   policy: OutOfRangePolicy;
 } {
-  if (!options.name || !/^[A-Za-z0-9._-]{1,200}$/.test(options.name)) {
-    throw new AccordError(
-      'PIPELINE_INVALID',
-      `option name must be 1-200 characters of letters, digits, '.', '_' or '-', got "${options.name}"`,
-    );
-  }
-  if (typeof options.handler !== 'function' && options.window === undefined)
-    throw new AccordError('PIPELINE_INVALID', 'option handler must be a function (or give option window)');
-  if (
-    !(options.topics instanceof RegExp) &&
-    (!Array.isArray(options.topics) || options.topics.length === 0)
-  ) {
-    throw new AccordError(
-      'PIPELINE_INVALID',
-      'option topics must be a non-empty array of topic names or a RegExp',
-    );
-  }
+  parseOptions('invalid pipeline options', Options, options, 'PIPELINE_INVALID');
   const mode = options.mode ?? 'at-least-once';
-  if (mode !== 'at-least-once' && mode !== 'transactional') {
-    throw new AccordError(
-      'PIPELINE_INVALID',
-      `option mode must be 'at-least-once' or 'transactional', got "${String(mode)}"`,
-    );
-  }
   const policy = options.onOutOfRange ?? (mode === 'transactional' ? 'fail' : 'earliest');
-  if (policy !== 'fail' && policy !== 'earliest') {
-    throw new AccordError(
-      'PIPELINE_INVALID',
-      `option onOutOfRange must be 'fail' or 'earliest', got "${String(policy)}"`,
-    );
-  }
   return { mode, policy };
 }

@@ -1,9 +1,9 @@
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
-import type { Pool } from 'pg';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import { withRetry } from '../infra/retry';
+import type { SqlPool } from '../infra/sql';
 import { AvroSerde } from '../schemas/serde';
 import { Telemetry } from '../telemetry/seam';
 import { CheckpointStore } from './checkpoints';
@@ -29,7 +29,7 @@ export class Pipeline {
   readonly group: string;
   readonly mode: PipelineMode;
   private readonly config: ResolvedConfig;
-  private readonly pool: Pool;
+  private readonly pool: SqlPool;
   private readonly ownsPool: boolean;
   private readonly store: CheckpointStore;
   private consumer: Consumer | undefined;
@@ -83,7 +83,11 @@ export class Pipeline {
     const serde =
       options.decode === false
         ? undefined
-        : (options.serde ?? new AvroSerde({ registryUrl: this.config.schemaRegistry.url }));
+        : (options.serde ??
+          new AvroSerde({
+            registryUrl: this.config.schemaRegistry.url,
+            ...(options.catalog ? { catalog: options.catalog } : {}),
+          }));
     this.deadLetters = new DeadLetterSender({
       config: this.config,
       pipeline: this.name,

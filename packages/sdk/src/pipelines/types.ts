@@ -1,5 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
 import type { ResolvedConfig } from '../config';
+import type { SomeCatalog } from '../events/catalog';
+import type { SqlClient, SqlPool } from '../infra/sql';
 import type { AvroSerde } from '../schemas/serde';
 import type { Telemetry } from '../telemetry/seam';
 import type { CheckpointType, Incident } from './checkpoints';
@@ -40,7 +41,7 @@ export interface HandlerContext {
   /** 1 on the first try. */
   attempt: number;
   /** transactional mode: the transaction the checkpoint commits in. Write with it. */
-  tx?: PoolClient;
+  tx?: SqlClient;
 }
 
 export type PipelineHandler = (event: PipelineEvent, ctx: HandlerContext) => Promise<void> | void;
@@ -81,8 +82,10 @@ export interface PipelineOptions {
   checkpoint?: Exclude<CheckpointType, 'window'>;
   config?: ResolvedConfig;
   /** Postgres for checkpoints (and the transaction in transactional mode). Default: DATABASE_URL. */
-  pool?: Pool;
+  pool?: SqlPool;
   serde?: AvroSerde;
+  /** The domain's catalog: old events are decoded to its current shape of their schema. Default: platform records. */
+  catalog?: SomeCatalog;
   /** Decode Avro values (default true). Records that cannot be decoded are dead-lettered. */
   decode?: boolean;
   /** Tries per event before dead-lettering a retriable failure. Default 3. */

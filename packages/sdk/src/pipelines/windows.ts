@@ -1,5 +1,5 @@
-import type { PoolClient } from 'pg';
 import { AccordError } from '../errors';
+import type { SqlClient } from '../infra/sql';
 import type { PipelineEvent } from './pipeline';
 
 /**
@@ -27,7 +27,7 @@ export interface WindowOptions<S> {
    */
   close: (
     window: ClosedWindow<S>,
-    ctx: { pipeline: string; group: string; tx?: PoolClient },
+    ctx: { pipeline: string; group: string; tx?: SqlClient },
   ) => Promise<void> | void;
 }
 

@@ -1,16 +1,9 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
-import { Type as AvroType } from 'avsc';
-import {
-  DecodeError,
-  describeError,
-  RegistryError,
-  SchemaValidationError,
-  UnavailableError,
-} from '../errors';
+import { AccordError, DecodeError, describeError, RegistryError, UnavailableError } from '../errors';
+import { PLATFORM_CATALOG, type SchemaSource } from '../events/catalog';
 import type { CompatibilityMode } from './compatibility';
 import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
-import { SCHEMAS, type SchemaName, type SchemaTypes } from './types.generated';
 
 export const MAGIC_BYTE = 0;
 
@@ -31,49 +24,14 @@ export function readWireHeader(buffer: Buffer): { schemaId: number; payload: Buf
   return { schemaId: buffer.readUInt32BE(1), payload: buffer.subarray(5) };
 }
 
-const localTypes = new Map<string, Type>();
-/** The avsc Type of a schema of the catalog (generated from schemas/). */
-export function avroType<N extends SchemaName>(name: N): Type {
-  let type = localTypes.get(name);
-  if (!type) {
-    type = AvroType.forSchema(SCHEMAS[name] as unknown as Parameters<typeof AvroType.forSchema>[0]);
-    localTypes.set(name, type);
-  }
-  return type;
-}
-
-function typeLabel(type: Type): string {
-  const name = (type as unknown as { name?: string }).name;
-  return name ?? type.toString();
-}
-
-/** Validates `value` against a catalog schema; throws SchemaValidationError naming every bad field path. */
-export function validateRecord<N extends SchemaName>(
-  name: N,
-  value: unknown,
-): asserts value is SchemaTypes[N] {
-  const issues: { path: string; expected: string; actual: string }[] = [];
-  avroType(name).isValid(value, {
-    errorHook: (path: string[], actual: unknown, type: Type) => {
-      issues.push({
-        path: path.join('.') || '(record)',
-        expected: typeLabel(type),
-        actual: actual === undefined ? 'missing' : (JSON.stringify(actual)?.slice(0, 80) ?? String(actual)),
-      });
-    },
-  });
-  if (issues.length) {
-    const detail = issues.map((i) => `${i.path}: expected ${i.expected}, got ${i.actual}`).join('; ');
-    throw new SchemaValidationError(`invalid ${name}: ${detail}`, issues);
-  }
-}
-
 export interface SerdeOptions {
   registryUrl: string;
   /** Register catalog schemas on first use (tests, local runs). Production registers with `accord schemas register`. */
   autoRegister?: boolean;
   /** Mode set on subjects this serde registers. Default BACKWARD_TRANSITIVE. */
   compatibility?: CompatibilityMode;
+  /** The schemas this serde encodes, and resolves old events to. Default: the platform records only. */
+  catalog?: SchemaSource;
 }
 
 export interface Decoded {
@@ -91,15 +49,19 @@ export interface Decoded {
  */
 export class AvroSerde {
   readonly registry: SchemaRegistry;
+  readonly catalog: SchemaSource;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
 
   constructor(private readonly options: SerdeOptions) {
     this.registry = new SchemaRegistry({ host: options.registryUrl, retry: { retries: 2 } });
+    this.catalog = options.catalog ?? PLATFORM_CATALOG;
+    if (typeof this.catalog?.avroType !== 'function')
+      throw new AccordError('CONFIG_INVALID', 'option catalog must be an EventCatalog (defineCatalog)');
   }
 
   /** The registry id of the local (catalog) version of a schema; cached. */
-  schemaId(name: SchemaName): Promise<number> {
+  schemaId(name: string): Promise<number> {
     let id = this.ids.get(name);
     if (!id) {
       id = this.resolveId(name);
@@ -109,8 +71,8 @@ export class AvroSerde {
     return id;
   }
 
-  private async resolveId(name: SchemaName): Promise<number> {
-    const schema = { type: SchemaType.AVRO as const, schema: JSON.stringify(SCHEMAS[name]) };
+  private async resolveId(name: string): Promise<number> {
+    const schema = { type: SchemaType.AVRO as const, schema: JSON.stringify(this.catalog.schema(name)) };
     try {
       return await this.registry.getRegistryIdBySchema(name, schema);
     } catch (error) {
@@ -138,13 +100,10 @@ export class AvroSerde {
   }
 
   /** Validates, then encodes: 0x00, schema id (4 bytes, big-endian), Avro body. Nothing is encoded if invalid. */
-  async encode<N extends SchemaName>(
-    name: N,
-    value: SchemaTypes[N],
-  ): Promise<{ buffer: Buffer; schemaId: number }> {
-    validateRecord(name, value);
+  async encode(name: string, value: unknown): Promise<{ buffer: Buffer; schemaId: number }> {
+    this.catalog.validate(name, value);
     const schemaId = await this.schemaId(name);
-    const body = avroType(name).toBuffer(value);
+    const body = this.catalog.avroType(name).toBuffer(value);
     const header = Buffer.alloc(5);
     header.writeUInt32BE(schemaId, 1);
     return { buffer: Buffer.concat([header, body]), schemaId };
@@ -183,7 +142,7 @@ export class AvroSerde {
       throw registryFailure(this.options.registryUrl, `fetching schema id ${schemaId}`, error);
     }
     const name = (writer as unknown as { name?: string }).name ?? writer.toString();
-    const local = name in SCHEMAS ? avroType(name as SchemaName) : undefined;
+    const local = this.catalog.has(name) ? this.catalog.avroType(name) : undefined;
     let read: (payload: Buffer) => unknown;
     if (local && local.toString() !== writer.toString()) {
       const resolver = local.createResolver(writer);

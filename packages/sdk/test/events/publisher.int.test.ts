@@ -2,6 +2,8 @@
  * The producer on the real broker: validation before anything is sent, per-entity order across a
  * 6-partition topic, the headers every event carries, and failures mapped to clear, classified errors.
  */
+
+import { referenceCatalog } from '@accord/reference';
 import { EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 
@@ -9,7 +11,12 @@ jest.setTimeout(120000);
 
 const config = resolveConfig();
 const ctx = new TestContext(config);
-const publisher = new EventPublisher({ config, producer: 'test-agent', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test-agent',
+  autoRegister: true,
+});
 afterAll(async () => {
   await publisher.close();
   await ctx.cleanup();
@@ -167,7 +174,12 @@ test('a topic that does not exist is a clear error', async () => {
 
 test('an unreachable broker is a retriable error and nothing is reported as sent', async () => {
   const down = resolveConfig({ kafkaBrokers: ['127.0.0.1:1'] });
-  const offline = new EventPublisher({ config: down, producer: 'test-agent', serde: publisher.serde });
+  const offline = new EventPublisher({
+    catalog: referenceCatalog,
+    config: down,
+    producer: 'test-agent',
+    serde: publisher.serde,
+  });
   try {
     await expect(
       offline.publish('DiscountApproved', discount(1), { entityId: 'o-1', topic: 'any' }),

@@ -4,6 +4,7 @@
  * Redis down; the SQL face of the same features.
  */
 import { join } from 'node:path';
+import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import {
   bucketsAt,
   CheckpointStore,
@@ -24,7 +25,6 @@ import {
 import { withOps } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { createArchivePipeline } from '../../../../services/archive/src/archive';
-import { COMMERCE_VIEWS } from '../../../../services/features/src/views';
 
 jest.setTimeout(240000);
 
@@ -219,7 +219,15 @@ async function snapshot(now: number): Promise<Map<string, Record<string, Feature
 }
 
 async function startFeatures(): Promise<void> {
-  features = createFeaturePipeline({ views, group, prefix, config: scoped, pool, telemetry });
+  features = createFeaturePipeline({
+    catalog: referenceCatalog,
+    views,
+    group,
+    prefix,
+    config: scoped,
+    pool,
+    telemetry,
+  });
   stops.push(async () => {
     await features.stop();
     features.redis.disconnect();
@@ -259,7 +267,12 @@ beforeAll(async () => {
   ctx.onCleanup(async () => {
     await admin.deleteTopics({ topics: Object.values(topics) });
   });
-  const publisher = new EventPublisher({ config, producer: 'feature-test', autoRegister: true });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'feature-test',
+    autoRegister: true,
+  });
   const batch: {
     type: string;
     data: Record<string, unknown>;
@@ -494,7 +507,14 @@ test('a view version added later backfills from the start while the other versio
   const now = Date.now();
   const valuesBefore = await reader.getMany('customer', ids, ['order_count@1'], now);
 
-  const later = createFeaturePipeline({ views: [added], group, prefix, config: scoped, pool });
+  const later = createFeaturePipeline({
+    catalog: referenceCatalog,
+    views: [added],
+    group,
+    prefix,
+    config: scoped,
+    pool,
+  });
   stops.push(async () => {
     await later.stop();
     later.redis.disconnect();
@@ -559,7 +579,12 @@ test('TTL on event time: a gap longer than the TTL starts the value over; a rebu
     ttlSeconds: 60,
   });
   const t = Date.now() - 600_000;
-  const publisher = new EventPublisher({ config, producer: 'feature-test', autoRegister: true });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'feature-test',
+    autoRegister: true,
+  });
   await publisher.publishMany(
     [0, 30, 200, 220].map((s, i) => ({
       type: 'OrderPlaced',
@@ -572,6 +597,7 @@ test('TTL on event time: a gap longer than the TTL starts the value over; a rebu
   const ttlGroup = uniqueName('t-ttl');
   const run = async () => {
     const p = createFeaturePipeline({
+      catalog: referenceCatalog,
       views: [view],
       group: ttlGroup,
       prefix: ttlPrefix,

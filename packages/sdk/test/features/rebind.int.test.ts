@@ -4,6 +4,7 @@
  * rebound, the new log's events apply; none is skipped for carrying offsets the old log had passed.
  */
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   createFeaturePipeline,
   createPgPool,
@@ -25,7 +26,12 @@ const db = ctx.database();
 const pool = createPgPool(db.url(), { max: 6 });
 const scoped = resolveConfig({ databaseUrl: db.url() });
 const prefix = ctx.redisPrefix();
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 const running: FeaturePipelines[] = [];
 
 beforeAll(async () => {
@@ -69,7 +75,14 @@ test('after a new log and a rebind, the new events apply: none is skipped by an 
     return v && !('missing' in v) ? v.value : undefined;
   };
   const start = async () => {
-    const p = createFeaturePipeline({ views: [view], group, prefix, config: scoped, pool });
+    const p = createFeaturePipeline({
+      catalog: referenceCatalog,
+      views: [view],
+      group,
+      prefix,
+      config: scoped,
+      pool,
+    });
     running.push(p);
     await p.start();
     return p;

@@ -5,6 +5,7 @@
  * Postgres grants: an owner's role cannot write another owner's tables, nor rewrite its own audit.
  */
 import { join } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   createPgPool,
   defineOwner,
@@ -59,7 +60,13 @@ test('2,000 concurrent conflicting proposals: one change per entity and version,
   const agents = ['risk', 'fulfillment', 'pricing', 'support', 'billing', 'inventory', 'loyalty', 'fraud'];
   const entities = Array.from({ length: 50 }, (_, i) => `order-${i}`);
   const publishers = agents.map(
-    (agent) => new EventPublisher({ config, producer: `${agent}-agent`, autoRegister: true }),
+    (agent) =>
+      new EventPublisher({
+        catalog: referenceCatalog,
+        config,
+        producer: `${agent}-agent`,
+        autoRegister: true,
+      }),
   );
   const sent: { proposalId: string; key: string; agent: string; entity: string }[] = [];
   try {
@@ -214,7 +221,12 @@ test('2,000 concurrent conflicting proposals: one change per entity and version,
   }
 
   // The outbox carries every decision to the entity's events topic.
-  const relay = new EventPublisher({ config, producer: 'order-owner', autoRegister: true });
+  const relay = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'order-owner',
+    autoRegister: true,
+  });
   try {
     let published = 0;
     for (

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { REFERENCE_PRIORITY, referenceCatalog } from '@accord/reference';
 import {
   addAgentRole,
   awaitDecision,
@@ -37,7 +38,12 @@ const paymentPool = createPgPool(asRole('accord_owner_payment'), { max: 4 });
 const run = uniqueName('t');
 const topic = (entity: string, kind: string) => `${run}.${entity}.${kind}`;
 const owners: Pipeline[] = [];
-const agents = new EventPublisher({ config, producer: 'agents', autoRegister: true });
+const agents = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'agents',
+  autoRegister: true,
+});
 
 beforeAll(async () => {
   await db.migrate(join(ROOT, 'infra/postgres/migrations'));
@@ -220,7 +226,12 @@ test('support cannot promise a refund billing never processes: only an accepted 
     outcome: 'REJECTED',
   });
 
-  const relay = new EventPublisher({ config, producer: 'payment-owner', autoRegister: true });
+  const relay = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'payment-owner',
+    autoRegister: true,
+  });
   const running = startOutboxRelay(paymentPool, relay, 'payment', {
     topic: topic('payment', 'events'),
     intervalMs: 50,
@@ -263,8 +274,8 @@ test('a stale proposal that commutes with the changes since its version is merge
     reason: expect.stringMatching(/^stale: expected version 0/),
   });
   expect(commutes({ a: 1 }, ['b'])).toBe(true);
-  expect(outranks('risk', 'pricing')).toBe(true);
-  expect(outranks('support', 'fulfillment')).toBe(false);
+  expect(outranks('risk', 'pricing', REFERENCE_PRIORITY)).toBe(true);
+  expect(outranks('support', 'fulfillment', REFERENCE_PRIORITY)).toBe(false);
 });
 
 test('every golden case gives the same answer through the SDK and through SQL; versions are pinned', async () => {

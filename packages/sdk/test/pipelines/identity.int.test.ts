@@ -5,6 +5,7 @@
  * own; pattern subscriptions pick up topics created after the start.
  */
 import { resolve } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   CheckpointStore,
   createPgPool,
@@ -14,11 +15,11 @@ import {
   type Incident,
   migrate,
   type Pipeline,
-  type Pool,
   resolveConfig,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
+import type { Pool } from 'pg';
 
 jest.setTimeout(120000);
 
@@ -27,7 +28,12 @@ const ctx = new TestContext(config);
 const schema = uniqueName('t_schema', '_');
 let pool: Pool;
 let ops: Ops;
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {

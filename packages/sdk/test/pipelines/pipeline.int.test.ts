@@ -4,6 +4,7 @@
  * transactional effects commit with the checkpoint; a zombie cannot move a checkpoint after losing it.
  */
 import { resolve } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   AvroSerde,
   CheckpointStore,
@@ -13,12 +14,12 @@ import {
   migrate,
   type Pipeline,
   type PipelineEvent,
-  type Pool,
   RetryableError,
   resolveConfig,
   TerminalError,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
+import type { Pool } from 'pg';
 
 jest.setTimeout(120000);
 
@@ -26,8 +27,17 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const schema = uniqueName('t_schema', '_');
 let pool: Pool;
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
-const serde = new AvroSerde({ registryUrl: config.schemaRegistry.url, autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
+const serde = new AvroSerde({
+  catalog: referenceCatalog,
+  registryUrl: config.schemaRegistry.url,
+  autoRegister: true,
+});
 const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {
@@ -220,12 +230,17 @@ test('a zombie that lost its partition cannot move the checkpoint', async () => 
 
 test('invalid options are refused at construction, naming the option', () => {
   expect(() => createPipeline({ name: 'bad name!', topics: ['t'], handler: () => {} })).toThrow(
-    /option name must be/,
+    /option name: must be 1-200 characters/,
   );
   expect(() => createPipeline({ name: 'ok', topics: [], handler: () => {} })).toThrow(
-    /option topics must be/,
+    /option topics: must be a non-empty array/,
   );
   expect(() =>
     createPipeline({ name: 'ok', topics: ['t'], handler: () => {}, mode: 'sometimes' as never }),
-  ).toThrow(/option mode must be 'at-least-once' or 'transactional', got "sometimes"/);
+  ).toThrow(
+    /option mode: Invalid option: expected one of "at-least-once"\|"transactional" \(got "sometimes"\)/,
+  );
+  expect(() => createPipeline({ name: 'ok', topics: ['t'], handler: () => {}, chunkSize: 0 })).toThrow(
+    /option chunkSize: must be a positive integer \(got 0\)/,
+  );
 });

@@ -5,6 +5,7 @@
  * from its first event: every window's output exactly once, with exactly its events.
  */
 import { resolve } from 'node:path';
+import { referenceCatalog } from '@accord/reference';
 import {
   CheckpointStore,
   createPgPool,
@@ -13,10 +14,10 @@ import {
   EventPublisher,
   migrate,
   type Pipeline,
-  type Pool,
   resolveConfig,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
+import type { Pool } from 'pg';
 
 jest.setTimeout(120000);
 
@@ -24,7 +25,12 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const schema = uniqueName('t_schema', '_');
 let pool: Pool;
-const publisher = new EventPublisher({ config, producer: 'test', autoRegister: true });
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test',
+  autoRegister: true,
+});
 const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {
@@ -138,6 +144,6 @@ test('window options are checked at construction', () => {
     createPipeline({ name: 'w', topics: ['t'], config, window: defineWindow({ sizeMs: 0 } as never) }),
   ).toThrow(/option window.sizeMs must be a positive integer/);
   expect(() => createPipeline({ name: 'w', topics: ['t'], config } as never)).toThrow(
-    /option handler must be a function \(or give option window\)/,
+    /option handler: must be a function \(or give option window\)/,
   );
 });

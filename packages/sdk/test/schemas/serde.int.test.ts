@@ -3,7 +3,8 @@
  * decodes and hits compatibility errors; records Accord writes decode with any Confluent-wire-format reader.
  */
 
-import { AvroSerde, type DiscountApproved, resolveConfig } from '@accord/sdk';
+import { type DiscountApproved, referenceCatalog } from '@accord/reference';
+import { AvroSerde, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Type } from 'avsc';
@@ -58,7 +59,11 @@ test('the Confluent client registers, encodes, decodes and gets compatibility er
 });
 
 test('records written by AvroSerde decode with a plain kafkajs consumer, the registry and avsc', async () => {
-  const serde = new AvroSerde({ registryUrl: config.schemaRegistry.url, autoRegister: true });
+  const serde = new AvroSerde({
+    catalog: referenceCatalog,
+    registryUrl: config.schemaRegistry.url,
+    autoRegister: true,
+  });
   const topic = await ctx.createTopic({ partitions: 1 });
   const value: DiscountApproved = {
     envelope: {
@@ -107,7 +112,11 @@ test('records written by AvroSerde decode with a plain kafkajs consumer, the reg
 });
 
 test('bad records are refused with a code that says why', async () => {
-  const serde = new AvroSerde({ registryUrl: config.schemaRegistry.url, autoRegister: true });
+  const serde = new AvroSerde({
+    catalog: referenceCatalog,
+    registryUrl: config.schemaRegistry.url,
+    autoRegister: true,
+  });
   const { schemaId } = await serde.encode('accord.logs.RawLogLine', {
     envelope: {
       eventId: 'e',
@@ -142,7 +151,7 @@ test('bad records are refused with a code that says why', async () => {
 });
 
 test('an unreachable registry is a retriable error', async () => {
-  const serde = new AvroSerde({ registryUrl: `http://127.0.0.1:1` });
+  const serde = new AvroSerde({ catalog: referenceCatalog, registryUrl: `http://127.0.0.1:1` });
   await expect(serde.schemaId('accord.logs.LogSummary')).rejects.toMatchObject({
     code: 'SCHEMA_REGISTRY_UNAVAILABLE',
     retriable: true,

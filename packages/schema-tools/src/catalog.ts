@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Type } from 'avsc';
-import { InvalidSchemaError } from '../errors';
-import { type AvroJson, parseAvroSchema } from './canonical';
+import { type AvroJson, InvalidSchemaError, parseAvroSchema } from '@accord/sdk';
 
 /**
  * The schemas/ folder: one record per .avsc file, the source of truth for every event's shape.
@@ -16,7 +14,8 @@ export interface CatalogEntry {
   /** Path relative to the schemas folder. */
   file: string;
   json: AvroJson;
-  type: Type;
+  /** The parsed schema (avsc Type), as parseAvroSchema returns it. */
+  type: ReturnType<typeof parseAvroSchema>['type'];
 }
 
 type JsonObject = { [key: string]: unknown };

@@ -1,14 +1,49 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateSchemaTypes, generateTypes, loadSchemaCatalog, SCHEMAS } from '@accord/sdk';
+import { SCHEMAS as DOMAIN_SCHEMAS } from '@accord/reference';
+import { generateSchemaTypes, generateTypes, loadSchemaCatalog } from '@accord/schema-tools';
 
-const ROOT = resolve(__dirname, '../../../..');
+const ROOT = resolve(__dirname, '../../..');
 
-test('the generated TypeScript types are up to date with schemas/ (run: accord schemas generate)', () => {
-  const result = generateSchemaTypes(ROOT, { check: true });
-  expect(result.schemas).toBeGreaterThan(10);
-  expect(result.upToDate).toBe(true);
+test('every generated file is up to date with schemas/ (run: accord schemas generate)', () => {
+  const results = generateSchemaTypes(ROOT, { check: true });
+  expect(results.map((r) => [r.path.slice(ROOT.length + 1), r.schemas, r.upToDate])).toEqual([
+    ['packages/sdk/src/schemas/types.generated.ts', 4, true],
+    ['packages/reference/src/schemas.generated.ts', 14, true],
+  ]);
+});
+
+test("a domain's generated file imports the platform records it refers to instead of declaring them", () => {
+  const dir = tempSchemas({
+    'platform/Env.avsc': {
+      type: 'record',
+      name: 'Env',
+      namespace: 'accord.platform',
+      fields: [{ name: 'id', type: 'string' }],
+    },
+    'acme/Thing.avsc': {
+      type: 'record',
+      name: 'ThingHappened',
+      namespace: 'acme.shop',
+      'accord.entity': 'thing',
+      fields: [
+        { name: 'envelope', type: 'accord.platform.Env' },
+        { name: 'size', type: 'int' },
+      ],
+    },
+  });
+  const text = generateTypes(loadSchemaCatalog(dir), {
+    include: (name) => name.startsWith('acme.'),
+    importFrom: '@accord/sdk',
+  });
+  expect(text).toContain("import type { Env } from '@accord/sdk';");
+  expect(text).not.toContain('export interface Env');
+  expect(text).toMatch(/export interface ThingHappened \{\n {2}envelope: Env;\n {2}size: number;\n\}/);
+  expect(text).toContain('"acme.shop.ThingHappened": "thing"');
+  expect(() =>
+    generateTypes(loadSchemaCatalog(dir), { include: (name) => name.startsWith('acme.') }),
+  ).toThrow(/accord.platform.Env is outside this output and no module to import it from was given/);
 });
 
 test('every event inlines the envelope, and the catalog matches the generated constants', () => {
@@ -17,7 +52,8 @@ test('every event inlines the envelope, and the catalog matches the generated co
   expect(placed?.file).toBe('commerce/OrderPlaced.avsc');
   const fields = (placed?.json as { fields: { name: string; type: unknown }[] } | undefined)?.fields ?? [];
   expect(fields[0]).toMatchObject({ name: 'envelope', type: { type: 'record', name: 'EventEnvelope' } });
-  for (const entry of entries) expect(SCHEMAS[entry.fullName as keyof typeof SCHEMAS]).toEqual(entry.json);
+  for (const entry of entries.filter((e) => !e.fullName.startsWith('accord.platform.')))
+    expect(DOMAIN_SCHEMAS[entry.fullName as keyof typeof DOMAIN_SCHEMAS]).toEqual(entry.json);
   // The domains the platform needs are all there.
   const names = entries.map((e) => e.fullName);
   for (const name of [

@@ -1,6 +1,5 @@
+import { type CompatibilityMode, REPLAYABLE_DEFAULT_MODE, RegistryHttpClient } from '@accord/sdk';
 import type { CatalogEntry } from './catalog';
-import { type CompatibilityMode, REPLAYABLE_DEFAULT_MODE } from './compatibility';
-import { RegistryHttpClient } from './registry-client';
 
 export interface RegisteredSubject {
   subject: string;

@@ -1,0 +1,9 @@
+/**
+ * @accord/reference: Accord's reference domains, built on the SDK the way a user's domain is: the
+ * generated schema types and catalog, the feature views, the owners' priority order.
+ */
+export { referenceCatalog } from './catalog';
+export { REFERENCE_PRIORITY } from './rules';
+export type * from './schemas.generated';
+export { EVENT_ENTITY_TYPES, SCHEMAS } from './schemas.generated';
+export { COMMERCE_VIEWS } from './views';
