@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, migrate, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, ROOT } from './cli';
+import { accord, logLines, ROOT } from './cli';
 
 jest.setTimeout(240000);
 
@@ -37,7 +37,10 @@ function startArchive(group: string, topic: string): ChildProcess & { output: st
       '--topics',
       `^${topic}$`,
     ],
-    { env: { ...process.env, ARCHIVE_DATABASE_URL: archiveUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, ARCHIVE_DATABASE_URL: archiveUrl, ACCORD_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   ) as ChildProcess & { output: string[] };
   child.output = [];
   child.stdout?.on('data', (d: Buffer) => child.output.push(d.toString()));
@@ -101,7 +104,12 @@ test('killed and restarted mid-way, the archive holds every event exactly once, 
   expect(atKill).toBeLessThan(total); // killed mid-way, not after the end
 
   const second = startArchive(group, topic);
-  await eventually(() => second.output.join('').includes('running'), { timeoutMs: 60000 });
+  await eventually(
+    () => logLines(second.output).some((l) => l.msg === 'running' && l.service === 'archive'),
+    {
+      timeoutMs: 60000,
+    },
+  );
 
   await eventually(async () => (await archived()) >= total, {
     timeoutMs: 120000,
@@ -111,7 +119,9 @@ test('killed and restarted mid-way, the archive holds every event exactly once, 
   second.kill('SIGTERM');
   const [code] = await once(second, 'exit');
   expect(code).toBe(0);
-  expect(second.output.join('')).toMatch(/archive: stopped after \d+ events \(0 dead-lettered\)/);
+  const stopped = logLines(second.output).find((l) => l.msg === 'stopped');
+  expect(stopped).toMatchObject({ level: 'info', service: 'archive', deadLettered: 0 });
+  expect(stopped?.processed).toBeGreaterThan(0);
 
   const { rows } = await pool.query<{ rows: string; ids: string }>(
     'select count(*) as rows, count(distinct event_id) as ids from event_archive',

@@ -33,3 +33,21 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+/** A service's log line (JSON, one per line): its fields, `msg` and `level`. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+/** The JSON lines of a service's output (chunks as they arrived); other lines are left out. */
+export function logLines(chunks: string[]): LogLine[] {
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as LogLine];
+      } catch {
+        return []; // a line still being written
+      }
+    });
+}

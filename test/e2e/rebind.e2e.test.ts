@@ -14,7 +14,7 @@ import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
-import { accord, freePort, ROOT } from './cli';
+import { accord, freePort, logLines, ROOT } from './cli';
 
 jest.setTimeout(300000);
 
@@ -67,6 +67,7 @@ function startArchive(group: string): ChildProcess & { output: string[] } {
         KAFKA_BROKERS: brokers(),
         SCHEMA_REGISTRY_URL: registry(),
         ARCHIVE_DATABASE_URL: db.url('accord_archive'),
+        ACCORD_LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -137,16 +138,17 @@ test('a new broker under old checkpoints: the archive refuses and says why, rebi
   const ids = await publish(order, 20);
   const second = startArchive(group);
   const refusal = await eventually(
-    () => second.output.join('').match(/refusing to process this partition; resolve with: .*/)?.[0],
+    () => logLines(second.output).find((l) => l.incident === 'identity-changed'),
     { timeoutMs: 60000, what: () => `the archive's refusal (${second.output.join('')})` },
   );
-  expect(refusal).toBe(
-    `refusing to process this partition; resolve with: accord checkpoints rebind ${group} --from earliest|latest|<ISO time>`,
-  );
-  expect(second.output.join('')).toMatch(
+  expect(refusal).toMatchObject({ level: 'warn', service: 'archive', group, topic: 'commerce.order.events' });
+  expect(refusal.msg).toMatch(
     new RegExp(
       `belongs to cluster ${old[0]?.cluster_id} topic id \\S+, but the log is now cluster (?!${old[0]?.cluster_id})\\S+`,
     ),
+  );
+  expect(refusal.msg).toContain(
+    `refusing to process this partition; resolve with: accord checkpoints rebind ${group} --from earliest|latest|<ISO time>`,
   );
   expect(await archivedOf(order)).toEqual({ rows: 0, ids: 0 });
 

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniqueName } from '@accord/testing';
-import { accord, freePort, ROOT } from './cli';
+import { accord, freePort, logLines, ROOT } from './cli';
 
 jest.setTimeout(120000);
 
@@ -132,7 +132,10 @@ test('the registry process has --help and refuses to run as a Postgres superuser
     REGISTRY_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/accord',
   });
   expect(superuser.code).toBe(1);
-  expect(superuser.stderr).toMatch(
-    /^registry: refusing to run as a Postgres superuser .*accord_registry role\n$/,
-  );
+  // Once options are parsed, a service speaks in JSON log lines on stdout: the refusal is a fatal one.
+  const [line, ...rest] = logLines([superuser.stdout]);
+  expect(rest).toEqual([]);
+  expect(line).toMatchObject({ level: 'fatal', service: 'registry', error: { code: 'CONFIG_INVALID' } });
+  expect(line?.msg).toMatch(/^registry: refusing to run as a Postgres superuser .*accord_registry role$/);
+  expect(superuser.stderr).toBe('');
 });

@@ -20,9 +20,10 @@ import { defineOwner } from './owners/owner';
 import type { OwnerOptions } from './owners/types';
 import { createPipeline, type Pipeline } from './pipelines/pipeline';
 import type { PipelineOptions } from './pipelines/types';
+import { createLogger, type Logger } from './telemetry/log';
 import { Telemetry } from './telemetry/seam';
 
-type Provided = 'config' | 'pool' | 'telemetry' | 'catalog';
+type Provided = 'config' | 'pool' | 'telemetry' | 'catalog' | 'logger';
 
 /**
  * One context per process: the configuration, the clients (created on first use, shared, closed by
@@ -34,6 +35,8 @@ export interface Accord<Types extends TypeMap = AnyEvents> {
   /** The platform records plus the domain given to createAccord. */
   readonly catalog: EventCatalog<Types>;
   readonly telemetry: Telemetry;
+  /** Structured logs of everything made from this context. */
+  readonly logger: Logger;
   /** Postgres at DATABASE_URL (or `databaseUrl`), created on first use. */
   pool(): SqlPool;
   pipeline(options: Omit<PipelineOptions, Provided>): Pipeline;
@@ -45,12 +48,22 @@ export interface Accord<Types extends TypeMap = AnyEvents> {
   close(): Promise<void>;
 }
 
+/** A context of any domain, for code that uses only what every domain has (pipelines, owners, the pool). */
+// biome-ignore lint/suspicious/noExplicitAny: whatever its catalog's type map
+export type SomeAccord = Accord<any>;
+
 export function createAccord<Types extends TypeMap = PlatformTypes>(
-  options: AccordOptions & { poolSize?: number; telemetry?: Telemetry; catalog?: EventCatalog<Types> } = {},
+  options: AccordOptions & {
+    poolSize?: number;
+    telemetry?: Telemetry;
+    catalog?: EventCatalog<Types>;
+    logger?: Logger;
+  } = {},
 ): Accord<Types> {
-  const { poolSize, telemetry: given, catalog: domain, ...accordOptions } = options;
+  const { poolSize, telemetry: given, catalog: domain, logger: givenLogger, ...accordOptions } = options;
   const catalog = domain ?? (PLATFORM_CATALOG as unknown as EventCatalog<Types>);
   const config = resolveConfig(accordOptions);
+  const logger = givenLogger ?? createLogger({ level: config.log.level });
   const telemetry = given ?? new Telemetry();
   let pool: SqlPool | undefined;
   const stops: (() => Promise<void>)[] = [];
@@ -67,11 +80,12 @@ export function createAccord<Types extends TypeMap = PlatformTypes>(
     config,
     catalog,
     telemetry,
+    logger,
     pool: getPool,
-    pipeline: (o) => track(createPipeline({ ...o, config, pool: getPool(), telemetry, catalog })),
-    owner: (o) => track(defineOwner({ ...o, config, pool: getPool(), telemetry, catalog })),
+    pipeline: (o) => track(createPipeline({ ...o, config, pool: getPool(), telemetry, catalog, logger })),
+    owner: (o) => track(defineOwner({ ...o, config, pool: getPool(), telemetry, catalog, logger })),
     features: (o) => {
-      const made = createFeaturePipeline({ ...o, config, pool: getPool(), telemetry, catalog });
+      const made = createFeaturePipeline({ ...o, config, pool: getPool(), telemetry, catalog, logger });
       stops.push(async () => {
         await made.stop();
         made.redis.disconnect();

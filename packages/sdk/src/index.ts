@@ -5,7 +5,7 @@
  */
 
 // One context per process: configuration, clients, telemetry; what runs is made from it.
-export { type Accord, createAccord } from './accord';
+export { type Accord, createAccord, type SomeAccord } from './accord';
 
 // Configuration and errors: one error base with stable codes.
 export {

@@ -1,12 +1,10 @@
 import {
-  createPipeline,
   EVENTS_TOPIC_PATTERN,
   type EventEnvelope,
   type Pipeline,
   type PipelineEvent,
-  type ResolvedConfig,
+  type SomeAccord,
   type SqlClient,
-  type SqlPool,
   TerminalError,
 } from '@accord/sdk';
 
@@ -47,24 +45,18 @@ export async function archiveEvent(tx: SqlClient, event: PipelineEvent): Promise
 }
 
 export interface ArchiveOptions {
-  config: ResolvedConfig;
-  onError?: (error: unknown) => void;
-  pool: SqlPool;
   group?: string;
   topics?: RegExp | string[];
 }
 
-/** The archive pipeline: transactional, so each row and the checkpoint commit together. */
-export function createArchivePipeline({ config, pool, group, topics, onError }: ArchiveOptions): Pipeline {
-  return createPipeline({
+/** The archive pipeline, made from the service's context: transactional, so each row and the checkpoint commit together. */
+export function createArchivePipeline(accord: SomeAccord, { group, topics }: ArchiveOptions = {}): Pipeline {
+  return accord.pipeline({
     name: group ?? ARCHIVE_GROUP,
     group: group ?? ARCHIVE_GROUP,
     topics: topics ?? EVENTS_TOPIC_PATTERN,
     mode: 'transactional',
     from: 'earliest',
-    config,
-    pool,
-    ...(onError ? { onError } : {}),
     handler: async (event, ctx) => {
       if (!ctx.tx) throw new TerminalError('the archive needs a transaction');
       await archiveEvent(ctx.tx, event);

@@ -34,29 +34,19 @@ if (require.main === module) {
     options: { group: { type: 'string' }, topics: { type: 'string' } },
     role: 'accord_archive',
     databaseUrlVariable: 'ARCHIVE_DATABASE_URL',
-    async start({ values, config, pool }) {
+    async start({ values, accord }) {
       const topics = pattern(values.topics);
-      const pipeline = createArchivePipeline({
-        config,
-        pool,
-        onError: (error) =>
-          process.stderr.write(
-            `archive: consumer failed, restarting from the checkpoint: ${describeError(error)}\n`,
-          ),
+      const pipeline = createArchivePipeline(accord, {
         ...(values.group ? { group: values.group } : {}),
         ...(topics ? { topics } : {}),
       });
-      try {
-        await pipeline.start();
-      } catch (error) {
-        await pipeline.stop();
-        throw error;
-      }
+      // A start that fails leaves nothing running: runService closes the context, which stops it.
+      await pipeline.start();
       return {
-        running: `running as group ${pipeline.group}`,
+        running: { group: pipeline.group },
         async stop() {
           await pipeline.stop();
-          return `after ${pipeline.stats.processed} events (${pipeline.stats.deadLettered} dead-lettered)`;
+          return { processed: pipeline.stats.processed, deadLettered: pipeline.stats.deadLettered };
         },
       };
     },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
-import { createFeaturePipeline, describeError, Histogram, runService, Telemetry } from '@accord/sdk';
+import { Histogram, runService } from '@accord/sdk';
 
 const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
 
@@ -29,41 +29,28 @@ if (require.main === module) {
     databaseUrlVariable: 'FEATURES_DATABASE_URL',
     // One pipeline per view version share the pool (and one LISTEN connection).
     poolSize: 8,
-    async start({ values, config, pool }) {
+    catalog: referenceCatalog,
+    async start({ values, accord }) {
       const staleness = new Histogram('accord_feature_end_to_end_staleness_ms');
-      const telemetry = new Telemetry();
-      telemetry.on((e) => {
+      accord.telemetry.on((e) => {
         if (e.type === 'features.written') for (const ms of e.endToEndMs) staleness.record(ms);
       });
-      const pipelines = createFeaturePipeline({
-        telemetry,
+      const pipelines = accord.features({
         views: COMMERCE_VIEWS,
-        catalog: referenceCatalog,
-        config,
-        pool,
         ...(values.group ? { group: values.group } : {}),
         ...(values.prefix ? { prefix: values.prefix } : {}),
-        onError: (error) =>
-          process.stderr.write(
-            `features: consumer failed, restarting from the checkpoint: ${describeError(error)}\n`,
-          ),
       });
-      const close = async () => {
-        await pipelines.stop();
-        pipelines.redis.disconnect();
-      };
-      try {
-        await pipelines.start();
-      } catch (error) {
-        await close();
-        throw error;
-      }
+      // A start that fails leaves nothing running: runService closes the context, which stops them.
+      await pipelines.start();
       return {
-        running: `running ${COMMERCE_VIEWS.length} view versions, one group each: ${pipelines.groups.join(', ')}`,
+        running: { views: COMMERCE_VIEWS.length, groups: pipelines.groups },
         async stop() {
-          await close();
+          await pipelines.stop();
           const s = staleness.summary();
-          return `after ${pipelines.stats.processed} events; end-to-end staleness p50=${s.p50 ?? '-'}ms p95=${s.p95 ?? '-'}ms p99=${s.p99 ?? '-'}ms`;
+          return {
+            processed: pipelines.stats.processed,
+            stalenessMs: { p50: s.p50 ?? null, p95: s.p95 ?? null, p99: s.p99 ?? null },
+          };
         },
       };
     },

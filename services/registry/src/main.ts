@@ -28,7 +28,7 @@ if (require.main === module) {
     role: 'accord_registry',
     databaseUrlVariable: 'REGISTRY_DATABASE_URL',
     poolSize: 10,
-    async start({ values, config, pool, databaseUrl }) {
+    async start({ values, config, pool, databaseUrl, log }) {
       const port = Number(values.port ?? (new URL(config.schemaRegistry.url).port || 8081));
       if (!Number.isInteger(port) || port < 1 || port > 65535)
         throw new UsageError(`--port must be a TCP port, got "${values.port}"`);
@@ -42,8 +42,7 @@ if (require.main === module) {
       }
       const server = createRegistryServer({
         store: new RegistryStore(pool),
-        onError: (error, method, path) =>
-          process.stderr.write(`registry: ${method} ${path} failed: ${describeError(error)}\n`),
+        onError: (error, method, path) => log.error({ method, path, error }, 'request failed'),
       });
       server.listen(port, host);
       try {
@@ -52,7 +51,7 @@ if (require.main === module) {
         throw new Error(`cannot listen on ${host}:${port}: ${describeError(error)}`);
       }
       return {
-        running: `listening on http://${host}:${port} (Postgres ${redactUrl(databaseUrl)})`,
+        running: { url: `http://${host}:${port}`, postgres: redactUrl(databaseUrl) },
         async stop() {
           server.close();
           server.closeIdleConnections();

@@ -16,20 +16,25 @@ export interface AccordOptions {
   schemaRegistryUrl?: string;
   /** Name this process reports to Kafka and in telemetry. Env: ACCORD_CLIENT_ID. */
   clientId?: string;
-  /** kafkajs log level. Env: ACCORD_KAFKA_LOG_LEVEL. Default 'error'. */
+  /** kafkajs log level (its lines go through Accord's logger). Env: ACCORD_KAFKA_LOG_LEVEL. Default 'error'. */
   kafkaLogLevel?: KafkaLogLevel;
+  /** Accord's structured (JSON) log level. Env: ACCORD_LOG_LEVEL. Default 'info'. */
+  logLevel?: LogLevel;
 }
 
 export type ConfigSource = 'option' | 'env' | 'default';
 
 export const KAFKA_LOG_LEVELS = ['nothing', 'error', 'warn', 'info', 'debug'] as const;
 export type KafkaLogLevel = (typeof KAFKA_LOG_LEVELS)[number];
+export const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ResolvedConfig {
   kafka: { brokers: string[]; clientId: string; source: ConfigSource; logLevel: KafkaLogLevel };
   postgres: { url: string; source: ConfigSource };
   redis: { url: string; source: ConfigSource };
   schemaRegistry: { url: string; source: ConfigSource };
+  log: { level: LogLevel };
   /** True when NODE_ENV=test or CI is set: fast retries, chosen here and nowhere else. */
   testMode: boolean;
 }
@@ -102,6 +107,8 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
     s.toLowerCase(),
   );
 
+  const logLevel = pick<string>(options.logLevel, env.ACCORD_LOG_LEVEL, 'info', (s) => s.toLowerCase());
+
   const label = (source: ConfigSource, option: string, envName: string) =>
     source === 'option' ? `option ${option}` : envName;
 
@@ -117,7 +124,14 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
     );
   }
 
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel.value)) {
+    throw new ConfigError(
+      `${label(logLevel.source, 'logLevel', 'ACCORD_LOG_LEVEL')} must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel.value}"`,
+    );
+  }
+
   return {
+    log: { level: logLevel.value as LogLevel },
     kafka: {
       brokers: validateBrokers(brokers.value, label(brokers.source, 'kafkaBrokers', 'KAFKA_BROKERS')),
       clientId: clientId.value,

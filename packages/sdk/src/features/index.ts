@@ -5,6 +5,7 @@ import type { SomeCatalog } from '../events/catalog';
 import { createRedis } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
+import type { Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
 import { type FeatureView, viewId } from './views';
@@ -24,7 +25,8 @@ export interface FeaturePipelineOptions {
   mode?: PipelineMode;
   /** The domain's catalog: events decode to its current shape of their schema. */
   catalog?: SomeCatalog;
-  onError?: (error: unknown) => void;
+  /** Log lines of every view version's pipeline. Default: the process's logger. */
+  logger?: Logger;
   /** Lifecycle events of every view version's pipeline, and `features.written` (end-to-end staleness) per flush. */
   telemetry?: Telemetry;
 }
@@ -127,7 +129,7 @@ export class FeaturePipelines {
       telemetry: this.telemetry,
       ...(options.pool ? { pool: options.pool } : {}),
       ...(options.catalog ? { catalog: options.catalog } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
       chunkSize: 500,
       handler: async (event, ctx) => {
         const now = Date.now();

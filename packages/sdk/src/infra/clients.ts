@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
-import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
 import pg from 'pg';
 import type { KafkaLogLevel, ResolvedConfig } from '../config';
+import { defaultLogger, type Logger } from '../telemetry/log';
 
 const KAFKA_LOG_LEVEL: Record<KafkaLogLevel, logLevel> = {
   nothing: logLevel.NOTHING,
@@ -18,11 +19,16 @@ const KAFKA_LOG_LEVEL: Record<KafkaLogLevel, logLevel> = {
  * Retry settings differ between test mode and production, and are chosen here only:
  * tests want fast failure; services want patience through a broker restart.
  */
-export function createKafka(config: ResolvedConfig, overrides: Partial<KafkaConfig> = {}): Kafka {
+export function createKafka(
+  config: ResolvedConfig,
+  overrides: Partial<KafkaConfig> = {},
+  logger: Logger = defaultLogger(),
+): Kafka {
   return new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
     logLevel: KAFKA_LOG_LEVEL[config.kafka.logLevel],
+    logCreator: kafkaLogAdapter(logger),
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: config.testMode
@@ -30,6 +36,20 @@ export function createKafka(config: ResolvedConfig, overrides: Partial<KafkaConf
       : { initialRetryTime: 300, retries: 8, maxRetryTime: 30000 },
     ...overrides,
   });
+}
+
+/** kafkajs's lines as Accord's structured log lines: `component: kafkajs`, its namespace and fields. */
+function kafkaLogAdapter(logger: Logger) {
+  const log = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ namespace, level, log: entry }: LogEntry) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = entry;
+      const line = { namespace, ...fields };
+      if (level <= logLevel.ERROR) log.error(line, message);
+      else if (level === logLevel.WARN) log.warn(line, message);
+      else if (level === logLevel.INFO) log.info(line, message);
+      else log.debug(line, message);
+    };
 }
 
 /**

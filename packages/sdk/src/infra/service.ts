@@ -1,7 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { createAccord, type SomeAccord } from '../accord';
 import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { AccordError, describeError, isAccordError } from '../errors';
-import { createPgPool } from './clients';
+import type { SomeCatalog } from '../events/catalog';
+import { createLogger, type Logger } from '../telemetry/log';
 import { isTransient } from './retry';
 import type { SqlPool } from './sql';
 
@@ -66,19 +68,21 @@ export function untilSignal(): Promise<'SIGTERM' | 'SIGINT'> {
 export interface ServiceContext<V> {
   /** Parsed command-line options. */
   values: V;
+  /** The service's context: pipelines, owners, feature pipelines made from it share its pool and log. */
+  accord: SomeAccord;
   config: ResolvedConfig;
   /** Postgres as the service's own least-privilege role (checked not to be a superuser). */
   pool: SqlPool;
   databaseUrl: string;
-  /** One line on stdout, prefixed with the service's name. */
-  log: (line: string) => void;
+  /** The service's structured log (JSON lines on stdout, bound with `service`): give it to what it makes. */
+  log: Logger;
 }
 
 export interface RunningService {
-  /** Said once the service runs, after "<name>: ". */
-  running: string;
-  /** Stops cleanly; returns what to say after "<name>: stopped " (e.g. counts). */
-  stop: (signal: 'SIGTERM' | 'SIGINT') => Promise<string | undefined>;
+  /** Logged once the service runs ("running"), e.g. { port } or { group, topics }. */
+  running: Record<string, unknown>;
+  /** Stops cleanly; returns fields to log with "stopped" (e.g. counts). */
+  stop: (signal: 'SIGTERM' | 'SIGINT') => Promise<Record<string, unknown> | undefined>;
 }
 
 export interface ServiceDefinition<V> {
@@ -90,6 +94,8 @@ export interface ServiceDefinition<V> {
   role: string;
   databaseUrlVariable: string;
   poolSize?: number;
+  /** The domain the service's pipelines decode and publish (default: platform records only). */
+  catalog?: SomeCatalog;
   /** How long transient start failures (Kafka not ready, Postgres restarting) are retried. Default 60 s. */
   startTimeoutMs?: number;
   start: (ctx: ServiceContext<V>) => Promise<RunningService>;
@@ -104,7 +110,6 @@ export async function runService<V extends Record<string, unknown>>(
   def: ServiceDefinition<V>,
   argv: string[] = process.argv.slice(2),
 ): Promise<number> {
-  const say = (stream: NodeJS.WriteStream, line: string) => stream.write(`${def.name}: ${line}\n`);
   let values: V;
   try {
     values = parseArgs({
@@ -113,54 +118,68 @@ export async function runService<V extends Record<string, unknown>>(
       strict: true,
     }).values as V;
   } catch (error) {
-    say(process.stderr, `${describeError(error)} (see --help)`);
+    // Usage is for a person at a terminal: plain text, exit 2.
+    process.stderr.write(`${def.name}: ${describeError(error)} (see --help)\n`);
     return 2;
   }
   if (values.help) {
     process.stdout.write(`${def.help}\n`);
     return 0;
   }
+  let config: ResolvedConfig;
+  try {
+    config = resolveConfig();
+  } catch (error) {
+    process.stderr.write(`${def.name}: ${describeError(error)}\n`);
+    return 2;
+  }
+  // From here on, everything the service says is a JSON line on stdout.
+  const log = createLogger({ level: config.log.level, fd: 1, bindings: { service: def.name } });
   const databaseUrl = serviceDatabaseUrl(def.role, def.databaseUrlVariable);
-  const pool = createPgPool(databaseUrl, { max: def.poolSize ?? 4 });
+  const accord = createAccord({
+    databaseUrl,
+    logger: log,
+    poolSize: def.poolSize ?? 4,
+    ...(def.catalog ? { catalog: def.catalog } : {}),
+  });
+  const pool = accord.pool();
   try {
     await refuseSuperuser(pool, def.name, databaseUrl, def.role);
   } catch (error) {
-    process.stderr.write(`${describeError(error)}\n`); // names the service already
-    await pool.end().catch(() => {});
+    log.fatal({ error: errorFields(error) }, describeError(error));
+    await accord.close();
     return 1;
   }
   let running: RunningService | undefined;
   const deadline = Date.now() + (def.startTimeoutMs ?? 60_000);
   for (let attempt = 1; !running; attempt++) {
     try {
-      running = await def.start({
-        values,
-        config: resolveConfig(),
-        pool,
-        databaseUrl,
-        log: (line) => say(process.stdout, line),
-      });
+      running = await def.start({ values, accord, config: accord.config, pool, databaseUrl, log });
     } catch (error) {
       // A broker that just started (no partition leaders yet) or a restarting database: try again, said.
       const wait = Math.min(5000, 250 * 2 ** attempt);
       if (isTransient(error) && Date.now() + wait < deadline) {
-        say(
-          process.stderr,
-          `start failed (${describeError(error)}); retrying in ${(wait / 1000).toFixed(1)}s`,
-        );
+        log.warn({ error: errorFields(error), retryInMs: wait, attempt }, 'start failed; retrying');
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
-      say(process.stderr, `cannot start: ${describeError(error)}`);
-      await pool.end().catch(() => {});
+      log.fatal({ error: errorFields(error) }, `cannot start: ${describeError(error)}`);
+      await accord.close();
       return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
     }
   }
-  say(process.stdout, running.running);
+  log.info(running.running, 'running');
   const signal = await untilSignal();
-  say(process.stdout, `${signal}, stopping`);
+  log.info({ signal }, 'stopping');
   const summary = await running.stop(signal);
-  await pool.end().catch(() => {});
-  say(process.stdout, `stopped${summary ? ` ${summary}` : ''}`);
+  await accord.close();
+  log.info(summary ?? {}, 'stopped');
   return 0;
+}
+
+/** An error as log fields: its stable code when it is ours, and its message. */
+function errorFields(error: unknown): Record<string, unknown> {
+  return isAccordError(error)
+    ? { code: error.code, message: error.message, retriable: error.retriable }
+    : { message: describeError(error) };
 }

@@ -1,5 +1,6 @@
 import type { SomePublisher } from '../events/publisher';
 import type { SqlPool } from '../infra/sql';
+import { defaultLogger, type Logger } from '../telemetry/log';
 import { table } from './types';
 
 /**
@@ -62,15 +63,16 @@ export async function relayOutbox(
   }
 }
 
-/** Runs relayOutbox every `intervalMs` (and at once) until stopped. Errors go to `onError` and the loop goes on. */
+/** Runs relayOutbox every `intervalMs` (and at once) until stopped. A failure is logged and the loop goes on. */
 export function startOutboxRelay(
   pool: SqlPool,
   publisher: SomePublisher,
   entityType: string,
-  options: { topic?: string; intervalMs?: number; onError?: (error: unknown) => void } = {},
+  options: { topic?: string; intervalMs?: number; logger?: Logger } = {},
 ): { stop: () => Promise<void>; published: () => number } {
   let stopped = false;
   let published = 0;
+  const log = (options.logger ?? defaultLogger()).child({ outbox: entityType });
   const loop = (async () => {
     while (!stopped) {
       try {
@@ -83,7 +85,7 @@ export function startOutboxRelay(
         published += n;
         if (n > 0) continue;
       } catch (error) {
-        options.onError?.(error);
+        log.error({ error }, 'relaying the outbox failed; retrying');
       }
       await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
     }

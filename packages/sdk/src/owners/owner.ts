@@ -34,7 +34,8 @@ export function defineOwner(options: OwnerOptions): Pipeline {
     config,
     pool: options.pool,
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.catalog ? { catalog: options.catalog } : {}),
     handler: async (event, ctx) => {
       if (!ctx.tx || !event.value)
         throw new TerminalError('owner needs a transaction and a decoded proposal');

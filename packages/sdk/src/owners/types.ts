@@ -2,6 +2,7 @@ import type { ResolvedConfig } from '../config';
 import { AccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import type { SqlClient, SqlPool } from '../infra/sql';
+import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
 
 export interface Proposal {
@@ -59,7 +60,8 @@ export interface OwnerOptions {
   mergeCommuting?: boolean;
   /** Postgres as the owner's role (accord_owner_<entity>). */
   pool: SqlPool;
-  onError?: (error: unknown) => void;
+  /** Log lines of the owner's pipeline. Default: the process's logger. */
+  logger?: Logger;
   /** Lifecycle events of the owner's pipeline, and `decided` for each committed decision. */
   telemetry?: Telemetry;
 }

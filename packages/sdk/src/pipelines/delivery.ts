@@ -3,11 +3,13 @@ import { AccordError } from '../errors';
 import type { SqlClient, SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import type { AvroSerde } from '../schemas/serde';
+import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
 import type { DeadLetterSender } from './dead-letters';
-import { classifyFailure, errorCodeOf, FencedError } from './errors';
+import { classifyFailure, FencedError } from './errors';
 import { replayedDeadLetterFor, toEvent } from './records';
+import { DeliveryReports } from './reports';
 import type { HandlerContext, PartitionState, PipelineEvent, PipelineMode, PipelineOptions } from './types';
 import { type ClosedWindow, type WindowTracker, windowValue } from './windows';
 
@@ -38,56 +40,39 @@ export interface DeliveryStats {
  * transaction), or windowed (fold, checkpoint at window closes). Retries by error type and dead letters
  * are here too. The pipeline owns the consumer and the claims; this owns what happens to the events.
  */
+export interface DeliveryDeps {
+  name: string;
+  group: string;
+  mode: PipelineMode;
+  pool: SqlPool;
+  store: CheckpointStore;
+  serde: AvroSerde | undefined;
+  windows: WindowTracker | undefined;
+  stats: DeliveryStats;
+  deadLetters: DeadLetterSender;
+  mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
+  telemetry: Telemetry;
+  log: Logger;
+}
+
 export class Delivery {
-  private readonly name: string;
-  private readonly group: string;
-  private readonly mode: PipelineMode;
-  private readonly pool: SqlPool;
-  private readonly store: CheckpointStore;
-  private readonly serde: AvroSerde | undefined;
-  private readonly windows: WindowTracker | undefined;
-  private readonly stats: DeliveryStats;
-  private readonly deadLetters: DeadLetterSender;
-  private readonly mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
-  private readonly telemetry: Telemetry;
+  private readonly reports: DeliveryReports;
 
   constructor(
     private readonly options: PipelineOptions,
-    deps: {
-      name: string;
-      group: string;
-      mode: PipelineMode;
-      pool: SqlPool;
-      store: CheckpointStore;
-      serde: AvroSerde | undefined;
-      windows: WindowTracker | undefined;
-      stats: DeliveryStats;
-      deadLetters: DeadLetterSender;
-      mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
-      telemetry: Telemetry;
-    },
+    private readonly deps: DeliveryDeps,
   ) {
-    this.name = deps.name;
-    this.group = deps.group;
-    this.mode = deps.mode;
-    this.pool = deps.pool;
-    this.store = deps.store;
-    this.serde = deps.serde;
-    this.windows = deps.windows;
-    this.stats = deps.stats;
-    this.deadLetters = deps.deadLetters;
-    this.mirror = deps.mirror;
-    this.telemetry = deps.telemetry;
+    this.reports = new DeliveryReports(deps);
   }
 
   private async handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> {
     const core = async () => {
       if (this.options.handler) await this.options.handler(event, ctx);
-      this.windows?.add(event);
+      this.deps.windows?.add(event);
     };
-    if (!this.telemetry.intercepting) return core();
+    if (!this.deps.telemetry.intercepting) return core();
     const { topic, partition, offset } = event;
-    return this.telemetry.handle(
+    return this.deps.telemetry.handle(
       {
         pipeline: ctx.pipeline,
         group: ctx.group,
@@ -100,42 +85,6 @@ export class Delivery {
       },
       core,
     );
-  }
-
-  /** One attempt at one event ended: for metrics and logs (only built when someone listens). */
-  private attemptEnded(
-    event: PipelineEvent,
-    attempt: number,
-    started: number,
-    outcome: 'ok' | 'retry' | 'dead-letter',
-    error?: unknown,
-  ): void {
-    if (!this.telemetry.listening) return;
-    this.telemetry.emit({
-      type: 'attempt.end',
-      pipeline: this.name,
-      group: this.group,
-      topic: event.topic,
-      partition: event.partition,
-      offset: event.offset,
-      attempt,
-      outcome,
-      durationMs: performance.now() - started,
-      ...(error === undefined ? {} : { error }),
-    });
-  }
-
-  private checkpointed(topic: string, partition: number, next: bigint, type: CheckpointType): void {
-    if (!this.telemetry.listening) return;
-    this.telemetry.emit({
-      type: 'checkpointed',
-      pipeline: this.name,
-      group: this.group,
-      topic,
-      partition,
-      offset: next.toString(),
-      checkpointType: type,
-    });
   }
 
   replayContext(
@@ -161,10 +110,10 @@ export class Delivery {
     fast = false,
   ): Promise<void> {
     const replayFor = replayedDeadLetterFor(event);
-    if (replayFor !== undefined && replayFor !== this.group) return; // another group's dead letter, sent back
-    if (this.serde && event.raw) {
+    if (replayFor !== undefined && replayFor !== this.deps.group) return; // another group's dead letter, sent back
+    if (this.deps.serde && event.raw) {
       try {
-        const decoded = await this.serde.decode(event.raw);
+        const decoded = await this.deps.serde.decode(event.raw);
         event.value = decoded.value;
         event.schemaId = decoded.schemaId;
         event.schemaName = decoded.schemaName;
@@ -182,8 +131,8 @@ export class Delivery {
       } catch {
         throw new SlowPath(); // reported by the slow pass that runs it again
       }
-      this.stats.processed++;
-      this.attemptEnded(event, 1, started, 'ok');
+      this.deps.stats.processed++;
+      this.reports.attemptEnded(event, 1, started, 'ok');
       return;
     }
     const maxAttempts = this.options.maxAttempts ?? 3;
@@ -193,17 +142,17 @@ export class Delivery {
         if (savepoint) await savepoint.query('savepoint accord_event');
         await this.handle(event, { ...ctx, attempt });
         if (savepoint) await savepoint.query('release savepoint accord_event');
-        this.stats.processed++;
-        this.attemptEnded(event, attempt, started, 'ok');
+        this.deps.stats.processed++;
+        this.reports.attemptEnded(event, attempt, started, 'ok');
         return;
       } catch (error) {
         if (savepoint) await savepoint.query('rollback to savepoint accord_event');
         if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
-          this.attemptEnded(event, attempt, started, 'dead-letter', error);
+          this.reports.attemptEnded(event, attempt, started, 'dead-letter', error);
           await this.deadLetter(event, error, attempt);
           return;
         }
-        this.attemptEnded(event, attempt, started, 'retry', error);
+        this.reports.attemptEnded(event, attempt, started, 'retry', error);
         await delay((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
       }
     }
@@ -223,15 +172,15 @@ export class Delivery {
       if (!isRunning() || isStale()) return;
       const chunk = messages.slice(i, i + chunkSize);
       const runChunk = async (fast: boolean): Promise<bigint | undefined> => {
-        const client = await this.pool.connect();
+        const client = await this.deps.pool.connect();
         try {
           await client.query('begin');
           let last: KafkaMessage | undefined;
           for (const m of chunk) {
             if (!isRunning() || isStale()) break;
             const ctx = {
-              pipeline: this.name,
-              group: this.group,
+              pipeline: this.deps.name,
+              group: this.deps.group,
               ...this.replayContext(state, m),
               tx: client,
             };
@@ -245,11 +194,11 @@ export class Delivery {
           await this.options.afterChunk?.();
           const next = BigInt(last.offset) + 1n;
           const [type, value] = this.checkpointValue(last);
-          const position = { group: this.group, topic, partition, epoch: state.epoch };
-          if (!(await this.store.advance(client, position, next, type, value))) {
+          const position = { group: this.deps.group, topic, partition, epoch: state.epoch };
+          if (!(await this.deps.store.advance(client, position, next, type, value))) {
             await client.query('rollback');
             throw new FencedError(
-              `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
+              `${this.deps.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): effects rolled back`,
             );
           }
           await client.query('commit');
@@ -262,18 +211,18 @@ export class Delivery {
         }
       };
       let next: bigint | undefined;
-      const processedBefore = this.stats.processed;
+      const processedBefore = this.deps.stats.processed;
       try {
         next = await runChunk(true);
       } catch (error) {
         if (!(error instanceof SlowPath)) throw error;
-        this.stats.processed = processedBefore; // the fast pass was rolled back
+        this.deps.stats.processed = processedBefore; // the fast pass was rolled back
         next = await runChunk(false);
       }
       if (next === undefined) return;
       this.moved(state, next);
-      this.checkpointed(topic, partition, next, this.options.checkpoint ?? 'offset');
-      await this.mirror(topic, partition, state.next);
+      this.reports.checkpointed(topic, partition, next, this.options.checkpoint ?? 'offset');
+      await this.deps.mirror(topic, partition, state.next);
       await heartbeat();
     }
   }
@@ -287,23 +236,25 @@ export class Delivery {
       await this.options.afterChunk?.();
       const next = BigInt(last.offset) + 1n;
       const [type, value] = this.checkpointValue(last);
-      const moved = await this.store.advance(
-        this.pool,
-        { group: this.group, topic, partition, epoch: state.epoch },
+      const moved = await this.deps.store.advance(
+        this.deps.pool,
+        { group: this.deps.group, topic, partition, epoch: state.epoch },
         next,
         type,
         value,
       );
       if (!moved)
-        throw new FencedError(`${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`);
+        throw new FencedError(
+          `${this.deps.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale)`,
+        );
       this.moved(state, next);
-      this.checkpointed(topic, partition, next, type);
+      this.reports.checkpointed(topic, partition, next, type);
       sinceCheckpoint = 0;
-      await this.mirror(topic, partition, next);
+      await this.deps.mirror(topic, partition, next);
     };
     for (const m of messages) {
       if (!isRunning() || isStale()) break;
-      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
+      const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
       await this.process(toEvent(topic, partition, m), ctx);
       last = m;
       if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
@@ -317,7 +268,7 @@ export class Delivery {
   /** Windowed: fold each event; an event of a later window first closes the open one and checkpoints there. */
   async runWindowed(batch: Batch): Promise<void> {
     const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
-    const windows = this.windows!;
+    const windows = this.deps.windows!;
     for (const m of messages) {
       if (!isRunning() || isStale()) return;
       const closed = windows.closedBy(topic, partition, Number(m.timestamp));
@@ -326,7 +277,7 @@ export class Delivery {
         windows.drop(topic, partition);
         await heartbeat();
       }
-      const ctx = { pipeline: this.name, group: this.group, ...this.replayContext(state, m) };
+      const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
       await this.process(toEvent(topic, partition, m), ctx);
     }
   }
@@ -338,25 +289,25 @@ export class Delivery {
     next: bigint,
   ): Promise<void> {
     const { topic, partition } = closed;
-    const position = { group: this.group, topic, partition, epoch: state.epoch };
+    const position = { group: this.deps.group, topic, partition, epoch: state.epoch };
     const value = windowValue(closed.start, closed.end);
-    const ctx = { pipeline: this.name, group: this.group };
+    const ctx = { pipeline: this.deps.name, group: this.deps.group };
     const fenced = () =>
       new FencedError(
-        `${this.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
+        `${this.deps.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
       );
-    if (this.mode === 'transactional') {
-      await inTransaction(this.pool, async (tx) => {
+    if (this.deps.mode === 'transactional') {
+      await inTransaction(this.deps.pool, async (tx) => {
         await this.options.window!.close(closed, { ...ctx, tx });
-        if (!(await this.store.advance(tx, position, next, 'window', value))) throw fenced();
+        if (!(await this.deps.store.advance(tx, position, next, 'window', value))) throw fenced();
       });
     } else {
       await this.options.window!.close(closed, ctx);
-      if (!(await this.store.advance(this.pool, position, next, 'window', value))) throw fenced();
+      if (!(await this.deps.store.advance(this.deps.pool, position, next, 'window', value))) throw fenced();
     }
     this.moved(state, next);
-    this.checkpointed(topic, partition, next, 'window');
-    await this.mirror(topic, partition, next);
+    this.reports.checkpointed(topic, partition, next, 'window');
+    await this.deps.mirror(topic, partition, next);
   }
 
   private moved(state: PartitionState, next: bigint): void {
@@ -369,18 +320,7 @@ export class Delivery {
   }
 
   private async deadLetter(event: PipelineEvent, error: unknown, attempts: number): Promise<void> {
-    await this.deadLetters.send(event, error, attempts);
-    this.stats.deadLettered++;
-    this.options.onDeadLetter?.(event, error);
-    this.telemetry.emit({
-      type: 'dead-lettered',
-      pipeline: this.name,
-      group: this.group,
-      topic: event.topic,
-      partition: event.partition,
-      offset: event.offset,
-      errorCode: errorCodeOf(error),
-      attempts,
-    });
+    await this.deps.deadLetters.send(event, error, attempts);
+    this.reports.deadLettered(event, error, attempts);
   }
 }

@@ -1,6 +1,8 @@
 import type { Admin } from 'kafkajs';
 import { describeError } from '../errors';
 import { fetchLogIdentity } from '../infra/kafka-metadata';
+import { withRetry } from '../infra/retry';
+import type { Logger } from '../telemetry/log';
 import type { CheckpointStore, Claim, Incident, LogRef } from './checkpoints';
 import {
   checkPosition,
@@ -9,6 +11,7 @@ import {
   outOfRangeAction,
   rebindHint,
 } from './log-check';
+import type { PartitionState } from './types';
 
 export interface GuardOptions {
   admin: () => Admin;
@@ -19,6 +22,7 @@ export interface GuardOptions {
   policy: OutOfRangePolicy;
   /** Every incident, after it was recorded: one line for the log. */
   report: (incident: Incident) => void;
+  log: Logger;
 }
 
 export type GuardResult =
@@ -42,6 +46,46 @@ export class PartitionGuard {
 
   constructor(private readonly options: GuardOptions) {}
 
+  /**
+   * Claims a partition (a new epoch fences the previous holder) and checks that its checkpoint points
+   * into this log. A partition without a checkpoint starts at the log's start or end (`from`).
+   */
+  async claim(
+    topic: string,
+    partition: number,
+    from: 'earliest' | 'latest',
+  ): Promise<{ kind: 'proceed'; state: PartitionState } | { kind: 'halted' } | { kind: 'fenced' }> {
+    // One read of the partition's offsets: where a new row starts, and the range the check uses.
+    const admin = this.options.admin();
+    const range = (await withRetry(() => admin.fetchTopicOffsets(topic))).find(
+      (o) => o.partition === partition,
+    );
+    const bounds = { low: range?.low ?? '0', high: range?.high ?? '0' };
+    const log = await this.liveRef(topic);
+    const { pipeline, group, store } = this.options;
+    const claim = await store.claim(
+      pipeline,
+      group,
+      topic,
+      partition,
+      from === 'latest' ? bounds.high : bounds.low,
+      log,
+    );
+    const checked = await this.check(topic, partition, claim, bounds);
+    if (checked.kind !== 'proceed') return { kind: checked.kind };
+    return {
+      kind: 'proceed',
+      state: {
+        epoch: claim.epoch,
+        next: checked.next,
+        logId: log.topicId ?? log.clusterId,
+        ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
+        ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
+        ...(claim.replayId === undefined ? {} : { replayId: claim.replayId }),
+      },
+    };
+  }
+
   /** The identity of the log a topic has now. */
   async liveRef(topic: string): Promise<LogRef> {
     const cached = this.refs.get(topic);
@@ -55,8 +99,9 @@ export class PartitionGuard {
       const { clusterId } = await this.options.admin().describeCluster();
       if (!this.fallbackNoted) {
         this.fallbackNoted = true;
-        process.stderr.write(
-          `accord pipeline ${this.options.pipeline}: topic ids unavailable (${describeError(error)}); checkpoints are bound to the cluster id only\n`,
+        this.options.log.warn(
+          { reason: describeError(error) },
+          'topic ids unavailable; checkpoints are bound to the cluster id only',
         );
       }
       ref = { clusterId, topicId: null };

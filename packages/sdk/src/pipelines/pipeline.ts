@@ -2,9 +2,9 @@ import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
-import { withRetry } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
 import { AvroSerde } from '../schemas/serde';
+import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
 import { CheckpointStore } from './checkpoints';
 import { subscribeControl } from './control';
@@ -14,6 +14,7 @@ import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import { checkPipelineOptions } from './options';
 import { prepareGroup } from './positions';
+import { TopicSubscription } from './subscription';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
 import { defineWindow, WindowTracker } from './windows';
 
@@ -46,9 +47,9 @@ export class Pipeline {
   private readonly windows: WindowTracker | undefined;
   /** Partitions this instance paused because they cannot proceed (topic:partition). */
   private readonly halted = new Set<string>();
-  private subscribed: string[] = [];
-  private topicWatch: NodeJS.Timeout | undefined;
-  private restarting: Promise<void> | undefined;
+  private readonly subscription: TopicSubscription;
+  /** Bound with the pipeline's name and group. */
+  readonly log: Logger;
   /** Counters for tests, status and benchmarks. */
   readonly stats = { processed: 0, deadLettered: 0, fenced: 0, batches: 0, incidents: 0, halted: 0 };
 
@@ -63,6 +64,8 @@ export class Pipeline {
     this.pool = options.pool ?? createPgPool(this.config.postgres.url, { max: 4 });
     this.store = new CheckpointStore(this.pool);
     this.telemetry = options.telemetry ?? new Telemetry();
+    this.subscription = new TopicSubscription(options.topics, () => this.admin!);
+    this.log = (options.logger ?? defaultLogger()).child({ pipeline: this.name, group: this.group });
     this.guard = new PartitionGuard({
       admin: () => this.admin!,
       store: this.store,
@@ -70,14 +73,14 @@ export class Pipeline {
       pipeline: this.name,
       group: this.group,
       policy,
+      log: this.log,
       report: (incident) => {
         this.stats.incidents++;
         this.telemetry.emit({ type: 'incident', incident });
-        if (options.onIncident) options.onIncident(incident);
-        else
-          process.stderr.write(
-            `accord pipeline ${this.name}: ${incident.topic}[${incident.partition}] ${incident.detail}\n`,
-          );
+        this.log.warn(
+          { incident: incident.kind, topic: incident.topic, partition: incident.partition },
+          incident.detail,
+        );
       },
     });
     const serde =
@@ -107,6 +110,7 @@ export class Pipeline {
       deadLetters: this.deadLetters,
       mirror: (topic, partition, next) => this.mirror(topic, partition, next),
       telemetry: this.telemetry,
+      log: this.log,
     });
   }
 
@@ -114,36 +118,22 @@ export class Pipeline {
   async start(): Promise<void> {
     this.admin = createKafka(this.config).admin();
     await this.admin.connect();
-    const topics = await this.resolveTopics();
+    const topics = await this.subscription.resolve();
     await this.preparePositions(topics);
     await this.listen();
     await this.runConsumer(topics);
-    if (this.options.topics instanceof RegExp) {
-      const every = this.options.topicRefreshMs ?? (this.config.testMode ? 1000 : 10000);
-      this.topicWatch = setInterval(() => {
-        this.restarting ??= this.watchTopics()
-          .catch((error: unknown) => this.options.onError?.(error))
-          .finally(() => {
-            this.restarting = undefined;
-          });
-      }, every);
-      this.topicWatch.unref();
-    }
+    this.subscription.watch(
+      this.options.topicRefreshMs ?? (this.config.testMode ? 1000 : 10000),
+      (all, added) => this.rejoin(all, added),
+      (error) => this.log.error({ error }, 'looking for new topics failed; retrying'),
+    );
   }
 
-  /**
-   * kafkajs resolves a RegExp subscription once: when topics matching the pattern appear, the consumer is
-   * restarted on the new list, and their partitions start at their earliest offset.
-   */
-  private async watchTopics(): Promise<void> {
+  /** New topics match the pattern: restart the consumer on the longer list, new topics from their start. */
+  private async rejoin(topics: string[], added: string[]): Promise<void> {
     if (this.stopping) return;
-    const topics = await this.resolveTopics();
-    const added = topics.filter((t) => !this.subscribed.includes(t));
-    if (added.length === 0) return;
-    await this.preparePositions(added, 'earliest'); // topics that appeared later start at their start
-    process.stderr.write(
-      `accord pipeline ${this.name}: new topic(s) ${added.join(', ')} match the subscription; rejoining the group\n`,
-    );
+    await this.preparePositions(added, 'earliest');
+    this.log.info({ topics: added }, 'new topics match the subscription; rejoining the group');
     await this.consumer?.disconnect();
     if (this.stopping) return;
     this.partitions.clear();
@@ -172,13 +162,16 @@ export class Pipeline {
         group: this.group,
         error: event.payload.error,
       });
-      this.options.onError?.(event.payload.error);
+      this.log.error(
+        { error: event.payload.error, restart: event.payload.restart },
+        'consumer crashed; it restarts from the checkpoint',
+      );
     });
     await consumer.connect();
     // fromBeginning: a fetch that meets OFFSET_OUT_OF_RANGE resets to the earliest offset, which the
     // claim's checks then see as a gap (never a silent jump to the log end).
     await consumer.subscribe({ topics, fromBeginning: true });
-    this.subscribed = topics;
+    this.subscription.subscribedTo(topics);
     this.halted.clear();
     await consumer.run({
       autoCommit: false,
@@ -191,7 +184,9 @@ export class Pipeline {
   private async listen(): Promise<void> {
     this.unsubscribe = await subscribeControl(this.pool, (message) => {
       if (message.group === this.group)
-        this.applyControl().catch((error: unknown) => this.options.onError?.(error));
+        this.applyControl().catch((error: unknown) =>
+          this.log.error({ error }, 're-reading checkpoints after a control message failed'),
+        );
     });
   }
 
@@ -212,13 +207,6 @@ export class Pipeline {
     }
   }
 
-  private async resolveTopics(): Promise<string[]> {
-    if (!(this.options.topics instanceof RegExp)) return this.options.topics;
-    const pattern = this.options.topics;
-    const all = await this.admin!.listTopics();
-    return all.filter((t) => pattern.test(t) && !t.startsWith('__')).sort();
-  }
-
   /** Before joining: seeds checkpoints for new partitions and aligns Kafka's offsets (see prepareGroup). */
   private async preparePositions(topics: string[], from = this.options.from ?? 'earliest'): Promise<void> {
     await prepareGroup({
@@ -233,38 +221,19 @@ export class Pipeline {
   }
 
   /**
-   * Claims a partition (a new epoch fences the previous holder) and checks that its checkpoint points
-   * into this log. Undefined when the partition cannot proceed (halted: paused until an operator acts)
-   * or another instance claimed it meanwhile.
+   * Claims a partition and checks its checkpoint (see PartitionGuard.claim). Undefined when it cannot
+   * proceed: halted (paused here until an operator acts) or claimed by another instance meanwhile.
    */
   private async claim(topic: string, partition: number): Promise<PartitionState | undefined> {
-    // One read of the partition's offsets: where a new row starts, and the range the guard checks.
-    const admin = this.admin!;
-    const range = (await withRetry(() => admin.fetchTopicOffsets(topic))).find(
-      (o) => o.partition === partition,
-    );
-    const bounds = { low: range?.low ?? '0', high: range?.high ?? '0' };
-    const start = this.options.from === 'latest' ? bounds.high : bounds.low;
-    const log = await this.guard.liveRef(topic);
-    const claim = await this.store.claim(this.name, this.group, topic, partition, start, log);
     // A window is folded again from the checkpoint (its first event) by whoever holds the partition now.
     this.windows?.drop(topic, partition);
-    const checked = await this.guard.check(topic, partition, claim, bounds);
-    if (checked.kind === 'fenced') return undefined;
-    if (checked.kind === 'halted') {
+    const claimed = await this.guard.claim(topic, partition, this.options.from ?? 'earliest');
+    if (claimed.kind === 'halted') {
       this.halted.add(`${topic}:${partition}`);
       this.stats.halted = this.halted.size;
       this.consumer?.pause([{ topic, partitions: [partition] }]);
-      return undefined;
     }
-    return {
-      epoch: claim.epoch,
-      next: checked.next,
-      logId: log.topicId ?? log.clusterId,
-      ...(claim.replayResume === undefined ? {} : { replayResume: claim.replayResume }),
-      ...(claim.replayUntil === undefined ? {} : { replayUntil: claim.replayUntil }),
-      ...(claim.replayId === undefined ? {} : { replayId: claim.replayId }),
-    };
+    return claimed.kind === 'proceed' ? claimed.state : undefined;
   }
 
   private async onBatch({
@@ -371,8 +340,7 @@ export class Pipeline {
   /** Finishes the current batch, checkpoints it, leaves the group and closes every client. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.topicWatch) clearInterval(this.topicWatch);
-      await this.restarting;
+      await this.subscription.stop();
       await this.consumer?.disconnect().catch(() => {});
       await this.unsubscribe?.().catch(() => {});
       await this.deadLetters.close();

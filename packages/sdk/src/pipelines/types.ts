@@ -2,8 +2,9 @@ import type { ResolvedConfig } from '../config';
 import type { SomeCatalog } from '../events/catalog';
 import type { SqlClient, SqlPool } from '../infra/sql';
 import type { AvroSerde } from '../schemas/serde';
+import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
-import type { CheckpointType, Incident } from './checkpoints';
+import type { CheckpointType } from './checkpoints';
 import type { OutOfRangePolicy } from './log-check';
 import type { WindowOptions } from './windows';
 
@@ -65,8 +66,6 @@ export interface PipelineOptions {
    * pipelines, earliest for at-least-once.
    */
   onOutOfRange?: OutOfRangePolicy;
-  /** Called for each incident (identity changed, out of range, bound) after it is recorded. Default: one stderr line. */
-  onIncident?: (incident: Incident) => void;
   /** Called for each event. Optional for windowed pipelines (the window folds events). */
   handler?: PipelineHandler;
   /**
@@ -94,12 +93,13 @@ export interface PipelineOptions {
   retryBackoffMs?: number;
   /** Events per transaction (transactional, default 500) or per checkpoint (at-least-once, default 2000). */
   chunkSize?: number;
-  /** Called for events sent to the dead-letter topic (for logs and metrics). */
-  onDeadLetter?: (event: PipelineEvent, error: unknown) => void;
   /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
   afterChunk?: () => Promise<void>;
-  /** Called when the consumer crashes on an infrastructure failure (it restarts and resumes from the checkpoint). */
-  onError?: (error: unknown) => void;
+  /**
+   * Structured log lines of the pipeline (incidents, dead letters, consumer crashes, new topics), bound
+   * with its name and group. Default: the process's logger (stderr, ACCORD_LOG_LEVEL).
+   */
+  logger?: Logger;
   /**
    * The seam for logs, metrics and tracing: lifecycle events (attempt.end, dead-lettered, checkpointed,
    * fenced, incident, consumer.crashed) and interceptors around the handler. Default: none.

@@ -16,6 +16,7 @@ import {
   migrate,
   type Pipeline,
   resolveConfig,
+  Telemetry,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
@@ -53,7 +54,7 @@ afterAll(async () => {
 });
 
 function pipeline(options: Omit<Parameters<typeof createPipeline>[0], 'config' | 'pool'>): Pipeline {
-  const p = createPipeline({ config, pool, onIncident: () => {}, ...options });
+  const p = createPipeline({ config, pool, ...options });
   pipelines.push(p);
   return p;
 }
@@ -112,11 +113,15 @@ test('a topic created again under the checkpoints: the partition halts with the 
   const group = ctx.group();
   const seen: number[] = [];
   const reported: Incident[] = [];
+  const telemetry = new Telemetry();
+  telemetry.on((e) => {
+    if (e.type === 'incident') reported.push(e.incident);
+  });
   const options = {
     name: group,
     topics: [topic],
     mode: 'transactional' as const,
-    onIncident: (i: Incident) => reported.push(i),
+    telemetry,
     handler: (e: { value: Record<string, unknown> | null }) => {
       seen.push(e.value?.percent as number);
     },
