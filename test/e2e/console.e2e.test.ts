@@ -177,7 +177,7 @@ test('topics apply creates declared topics once, and reports drift in partitions
   const invalid = await accord(['topics', 'list', '--file', file]);
   expect(invalid.code).toBe(1);
   expect(invalid.stderr).toMatch(
-    /topics\[0\] \(.*\): "partitions" must be a positive integer \[CONFIG_INVALID\]/,
+    /topics\[0\] \(.*\): partitions: must be a positive integer \(got 0\).* \[CONFIG_INVALID\]/,
   );
 });
 
