@@ -119,7 +119,7 @@ export {
 export { fetchLogIdentity, type LogIdentity, type TopicIdentity } from './infra/kafka-metadata';
 export { ensureDatabase, type MigrationResult, migrate } from './infra/migrations';
 export { isConnectionError, isRetriableTransactionError, SQLSTATE, sqlState } from './infra/pg-errors';
-export { isTransient, withRetry } from './infra/retry';
+export { backoffMs, isTransient, pollUntil, withRetry } from './infra/retry';
 export {
   type RunningService,
   refuseSuperuser,

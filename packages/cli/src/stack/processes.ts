@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { StackError } from '@accord/sdk';
+import { pollUntil, StackError } from '@accord/sdk';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -82,12 +82,9 @@ export async function waitFor(
   timeoutMs: number,
   intervalMs = 300,
 ): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return true;
-    if (Date.now() >= deadline) return false;
-    await delay(intervalMs);
-  }
+  return (
+    (await pollUntil(async () => ((await probe()) ? true : undefined), { timeoutMs, intervalMs })) ?? false
+  );
 }
 
 export function isLocalHost(host: string): boolean {

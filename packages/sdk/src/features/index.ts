@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
@@ -7,6 +8,7 @@ import type { SqlPool } from '../infra/sql';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
 import type { Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
+import { parseOptions } from '../validation';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
 import { type FeatureView, viewId } from './views';
 
@@ -31,6 +33,16 @@ export interface FeaturePipelineOptions {
   telemetry?: Telemetry;
 }
 
+const FeatureOptions = z.looseObject({
+  views: z.array(z.looseObject({ name: z.string(), version: z.int() })).min(1, 'must list at least one view'),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,150}$/, "must be letters, digits, '.', '_' or '-'")
+    .optional(),
+  prefix: z.string().optional(),
+  mode: z.enum(['at-least-once', 'transactional']).optional(),
+});
+
 /** The consumer group of one view version: its own checkpoints, its own replay. */
 export function featureGroup(group: string, view: FeatureView): string {
   return `${group}.${view.name}.v${view.version}`;
@@ -50,6 +62,7 @@ export class FeaturePipelines {
   readonly telemetry: Telemetry;
 
   constructor(options: FeaturePipelineOptions) {
+    parseOptions('invalid feature pipeline options', FeatureOptions, options);
     const config = options.config ?? resolveConfig();
     this.telemetry = options.telemetry ?? new Telemetry();
     this.group = options.group ?? 'features';

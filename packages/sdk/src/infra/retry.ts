@@ -28,9 +28,32 @@ export async function withRetry<T>(
       return await work();
     } catch (error) {
       if (attempt >= attempts || !retryIf(error)) throw error;
-      const wait = Math.min(options.maxMs ?? 5000, (options.initialMs ?? 200) * 2 ** (attempt - 1));
+      const wait = backoffMs(attempt, options.initialMs ?? 200, options.maxMs ?? 5000);
       options.onRetry?.(error, attempt, wait);
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+}
+
+/** The wait before try `attempt + 1`: `initialMs`, doubling per attempt, capped at `maxMs`. */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** (attempt - 1));
+}
+
+/**
+ * The one polling loop: calls `probe` every `intervalMs` until it returns a value other than undefined
+ * (returned), or `timeoutMs` passed (undefined). For conditions nothing pushes (a process's exit, a
+ * port that opens); what can be pushed (decisions, control messages) is pushed instead.
+ */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs, intervalMs = 200 }: { timeoutMs: number; intervalMs?: number },
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }
 }

@@ -4,7 +4,7 @@ import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { createLogger, type Logger } from '../telemetry/log';
-import { isTransient } from './retry';
+import { backoffMs, isTransient } from './retry';
 import type { SqlPool } from './sql';
 
 /**
@@ -157,7 +157,7 @@ export async function runService<V extends Record<string, unknown>>(
       running = await def.start({ values, accord, config: accord.config, pool, databaseUrl, log });
     } catch (error) {
       // A broker that just started (no partition leaders yet) or a restarting database: try again, said.
-      const wait = Math.min(5000, 250 * 2 ** attempt);
+      const wait = backoffMs(attempt, 500, 5000);
       if (isTransient(error) && Date.now() + wait < deadline) {
         log.warn({ error: errorFields(error), retryInMs: wait, attempt }, 'start failed; retrying');
         await new Promise((r) => setTimeout(r, wait));

@@ -46,6 +46,29 @@ export function describeTarget(target: ReplayTarget): string {
 }
 
 /** What a replay would do, per partition. Nothing changes. */
+/**
+ * One partition's replay, in offsets: from `to` (default the log start; never before it, never past the
+ * checkpoint: a replay never skips events forward) up to `until` (default the checkpoint), then on from
+ * `resume` (the furthest position reached, counting an unfinished earlier replay; never past the log end).
+ */
+export function replayWindow(p: {
+  checkpoint: bigint;
+  replayResume: bigint | null;
+  low: bigint;
+  high: bigint;
+  to: bigint | undefined;
+  until: bigint | undefined;
+}): { to: bigint; until: bigint; resume: bigint } {
+  const max = (a: bigint, b: bigint) => (a > b ? a : b);
+  const min = (a: bigint, b: bigint) => (a < b ? a : b);
+  // Never a position past the log end: nothing there will ever arrive to be replayed.
+  const current = min(p.checkpoint, p.high);
+  const resume = min(max(p.replayResume ?? current, current), p.high);
+  const to = min(max(p.to ?? p.low, p.low), current);
+  const until = max(min(p.until ?? current, current), to);
+  return { to, until, resume };
+}
+
 export async function planReplay(
   admin: Admin,
   pool: SqlPool,
@@ -92,25 +115,20 @@ export async function planReplay(
         )
       : undefined;
     for (const r of rows.filter((x) => x.topic === topic)) {
-      const low = BigInt(offsets.get(r.partition)?.low ?? '0');
-      const high = BigInt(offsets.get(r.partition)?.high ?? '0');
-      const checkpoint = BigInt(r.kafkaOffset);
-      // Never a position past the log end: nothing there will ever arrive to be replayed.
-      const current = checkpoint > high ? high : checkpoint;
-      const pending = r.replayResume === null ? current : BigInt(r.replayResume);
-      const further = pending > current ? pending : current;
-      const resume = further > high ? high : further;
-      let to =
+      const wanted =
         target.kind === 'earliest'
-          ? low
+          ? undefined
           : target.kind === 'offset'
             ? target.offset
             : BigInt(atTime?.get(r.partition) ?? r.kafkaOffset);
-      if (to < low) to = low;
-      if (to > current) to = current; // a replay never skips events forward
-      let until = atUntil ? BigInt(atUntil.get(r.partition) ?? r.kafkaOffset) : current;
-      if (until > current) until = current;
-      if (until < to) until = to;
+      const { to, until, resume } = replayWindow({
+        checkpoint: BigInt(r.kafkaOffset),
+        replayResume: r.replayResume === null ? null : BigInt(r.replayResume),
+        low: BigInt(offsets.get(r.partition)?.low ?? '0'),
+        high: BigInt(offsets.get(r.partition)?.high ?? '0'),
+        to: wanted,
+        until: atUntil ? BigInt(atUntil.get(r.partition) ?? r.kafkaOffset) : undefined,
+      });
       partitions.push({
         topic,
         partition: r.partition,

@@ -1,8 +1,10 @@
+import { z } from 'zod';
 import { resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
 import type { LifecycleEvent } from '../telemetry/seam';
+import { fn, parseOptions } from '../validation';
 import { handleProposal, toProposal } from './decide';
 import type { OwnerOptions } from './types';
 
@@ -14,7 +16,20 @@ export * from './types';
  * pipeline's telemetry as a `decided` event once its transaction committed (a rolled-back or fenced chunk
  * tells nothing).
  */
+const Options = z.looseObject({
+  entityType: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/, 'must be a lower-case entity type name, e.g. order'),
+  decide: fn(),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, "must be letters, digits, '.', '_' or '-'")
+    .optional(),
+  topic: z.string().min(1).optional(),
+  mergeCommuting: z.boolean().optional(),
+  pool: z.looseObject({}, { error: 'must be a Postgres pool (as the owner role)' }),
+});
+
 export function defineOwner(options: OwnerOptions): Pipeline {
+  parseOptions(`invalid options of the ${String(options?.entityType)} owner`, Options, options);
   const config = options.config ?? resolveConfig();
   const group = options.group ?? `owner-${options.entityType}`;
   if (!options.topic && !options.catalog)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AccordError } from '../errors';
 import type { SomePublisher } from '../events/publisher';
+import { pollUntil } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
 import { table } from './types';
 
@@ -58,24 +59,23 @@ export async function awaitDecision(
   proposalId: string,
   timeoutMs = 10000,
 ): Promise<OwnerDecision> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await pool.query<OwnerDecision>(
-      `select proposal_id as "proposalId", outcome, reason, version_before::int as "versionBefore",
-              version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
-         from ${table(entityType, 'decisions')} where proposal_id = $1`,
-      [proposalId],
-    );
-    if (rows[0]) return rows[0];
-    if (Date.now() >= deadline) {
-      throw new AccordError(
-        'KAFKA_UNAVAILABLE',
-        `no decision on proposal ${proposalId} within ${timeoutMs} ms (is the ${entityType} owner running?)`,
-        {
-          retriable: true,
-        },
+  // Polled for now: #12 pushes decisions to the proposing agent instead.
+  const decision = await pollUntil(
+    async () => {
+      const { rows } = await pool.query<OwnerDecision>(
+        `select proposal_id as "proposalId", outcome, reason, version_before::int as "versionBefore",
+                version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
+           from ${table(entityType, 'decisions')} where proposal_id = $1`,
+        [proposalId],
       );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+      return rows[0];
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+  if (decision) return decision;
+  throw new AccordError(
+    'KAFKA_UNAVAILABLE',
+    `no decision on proposal ${proposalId} within ${timeoutMs} ms (is the ${entityType} owner running?)`,
+    { retriable: true },
+  );
 }

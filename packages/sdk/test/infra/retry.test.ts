@@ -1,5 +1,5 @@
 import { AccordError } from '../../src/errors';
-import { isTransient, withRetry } from '../../src/infra/retry';
+import { backoffMs, isTransient, pollUntil, withRetry } from '../../src/infra/retry';
 
 test('transient: retriable Accord errors and retriable Kafka errors, nothing else', () => {
   expect(isTransient(new AccordError('KAFKA_UNAVAILABLE', 'x', { retriable: true }))).toBe(true);
@@ -45,4 +45,29 @@ test('a permanent failure is thrown at once; a transient one after the last atte
     ),
   ).rejects.toBe(busy);
   expect(calls).toBe(4);
+});
+
+test('backoff doubles from the first wait and stops at the cap', () => {
+  expect([1, 2, 3, 4, 5, 6].map((a) => backoffMs(a, 200, 5000))).toEqual([200, 400, 800, 1600, 3200, 5000]);
+});
+
+test('pollUntil returns the first defined value, or undefined once the time is up', async () => {
+  let calls = 0;
+  await expect(
+    pollUntil(() => (++calls === 3 ? 'ready' : undefined), { timeoutMs: 5000, intervalMs: 1 }),
+  ).resolves.toBe('ready');
+  expect(calls).toBe(3);
+  // false and 0 are values: only undefined means "not yet".
+  await expect(pollUntil(() => 0, { timeoutMs: 10 })).resolves.toBe(0);
+  let probes = 0;
+  await expect(
+    pollUntil(
+      () => {
+        probes++;
+        return undefined;
+      },
+      { timeoutMs: 30, intervalMs: 5 },
+    ),
+  ).resolves.toBeUndefined();
+  expect(probes).toBeGreaterThan(1);
 });
