@@ -26,9 +26,8 @@ function bar(done: number, total: number, width = 30): string {
 }
 
 /**
- * Waits until every partition of the plan is past its replay. Partitions with nothing to re-process are
- * done from the start. Progress is drawn on a terminal, and written as a plain line (at most every 5 s,
- * and at the end) otherwise. Returns 1 when the pipeline stops running before it is done.
+ * Waits until every partition of the plan is past its replay (ops.awaitReplay), drawing progress on a
+ * terminal and writing a plain line (at most every 5 s, and at the end) otherwise. 1 unless caught up.
  */
 async function waitForReplay(
   ops: Ops,
@@ -36,52 +35,35 @@ async function waitForReplay(
   out: (line: string) => void,
   timeoutMs: number,
 ): Promise<number> {
-  const total = plan.partitions.reduce((sum, p) => sum + p.events, 0);
   const tty = process.stderr.isTTY === true;
-  const started = Date.now();
   let lastLine = 0;
-  let notRunning = 0;
-  for (;;) {
-    const rows = await ops.lag({ group: plan.group });
-    let done = 0;
-    let pending = 0;
-    for (const p of plan.partitions) {
-      const r = rows.find((x) => x.topic === p.topic && x.partition === p.partition);
-      // Done: nothing to re-process, or the row is past its replay (replay_resume cleared).
-      if (p.events === 0 || !r || !r.replaying) {
-        done += p.events;
-        continue;
+  const result = await ops.awaitReplay(plan, {
+    timeoutMs,
+    onProgress: ({ done, total, pending }) => {
+      if (tty) process.stderr.write(`\r  ${bar(done, total)}`);
+      else if (pending === 0 || Date.now() - lastLine >= 5000) {
+        process.stderr.write(`  replay progress: ${done}/${total} event(s)\n`);
+        lastLine = Date.now();
       }
-      pending++;
-      done += Math.max(0, Math.min(p.events, Number(BigInt(r.checkpoint) - BigInt(p.to))));
-    }
-    if (tty) process.stderr.write(`\r  ${bar(done, total)}`);
-    else if (pending === 0 || Date.now() - lastLine >= 5000) {
-      process.stderr.write(`  replay progress: ${done}/${total} event(s)\n`);
-      lastLine = Date.now();
-    }
-    if (pending === 0) break;
-    // Two looks in a row, so that a rebalance (briefly no members) is not mistaken for a stop.
-    notRunning = (await ops.isRunning(plan.group)) ? 0 : notRunning + 1;
-    if (notRunning >= 2) {
-      if (tty) process.stderr.write('\n');
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  const { done, total } = result;
+  switch (result.outcome) {
+    case 'caught-up':
+      out(`caught up: ${total} event(s) re-processed in ${result.seconds.toFixed(1)}s`);
+      return 0;
+    case 'stopped':
       out(
         `${plan.group} stopped running before the replay finished (${done}/${total} re-processed): it continues when the pipeline starts again (see accord lag ${plan.group})`,
       );
       return 1;
-    }
-    if (Date.now() - started > timeoutMs) {
-      if (tty) process.stderr.write('\n');
+    case 'timeout':
       out(
         `${plan.group} has not finished the replay after ${Math.round(timeoutMs / 1000)}s (${done}/${total}); it goes on: see accord lag ${plan.group}`,
       );
       return 1;
-    }
-    await new Promise((r) => setTimeout(r, 500));
   }
-  if (tty) process.stderr.write('\n');
-  out(`caught up: ${total} event(s) re-processed in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return 0;
 }
 
 export const replayCommand: Command = {

@@ -16,6 +16,7 @@ import {
 import { type PartitionLag, pipelineLag } from './lag';
 import { executeRebind, planRebind, type RebindPlan } from './rebind';
 import { executeReplay, planReplay, type ReplayPlan, type ReplayTarget } from './replay';
+import { awaitReplay, type ReplayProgress, type ReplayWaitOutcome } from './replay-wait';
 import { type TailRecord, tailTopic } from './tail';
 
 export type { IncidentRow } from '../pipelines/checkpoints';
@@ -30,6 +31,7 @@ export {
   type ReplayPlan,
   type ReplayTarget,
 } from './replay';
+export type { ReplayProgress, ReplayWaitOutcome } from './replay-wait';
 export type { TailRecord } from './tail';
 export { applyDeclaredTopics, compareDeclaredTopics } from './topics';
 
@@ -88,6 +90,18 @@ export class Ops {
 
   executeReplay(plan: ReplayPlan, requestedBy: string): Promise<number> {
     return executeReplay(this.admin, this.pool, plan, requestedBy);
+  }
+
+  /** Waits until the running pipeline is past every partition's replay (or stops, or the time is up). */
+  awaitReplay(
+    plan: ReplayPlan,
+    options: { timeoutMs: number; intervalMs?: number; onProgress?: (progress: ReplayProgress) => void },
+  ): Promise<ReplayWaitOutcome> {
+    return awaitReplay(
+      { lag: () => this.lag({ group: plan.group }), isRunning: () => this.isRunning(plan.group) },
+      plan,
+      options,
+    );
   }
 
   planRebind(group: string, from: StartPosition, options: { topic?: string } = {}): Promise<RebindPlan> {

@@ -1,4 +1,5 @@
 import { replayWindow } from '../../src/ops/replay';
+import { replayProgress } from '../../src/ops/replay-wait';
 
 const base = { checkpoint: 100n, replayResume: null, low: 10n, high: 120n, to: undefined, until: undefined };
 
@@ -30,5 +31,36 @@ test('a checkpoint past the log end (a truncated log) is clamped to the log end'
     to: 10n,
     until: 120n,
     resume: 120n,
+  });
+});
+
+test('replay progress counts re-processed events per partition until its replay is cleared', () => {
+  const part = (partition: number, to: string, events: number) => ({
+    topic: 't',
+    partition,
+    from: '100',
+    to,
+    until: '100',
+    events,
+    resume: '100',
+    generation: 1,
+  });
+  const plan = {
+    group: 'g',
+    target: { kind: 'earliest' as const },
+    running: true,
+    partitions: [part(0, '0', 100), part(1, '50', 50), part(2, '100', 0)],
+  };
+  const row = (partition: number, checkpoint: string, replaying: boolean) =>
+    ({ topic: 't', partition, checkpoint, replaying }) as never;
+  expect(replayProgress(plan, [row(0, '30', true), row(1, '100', false), row(2, '100', false)])).toEqual({
+    done: 80,
+    total: 150,
+    pending: 1,
+  });
+  expect(replayProgress(plan, [row(0, '100', false), row(1, '100', false)])).toEqual({
+    done: 150,
+    total: 150,
+    pending: 0,
   });
 });
