@@ -12,12 +12,12 @@ import {
   createPgPool,
   createPipeline,
   EventPublisher,
-  migrate,
   type Pipeline,
   type PipelineEvent,
   resolveConfig,
   TerminalError,
 } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, ROOT } from './cli';
 

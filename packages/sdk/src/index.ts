@@ -109,26 +109,9 @@ export {
   createRedis,
   type RedisClientOptions,
 } from './infra/clients';
-export {
-  checkKafka,
-  checkPostgres,
-  checkRedis,
-  checkSchemaRegistry,
-  type HealthReport,
-} from './infra/health';
 export { fetchLogIdentity, type LogIdentity, type TopicIdentity } from './infra/kafka-metadata';
-export { ensureDatabase, type MigrationResult, migrate } from './infra/migrations';
 export { isConnectionError, isRetriableTransactionError, SQLSTATE, sqlState } from './infra/pg-errors';
 export { backoffMs, isTransient, pollUntil, withRetry } from './infra/retry';
-export {
-  type RunningService,
-  refuseSuperuser,
-  runService,
-  type ServiceContext,
-  type ServiceDefinition,
-  serviceDatabaseUrl,
-  untilSignal,
-} from './infra/service';
 export type { Sql, SqlClient, SqlPool, SqlResult } from './infra/sql';
 export { inTransaction } from './infra/transaction';
 // Owners and proposals: the single writer of each entity type.
@@ -190,6 +173,15 @@ export type {
   DecisionOutcome,
   EventEnvelope,
 } from './schemas/types.generated';
+export {
+  type RunningService,
+  refuseSuperuser,
+  runService,
+  type ServiceContext,
+  type ServiceDefinition,
+  serviceDatabaseUrl,
+  untilSignal,
+} from './service/run';
 // Telemetry: the seam for logs, metrics and tracing.
 export { Histogram } from './telemetry/histogram';
 export {

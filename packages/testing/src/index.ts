@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  createKafka,
-  createPgPool,
-  createRedis,
-  migrate,
-  type ResolvedConfig,
-  resolveConfig,
-} from '@accord/sdk';
+import { createKafka, createPgPool, createRedis, type ResolvedConfig, resolveConfig } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 // The harness observes the real stack from outside, with the drivers' own types (the SDK exports none).
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';

@@ -4,7 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createPgPool, migrate, resolveConfig } from '@accord/sdk';
+import { createPgPool, resolveConfig } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 import { TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 import { createRegistryServer } from '../src/http';

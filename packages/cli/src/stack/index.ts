@@ -1,18 +1,22 @@
 import { join } from 'node:path';
 import { loadSchemaCatalog, registerSchemaCatalog } from '@accord/schema-tools';
 import {
-  checkKafka,
-  checkPostgres,
-  checkRedis,
-  checkSchemaRegistry,
   describeError,
-  type HealthReport,
   loadTopicDeclarations,
   type ResolvedConfig,
   redactUrl,
   resolveConfig,
 } from '@accord/sdk';
-import { applyDeclaredTopics, needsRebind, withOps } from '@accord/sdk/ops';
+import {
+  applyDeclaredTopics,
+  checkKafka,
+  checkPostgres,
+  checkRedis,
+  checkSchemaRegistry,
+  type HealthReport,
+  needsRebind,
+  withOps,
+} from '@accord/sdk/ops';
 import { projectCatalog } from '../catalog';
 import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
 import { type StackPaths, stackPaths } from './paths';

@@ -1,13 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import {
-  checkPostgres,
-  describeError,
-  type MigrationResult,
-  migrate,
-  redactUrl,
-  StackError,
-} from '@accord/sdk';
+import { describeError, redactUrl, StackError } from '@accord/sdk';
+import { checkPostgres, type MigrationResult, migrate } from '@accord/sdk/ops';
 import type { StackPaths } from './paths';
 import { isLocalHost, waitFor } from './processes';
 import { readState, updateState } from './state';

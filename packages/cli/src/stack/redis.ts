@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkRedis, describeError, redactUrl, StackError } from '@accord/sdk';
+import { describeError, redactUrl, StackError } from '@accord/sdk';
+import { checkRedis } from '@accord/sdk/ops';
 import type { StackPaths } from './paths';
 import { isAlive, isLocalHost, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';

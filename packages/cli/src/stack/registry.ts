@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkSchemaRegistry, StackError } from '@accord/sdk';
+import { StackError } from '@accord/sdk';
+import { checkSchemaRegistry } from '@accord/sdk/ops';
 import type { StackPaths } from './paths';
 import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';

@@ -23,7 +23,9 @@ export type { IncidentRow } from '../pipelines/checkpoints';
 export { parseStartPosition, type StartPosition } from '../pipelines/positions';
 export type { AddedConsumer } from './consumers';
 export type { DeadLetterView } from './dead-letters';
+export { checkKafka, checkPostgres, checkRedis, checkSchemaRegistry, type HealthReport } from './health';
 export { needsRebind, type PartitionLag } from './lag';
+export { ensureDatabase, type MigrationResult, migrate } from './migrations';
 export type { RebindPartitionPlan, RebindPlan } from './rebind';
 export {
   describeTarget,

@@ -13,12 +13,11 @@ import {
   EventPublisher,
   fetchLogIdentity,
   type Incident,
-  migrate,
   type Pipeline,
   resolveConfig,
   Telemetry,
 } from '@accord/sdk';
-import { Ops } from '@accord/sdk/ops';
+import { migrate, Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 

@@ -11,13 +11,13 @@ import {
   createPgPool,
   createPipeline,
   EventPublisher,
-  migrate,
   type Pipeline,
   type PipelineEvent,
   RetryableError,
   resolveConfig,
   TerminalError,
 } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 

@@ -12,10 +12,10 @@ import {
   createPipeline,
   defineWindow,
   EventPublisher,
-  migrate,
   type Pipeline,
   resolveConfig,
 } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 

@@ -3,9 +3,9 @@ import { createAccord, type SomeAccord } from '../accord';
 import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
+import { backoffMs, isTransient } from '../infra/retry';
+import type { SqlPool } from '../infra/sql';
 import { createLogger, type Logger } from '../telemetry/log';
-import { backoffMs, isTransient } from './retry';
-import type { SqlPool } from './sql';
 
 /**
  * What every Accord service does the same way: log in to Postgres as its own least-privilege role,

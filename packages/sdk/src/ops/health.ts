@@ -1,7 +1,7 @@
 import { logLevel } from 'kafkajs';
 import type { ResolvedConfig } from '../config';
 import { describeError } from '../errors';
-import { createKafka, createPgPool, createRedis } from './clients';
+import { createKafka, createPgPool, createRedis } from '../infra/clients';
 
 export interface HealthReport {
   ok: boolean;

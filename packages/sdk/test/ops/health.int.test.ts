@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
-import { checkKafka, checkPostgres, checkRedis, checkSchemaRegistry, resolveConfig } from '@accord/sdk';
+import { resolveConfig } from '@accord/sdk';
+import { checkKafka, checkPostgres, checkRedis, checkSchemaRegistry } from '@accord/sdk/ops';
 
 jest.setTimeout(30000);
 

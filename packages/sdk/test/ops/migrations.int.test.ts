@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createPgPool, migrate, resolveConfig } from '@accord/sdk';
+import { createPgPool, resolveConfig } from '@accord/sdk';
+import { migrate } from '@accord/sdk/ops';
 import { uniqueName } from '@accord/testing';
 
 jest.setTimeout(60000);

@@ -2,8 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { redactUrl } from '../config';
 import { describeError, StackError, UnavailableError } from '../errors';
-import { createPgPool } from './clients';
-import { isConnectionError, SQLSTATE, sqlState } from './pg-errors';
+import { createPgPool } from '../infra/clients';
+import { isConnectionError, SQLSTATE, sqlState } from '../infra/pg-errors';
 
 export interface MigrationResult {
   database: string;
