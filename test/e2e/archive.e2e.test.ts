@@ -7,7 +7,6 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
-import { migrate } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, logLines, ROOT } from './cli';
 

@@ -1,92 +1,17 @@
 /**
  * Pipelines as users run them: killed with SIGKILL ten times while consuming 50,000 events (two groups on
  * one topic, one per mode), replayed by time while running, bounded replays, new consumers from a time,
- * dead letters handled from the CLI, lag, and Kafka's own consumer-groups tool agreeing with the table.
+ * and Kafka's own consumer-groups tool agreeing with the table (dead letters: dead-letters.e2e.test.ts).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { referenceCatalog } from '@accord/reference';
-import {
-  CheckpointStore,
-  createPgPool,
-  createPipeline,
-  EventPublisher,
-  type Pipeline,
-  type PipelineEvent,
-  resolveConfig,
-  TerminalError,
-} from '@accord/sdk';
-import { migrate } from '@accord/sdk/ops';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, ROOT } from './cli';
+import { CheckpointStore, createPipeline, type PipelineEvent } from '@accord/sdk';
+import { eventually } from '@accord/testing';
+import { ROOT } from './cli';
+import { cli, config, ctx, pipelines, pool, publish, recorder, scoped, seen } from './pipelines/kit';
 
 jest.setTimeout(300000);
-
-const config = resolveConfig();
-const ctx = new TestContext(config);
-const db = ctx.database();
-const dbUrl = db.url();
-const pool = createPgPool(dbUrl, { max: 6 });
-const scoped = resolveConfig({ databaseUrl: dbUrl });
-const publisher = new EventPublisher({
-  catalog: referenceCatalog,
-  config,
-  producer: 'test',
-  autoRegister: true,
-});
-const children: ChildProcess[] = [];
-const pipelines: Pipeline[] = [];
-
-beforeAll(async () => {
-  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const p of pipelines) await p.stop();
-  await publisher.close();
-  await pool.end();
-  await ctx.cleanup();
-});
-
-const cli = (args: string[]) => accord(args, { DATABASE_URL: dbUrl });
-const discount = (n: number) => ({ orderId: `o-${n}`, percent: n, approvedBy: 'pricing' });
-
-async function publish(topic: string, count: number, at?: (n: number) => number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += 1000) {
-    const batch = Array.from({ length: Math.min(1000, count - start) }, (_, j) => {
-      const n = start + j;
-      return {
-        type: 'DiscountApproved',
-        data: discount(n),
-        options: { entityId: `o-${n % 100}`, topic, ...(at ? { occurredAt: at(n) } : {}) },
-      };
-    });
-    for (const e of await publisher.publishMany(batch)) ids.push(e.eventId);
-  }
-  return ids;
-}
-
-function recorder(group: string, topic: string, mode: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'test/fixtures/recorder.js'), group, topic, mode],
-    {
-      env: { ...process.env, DATABASE_URL: dbUrl },
-      stdio: 'ignore',
-    },
-  );
-  children.push(child);
-  return child;
-}
-
-async function seen(group: string): Promise<number> {
-  const { rows } = await pool
-    .query<{ n: string }>('select count(*) as n from t_seen where grp = $1', [group])
-    .catch(() => ({ rows: [{ n: '0' }] }));
-  return Number(rows[0]?.n);
-}
 
 test('(a)+(c) ten SIGKILLs over 50,000 events: none lost, transactional applies each exactly once, groups stay independent', async () => {
   const topic = await ctx.createTopic({ partitions: 4 });
@@ -311,91 +236,4 @@ test('(f) consumers add --from <time> starts a new group exactly there; (c) the 
   await p3.start();
   await eventually(() => replayedLate.length === 50, { what: 'the late group re-processing everything' });
   expect(replayedLate.every(Boolean)).toBe(true);
-});
-
-test('dead letters from the CLI: list, replay to the failing group only, discard; lag flags stuck partitions', async () => {
-  const topic = await ctx.createTopic({ partitions: 1 });
-  const group = ctx.group();
-  const bystander = ctx.group();
-  await publish(topic, 5);
-  let poisoned = true;
-  const handled: number[] = [];
-  const p = createPipeline({
-    name: group,
-    topics: [topic],
-    config: scoped,
-    pool,
-    handler: (e) => {
-      const n = e.value?.percent as number;
-      if (poisoned && (n === 2 || n === 3)) throw new TerminalError(`cannot handle ${n}`);
-      handled.push(n);
-    },
-  });
-  const otherSeen: number[] = [];
-  const other = createPipeline({
-    name: bystander,
-    topics: [topic],
-    config: scoped,
-    pool,
-    handler: (e) => void otherSeen.push(e.value?.percent as number),
-  });
-  pipelines.push(p, other);
-  await p.start();
-  await other.start();
-  await eventually(() => handled.length === 3 && p.stats.deadLettered === 2 && otherSeen.length === 5, {
-    what: 'first pass',
-  });
-
-  const list = await cli(['dlq', 'list', group, '--json']);
-  expect(list.code).toBe(0);
-  const letters = JSON.parse(list.stdout) as {
-    dlqOffset: string;
-    letter: { offset: number; errorMessage: string };
-    action: null;
-  }[];
-  expect(letters.map((l) => [l.dlqOffset, l.letter.offset, l.action])).toEqual([
-    ['0', 2, null],
-    ['1', 3, null],
-  ]);
-  expect(letters[0]?.letter.errorMessage).toBe('cannot handle 2');
-
-  poisoned = false; // the bug is fixed
-  const replay = await cli(['dlq', 'replay', group, '--offset', '0']);
-  expect(replay.stdout).toBe(`replayed 1 dead letter(s) of ${group}\n`);
-  await eventually(() => handled.includes(2), { what: 'the replayed dead letter' });
-  const discard = await cli(['dlq', 'discard', group, '--all']);
-  expect(discard.stdout).toBe(`discarded 1 dead letter(s) of ${group}\n`);
-  const after = await cli(['dlq', 'list', group]);
-  expect(after.stdout).toMatch(/\(2 dead letter\(s\) for .*; 0 open\)/);
-  // The bystander saw the re-sent record's offset but did not process it again.
-  await eventually(async () => (await new CheckpointStore(pool).list(bystander))[0]?.kafkaOffset === '6', {
-    what: 'bystander past the re-sent record',
-  });
-  expect(otherSeen).toHaveLength(5);
-
-  await p.stop();
-  await publish(topic, 2);
-  const lag = await cli(['lag', group, '--stuck-after', '0', '--json']);
-  expect(lag.code).toBe(1);
-  expect(JSON.parse(lag.stdout)[0]).toMatchObject({ group, lag: 2, stuck: true });
-  expect(lag.stderr).toMatch(/1 partition\(s\) need attention: \S+ \S+\[0\] STUCK/);
-  const fine = await cli(['lag', group, '--stuck-after', '3600']);
-  expect(fine.code).toBe(0);
-  expect(fine.stdout).toMatch(/\s2\s+\d+s ago\s+behind$/m);
-});
-
-test('pipelines CLI usage errors name what is wrong', async () => {
-  expect((await cli(['replay', 'g'])).stderr).toMatch(
-    /give exactly one of --to-time <ISO>, --to-offset <n>, --to-earliest/,
-  );
-  expect((await cli(['replay', 'g', '--to-offset=abc'])).stderr).toMatch(
-    /--to-offset must be a non-negative integer, got "abc"/,
-  );
-  expect((await cli(['replay', uniqueName('nobody'), '--to-earliest'])).stderr).toMatch(
-    /has no checkpoints: nothing to replay/,
-  );
-  expect((await cli(['consumers', 'add', 'g', '--topic', uniqueName('none')])).stderr).toMatch(
-    /topic ".*" does not exist/,
-  );
-  expect((await cli(['dlq', 'replay', 'g'])).stderr).toMatch(/give --offset <n> \(repeatable\) or --all/);
 });

@@ -2,57 +2,20 @@
  * The registry's REST API against Confluent's documented shapes: status codes, bodies and error codes
  * for each endpoint. The server runs in-process on a random port over a Postgres schema of its own.
  */
-import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
-import { createPgPool, resolveConfig } from '@accord/sdk';
-import { migrate } from '@accord/sdk/ops';
-import { TestContext, uniqueName } from '@accord/testing';
-import type { Pool } from 'pg';
-import { createRegistryServer } from '../src/http';
-import { RegistryStore } from '../src/store';
+import { uniqueName } from '@accord/testing';
+import { record, startTestRegistry, type TestRegistry } from './registry-server';
 
 jest.setTimeout(60000);
 
-const CT = 'application/vnd.schemaregistry.v1+json';
-const ctx = new TestContext();
-let pool: Pool;
-let base: string;
-let close: () => Promise<void>;
-
+let registry: TestRegistry;
 beforeAll(async () => {
-  const schema = uniqueName('t_schema', '_');
-  const config = resolveConfig();
-  await migrate(config.postgres.url, resolve(__dirname, '../../../infra/postgres/migrations'), { schema });
-  ctx.onCleanup(async () => {
-    await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
-  });
-  pool = createPgPool(config.postgres.url, { options: `-c search_path=${schema}`, max: 30 });
-  const server = createRegistryServer({ store: new RegistryStore(pool) });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await pool.end();
-  };
+  registry = await startTestRegistry();
 });
 afterAll(async () => {
-  await close();
-  await ctx.cleanup();
+  await registry.close();
 });
+const call: TestRegistry['call'] = (...args) => registry.call(...args);
 
-async function call(method: string, path: string, body?: unknown, raw?: string) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': CT },
-    ...(raw !== undefined ? { body: raw } : body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  expect(response.headers.get('content-type')).toBe(CT);
-  return { status: response.status, body: (await response.json()) as unknown };
-}
-
-const record = (name: string, fields: unknown[]) =>
-  JSON.stringify({ type: 'record', name, namespace: 't', fields });
 const v1 = record('Thing', [{ name: 'id', type: 'string' }]);
 const v2 = record('Thing', [
   { name: 'id', type: 'string' },
@@ -308,80 +271,4 @@ test('soft and permanent delete, as in Confluent', async () => {
   await call('DELETE', `/subjects/${t}/versions/1`);
   await call('POST', `/subjects/${t}/versions`, { schema: v2 });
   expect((await call('GET', `/subjects/${t}/versions`)).body).toEqual([2]);
-});
-
-test('20 concurrent clients registering the same schema get one id and one version', async () => {
-  const s = uniqueName('subj');
-  const schema = record(uniqueName('Race', '_'), [{ name: 'x', type: 'string' }]);
-  const answers = await Promise.all(
-    Array.from({ length: 20 }, () => call('POST', `/subjects/${s}/versions`, { schema })),
-  );
-  expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200]));
-  expect(new Set(answers.map((a) => (a.body as { id: number }).id)).size).toBe(1);
-  expect((await call('GET', `/subjects/${s}/versions`)).body).toEqual([1]);
-});
-
-test('concurrent registrations of different compatible schemas leave no gap in versions', async () => {
-  const s = uniqueName('subj');
-  await call('PUT', `/config/${s}`, { compatibility: 'NONE' });
-  const schemas = Array.from({ length: 12 }, (_, i) => record('Many', [{ name: `f${i}`, type: 'int' }]));
-  const answers = await Promise.all(
-    schemas.map((schema) => call('POST', `/subjects/${s}/versions`, { schema })),
-  );
-  expect(answers.every((a) => a.status === 200)).toBe(true);
-  expect((await call('GET', `/subjects/${s}/versions`)).body).toEqual(
-    Array.from({ length: 12 }, (_, i) => i + 1),
-  );
-});
-
-describe('evolving a schema through every mode gets the documented outcome', () => {
-  const f = (name: string, type: unknown, extra: Record<string, unknown> = {}) => ({ name, type, ...extra });
-  const order = (fields: unknown[]) => record('Order', fields);
-  const v1s = order([f('id', 'string'), f('note', 'string', { default: '' })]);
-  const v2s = order([
-    f('id', 'string'),
-    f('note', 'string', { default: '' }),
-    f('qty', 'int', { default: 1 }),
-  ]);
-  const addOptional = order([
-    f('id', 'string'),
-    f('note', 'string', { default: '' }),
-    f('qty', 'int', { default: 1 }),
-    f('tag', 'string', { default: '' }),
-  ]);
-  const addRequired = order([
-    f('id', 'string'),
-    f('note', 'string', { default: '' }),
-    f('qty', 'int', { default: 1 }),
-    f('sku', 'string'),
-  ]);
-  const dropId = order([f('note', 'string', { default: '' }), f('qty', 'int', { default: 1 })]);
-  const dropNote = order([f('id', 'string'), f('qty', 'int', { default: 1 })]);
-  const readsOnlyV2 = order([f('id', 'string'), f('qty', 'int')]);
-  // mode → [a compatible next version, an incompatible one]; "documented" = Confluent's definitions.
-  const table: [string, string, string][] = [
-    ['BACKWARD', dropNote, addRequired],
-    ['BACKWARD_TRANSITIVE', addOptional, readsOnlyV2],
-    ['FORWARD', addRequired, dropId],
-    ['FORWARD_TRANSITIVE', addRequired, order([f('note', 'string', { default: '' })])],
-    ['FULL', addOptional, addRequired],
-    ['FULL_TRANSITIVE', addOptional, dropId],
-    ['NONE', dropId, ''],
-  ];
-  test.each(table)('%s', async (mode, ok, bad) => {
-    const s = uniqueName('evolve');
-    await call('PUT', `/config/${s}`, { compatibility: 'NONE' });
-    await call('POST', `/subjects/${s}/versions`, { schema: v1s });
-    await call('POST', `/subjects/${s}/versions`, { schema: v2s });
-    await call('PUT', `/config/${s}`, { compatibility: mode });
-    if (bad) {
-      const refused = await call('POST', `/subjects/${s}/versions`, { schema: bad });
-      expect(refused).toMatchObject({
-        status: 409,
-        body: { error_code: 409, message: expect.stringContaining(`(${mode})`) },
-      });
-    }
-    expect(await call('POST', `/subjects/${s}/versions`, { schema: ok })).toMatchObject({ status: 200 });
-    expect((await call('GET', `/subjects/${s}/versions`)).body).toEqual([1, 2, 3]);
-  });
 });

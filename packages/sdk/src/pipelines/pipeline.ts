@@ -1,6 +1,5 @@
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
-import { AccordError } from '../errors';
 import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import { AvroSerde } from '../schemas/serde';
