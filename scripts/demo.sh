@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ACCORD_ROOT"
 
 bash scripts/setup.sh
+source scripts/env.sh # again: setup.sh may just have installed Node 24 into .accord/node
 bash scripts/accord up
 accord() { bash scripts/accord "$@"; }
 
@@ -72,7 +73,7 @@ echo
 echo "-- features every agent reads (value, event time, staleness) --"
 node -e '
 const { FeatureReader } = require("./packages/sdk/dist");
-const { COMMERCE_VIEWS } = require("./services/features/dist/views");
+const { COMMERCE_VIEWS } = require("./packages/reference/dist");
 (async () => {
   const reader = new FeatureReader({ views: COMMERCE_VIEWS });
   const show = (entity, id, names, f) => names.forEach((n) => {
