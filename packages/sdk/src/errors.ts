@@ -31,6 +31,9 @@ export const ERROR_CODES = [
   'PIPELINE_FENCED',
   'PIPELINE_HANDLER_FAILED',
   'PIPELINE_INVALID',
+  'DECISION_TIMEOUT',
+  'CONTEXT_STALE',
+  'MODEL_CALL_FAILED',
 ] as const;
 
 export type AccordErrorCode = (typeof ERROR_CODES)[number];

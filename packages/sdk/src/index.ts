@@ -7,6 +7,18 @@
 // One context per process: configuration, clients, telemetry; what runs is made from it.
 export { type Accord, createAccord, type SomeAccord } from './accord';
 
+// Agents: a checkpointed pipeline whose handler gets the agent's context (state, features with their
+// staleness, history, contracts, propose and pushed decisions, journaled side effects).
+export { type Agent, type AgentRunOptions, createAgent, defineAgent, RefusedError } from './agents/agent';
+export { type ChatAnswer, ChatClient, type ChatClientOptions, type ChatMessage } from './agents/chat';
+export { DECISIONS_CHANNEL, DecisionWaiter } from './agents/decisions';
+export type {
+  AgentContext,
+  AgentDefinition,
+  AgentEvent,
+  ProposalRef,
+  ProposeOptions as AgentProposeOptions,
+} from './agents/types';
 // Configuration and errors: one error base with stable codes.
 export {
   type AccordOptions,
@@ -184,6 +196,7 @@ export {
 } from './service/run';
 // Telemetry: the seam for logs, metrics and tracing.
 export { Histogram } from './telemetry/histogram';
+export { createLogger, defaultLogger, type Logger, type LoggerOptions } from './telemetry/log';
 export {
   type HandleContext,
   type Interceptor,

@@ -70,7 +70,7 @@ export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay a pipeline from a time or offset, running or stopped',
   usage:
-    'accord replay <group> (--to-time <ISO> | --to-offset <n> | --to-earliest) [--until <ISO>] [--dry-run] [--no-wait] [--timeout <s>] [--json]',
+    'accord replay <group> (--to-time <ISO> | --to-offset <n> | --to-earliest) [--until <ISO>] [--dry-run] [--no-wait] [--recompute] [--timeout <s>] [--json]',
   help: `Moves a group's checkpoints back so its events are processed again. Handlers see ctx.replay = true
 for re-processed events (skip external side effects there).
 
@@ -91,6 +91,8 @@ Options:
   --until <ISO>      stop re-processing at this time, then continue live from where the pipeline was
   --dry-run          print the plan (per partition: current → new position, events to re-process) only
   --no-wait          do not wait for the pipeline to catch up
+  --recompute        agents call their side effects (model calls, emails…) again instead of returning
+                     the results recorded the first time (the default makes a replay deterministic)
   --timeout <s>      how long to wait for it (default 1800)
   --json             print the plan as JSON`,
   options: {
@@ -100,6 +102,7 @@ Options:
     until: { type: 'string' },
     'dry-run': { type: 'boolean' },
     'no-wait': { type: 'boolean' },
+    recompute: { type: 'boolean' },
     timeout: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -136,7 +139,7 @@ Options:
         out(`  ${total} event(s) will be processed again`);
       }
       if (values['dry-run']) return 0;
-      const id = await ops.executeReplay(plan, who());
+      const id = await ops.executeReplay({ ...plan, recompute: values.recompute === true }, who());
       if (!values.json) out(`replay #${id} recorded and applied`);
       if (values['no-wait'] || !plan.running || total === 0) return 0;
       return waitForReplay(ops, plan, values.json ? () => {} : out, timeout * 1000);

@@ -35,6 +35,8 @@ export interface ReplayPlan {
   untilTime?: Date;
   running: boolean;
   partitions: ReplayPartitionPlan[];
+  /** Agents call their side effects again instead of returning the recorded results (--recompute). */
+  recompute?: boolean;
 }
 
 export function describeTarget(target: ReplayTarget): string {
@@ -166,8 +168,8 @@ export async function executeReplay(
   const id = await inTransaction(pool, async (client) => {
     // The replay's row first: partitions carry its id while they replay.
     const { rows } = await client.query<{ id: string }>(
-      `insert into pipeline_replays (consumer_group, requested_by, target, until_time, while_running, plan)
-       values ($1, $2, $3, $4, $5, $6) returning id`,
+      `insert into pipeline_replays (consumer_group, requested_by, target, until_time, while_running, plan, recompute)
+       values ($1, $2, $3, $4, $5, $6, $7) returning id`,
       [
         plan.group,
         requestedBy,
@@ -175,6 +177,7 @@ export async function executeReplay(
         plan.untilTime ?? null,
         plan.running,
         JSON.stringify(plan.partitions),
+        plan.recompute === true,
       ],
     );
     const id = Number(rows[0]?.id);

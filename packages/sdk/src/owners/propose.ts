@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { DecisionWaiter } from '../agents/decisions';
 import { AccordError } from '../errors';
 import type { SomePublisher } from '../events/publisher';
-import { pollUntil } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
-import { table } from './types';
 
 export interface ProposeOptions {
   agent: string;
+  /** Default: a new UUID. Agents derive it from the triggering event, so a redelivery re-sends the same proposal. */
+  proposalId?: string;
   expectedVersion?: number | null;
   /** Default: a new UUID (no dedupe across re-sends). Re-send the same key to make a retry safe. */
   idempotencyKey?: string;
@@ -14,6 +15,9 @@ export interface ProposeOptions {
   /** What the agent decided on: features read with their staleness, contract versions. */
   context?: Record<string, unknown>;
   topic?: string;
+  /** The event that led to the proposal, and the conversation it belongs to (see the envelope). */
+  causationId?: string | null;
+  correlationId?: string | null;
 }
 
 export interface OwnerDecision {
@@ -34,7 +38,7 @@ export async function propose(
   change: Record<string, unknown>,
   options: ProposeOptions,
 ): Promise<string> {
-  const proposalId = randomUUID();
+  const proposalId = options.proposalId ?? randomUUID();
   await publisher.publish(
     'accord.platform.ChangeProposal',
     {
@@ -47,35 +51,28 @@ export async function propose(
       reason: options.reason ?? null,
       contextJson: options.context === undefined ? null : JSON.stringify(options.context),
     },
-    { entityId, entityType, topic: options.topic ?? publisher.catalog.proposalsTopic(entityType) },
+    {
+      entityId,
+      entityType,
+      topic: options.topic ?? publisher.catalog.proposalsTopic(entityType),
+      causationId: options.causationId ?? null,
+      correlationId: options.correlationId ?? null,
+    },
   );
   return proposalId;
 }
 
-/** Waits (bounded) for the owner's decision on a proposal, reading the audit with a read-only role. */
+/** Waits (bounded) for the owner's decision on a proposal: told by Postgres when it commits (see DecisionWaiter). */
 export async function awaitDecision(
   pool: SqlPool,
   entityType: string,
   proposalId: string,
   timeoutMs = 10000,
 ): Promise<OwnerDecision> {
-  // Polled for now: #12 pushes decisions to the proposing agent instead.
-  const decision = await pollUntil(
-    async () => {
-      const { rows } = await pool.query<OwnerDecision>(
-        `select proposal_id as "proposalId", outcome, reason, version_before::int as "versionBefore",
-                version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
-           from ${table(entityType, 'decisions')} where proposal_id = $1`,
-        [proposalId],
-      );
-      return rows[0];
-    },
-    { timeoutMs, intervalMs: 50 },
-  );
-  if (decision) return decision;
-  throw new AccordError(
-    'KAFKA_UNAVAILABLE',
-    `no decision on proposal ${proposalId} within ${timeoutMs} ms (is the ${entityType} owner running?)`,
-    { retriable: true },
-  );
+  const waiter = new DecisionWaiter(pool);
+  try {
+    return await waiter.decision(entityType, proposalId, timeoutMs);
+  } finally {
+    await waiter.close();
+  }
 }

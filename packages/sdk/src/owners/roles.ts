@@ -3,12 +3,14 @@ import { SQLSTATE, sqlState } from '../infra/pg-errors';
 import type { SqlPool } from '../infra/sql';
 
 /**
- * An agent's login role: it inherits accord_reader (read-only on entities, audit, archive, features,
- * contracts) and can write nothing. Agents change entities only by proposing. Idempotent.
+ * An agent's login role, a member of accord_agent: read-only on entities, audit, archive, features and
+ * contracts; it advances only the checkpoints of `groups` (row-level security), journals only its own
+ * side effects. Agents change entities only by proposing. Idempotent (groups are added, never removed).
  */
 export async function addAgentRole(
   pool: SqlPool,
   agent: string,
+  groups: string[] = [`agent-${agent}`],
 ): Promise<{ role: string; created: boolean }> {
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(agent)) {
     throw new AccordError(
@@ -17,16 +19,25 @@ export async function addAgentRole(
     );
   }
   const role = `accord_agent_${agent}`;
+  let created = false;
   const exists = await pool.query('select 1 from pg_roles where rolname = $1', [role]);
-  if (exists.rowCount) return { role, created: false };
-  try {
-    // Identifiers cannot be bound; the name was validated above.
-    await pool.query(
-      `create role "${role}" login inherit nosuperuser nocreatedb nocreaterole nobypassrls in role accord_reader`,
-    );
-  } catch (error) {
-    if (sqlState(error) === SQLSTATE.duplicateObject) return { role, created: false };
-    throw error;
+  if (!exists.rowCount) {
+    try {
+      // Identifiers cannot be bound; the name was validated above.
+      await pool.query(
+        `create role "${role}" login inherit nosuperuser nocreatedb nocreaterole nobypassrls in role accord_agent`,
+      );
+      created = true;
+    } catch (error) {
+      if (sqlState(error) !== SQLSTATE.duplicateObject) throw error;
+    }
   }
-  return { role, created: true };
+  // A role made before agents had their group role (0012) joins it; granting twice is harmless.
+  await pool.query(`grant accord_agent to "${role}"`);
+  for (const group of groups)
+    await pool.query(
+      'insert into agent_groups (agent_role, consumer_group) values ($1, $2) on conflict do nothing',
+      [role, group],
+    );
+  return { role, created };
 }

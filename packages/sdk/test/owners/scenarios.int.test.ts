@@ -342,6 +342,7 @@ test("an agent's role reads everything and writes no owned table", async () => {
       await agent.end();
     }
   } finally {
+    await global.query('delete from agent_groups where agent_role = $1', [`accord_agent_${name}`]);
     await global.query(`drop role if exists "accord_agent_${name}"`);
     await global.end();
   }

@@ -1,0 +1,309 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { SomeAccord } from '../accord';
+import { ContractStore, evaluate } from '../contracts';
+import { AccordError } from '../errors';
+import { history } from '../events/history';
+import type { SomePublisher } from '../events/publisher';
+import type { FeatureReader } from '../features';
+import type { FeatureResult } from '../features/store';
+import type { FeatureView } from '../features/views';
+import type { SqlPool } from '../infra/sql';
+import { propose } from '../owners/propose';
+import { table } from '../owners/types';
+import type { Pipeline } from '../pipelines/pipeline';
+import type { HandlerContext, PipelineEvent } from '../pipelines/types';
+import { fn, parseOptions } from '../validation';
+import { DecisionWaiter } from './decisions';
+import { SideEffectJournal } from './side-effects';
+import type { AgentContext, AgentDefinition, AgentEvent, ProposalRef } from './types';
+
+const NAME = /^[a-z][a-z0-9_]{0,40}$/;
+const Definition = z.looseObject({
+  name: z.string().regex(NAME, 'must be lower-case letters, digits and _ (at most 41 characters)'),
+  consumes: z.array(z.string().min(1)).min(1, 'must name at least one topic'),
+  reads: z
+    .strictObject({ features: z.array(z.string()).optional(), contracts: z.array(z.string()).optional() })
+    .optional(),
+  proposes: z.array(z.string().regex(NAME, 'must be an entity type')).optional(),
+  emits: z.array(z.string()).optional(),
+  freshness: z.record(z.string(), z.int().min(0, 'must be a staleness in ms')).optional(),
+  from: z.enum(['earliest', 'latest']).optional(),
+  handle: fn(),
+});
+
+/** Checks an agent's definition (every bad field named) and returns it: what `accord deploy` runs. */
+export function defineAgent(definition: AgentDefinition): AgentDefinition {
+  parseOptions(`invalid agent ${String(definition?.name)}`, Definition, definition);
+  for (const feature of Object.keys(definition.freshness ?? {}))
+    if (!definition.reads?.features?.includes(feature))
+      throw new AccordError(
+        'CONFIG_INVALID',
+        `invalid agent ${definition.name}: freshness names feature "${feature}", which reads.features does not list`,
+      );
+  return definition;
+}
+
+/** The agent refused to decide on this event (stale context): handled, recorded, not dead-lettered. */
+export class RefusedError extends AccordError {
+  constructor(message: string) {
+    super('CONTEXT_STALE', message);
+  }
+}
+
+export interface AgentRunOptions {
+  /** The feature views its reads resolve against (e.g. the reference domain's). */
+  views?: FeatureView[];
+  /** Consumer group; default agent-<name>. */
+  group?: string;
+  /** How long ctx.decision waits by default. Default 30 s. */
+  decisionTimeoutMs?: number;
+  /** Where proposals to an entity type go. Default: the catalog's <domain>.<entity>.proposals. */
+  proposalsTopic?: (entityType: string) => string;
+}
+
+/** A running agent: a checkpointed pipeline whose handler gets the agent's context. */
+export interface Agent {
+  readonly name: string;
+  readonly group: string;
+  readonly pipeline: Pipeline;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A proposal id derived from the triggering event: a redelivery re-sends the same proposal. */
+function proposalIdFor(agent: string, eventId: string, n: number): string {
+  const h = createHash('sha256').update(`${agent}\u0000${eventId}\u0000${n}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Runs an agent from a context (made for the agent's own Postgres role: accord_agent_<name>). The
+ * pipeline is at-least-once: a handler's proposals and emitted events may be sent again after a crash,
+ * and are deduplicated downstream (same proposal id; same event ids for the archive).
+ */
+export function createAgent(
+  accord: SomeAccord,
+  definition: AgentDefinition,
+  options: AgentRunOptions = {},
+): Agent {
+  defineAgent(definition);
+  const views = new Map((options.views ?? []).map((v) => [v.name, v]));
+  for (const name of definition.reads?.features ?? [])
+    if (options.views && !views.has(name))
+      throw new AccordError(
+        'CONFIG_INVALID',
+        `agent ${definition.name} reads feature "${name}", which no view defines`,
+      );
+  const pool = accord.pool();
+  const publisher = accord.publisher({ producer: definition.name });
+  const reader = options.views ? accord.featureReader({ views: options.views }) : undefined;
+  const decisions = new DecisionWaiter(pool);
+  const journal = new SideEffectJournal(pool, definition.name);
+  const contracts = new ContractStore(pool);
+  const recomputes = new Map<number, Promise<boolean>>();
+  const group = options.group ?? `agent-${definition.name}`;
+  const pipeline = accord.pipeline({
+    name: group,
+    group,
+    topics: definition.consumes,
+    from: definition.from ?? 'earliest',
+    handler: async (event, hctx) => {
+      const recompute =
+        hctx.replay && hctx.replayId !== undefined
+          ? await replayRecomputes(pool, recomputes, hctx.replayId)
+          : false;
+      const agentEvent = toAgentEvent(event);
+      const ctx = context(
+        { definition, pool, publisher, reader, decisions, journal, contracts, options },
+        agentEvent,
+        hctx,
+        recompute,
+        accord,
+      );
+      try {
+        await definition.handle(agentEvent, ctx);
+      } catch (error) {
+        if (error instanceof RefusedError) {
+          ctx.log.warn({ reason: error.message }, 'refused to decide: context too stale');
+          return;
+        }
+        throw error;
+      }
+    },
+  });
+  return {
+    name: definition.name,
+    group,
+    pipeline,
+    start: () => pipeline.start(),
+    async stop() {
+      await pipeline.stop();
+      await decisions.close();
+    },
+  };
+}
+
+function replayRecomputes(
+  pool: SqlPool,
+  cache: Map<number, Promise<boolean>>,
+  replayId: number,
+): Promise<boolean> {
+  let known = cache.get(replayId);
+  if (!known) {
+    known = pool
+      .query<{ recompute: boolean }>('select recompute from pipeline_replays where id = $1', [replayId])
+      .then(({ rows }) => rows[0]?.recompute === true);
+    cache.set(replayId, known);
+  }
+  return known;
+}
+
+function toAgentEvent(event: PipelineEvent): AgentEvent {
+  const { envelope, ...data } = (event.value ?? {}) as {
+    envelope?: {
+      eventId: string;
+      eventType: string;
+      entityType: string;
+      entityId: string;
+      correlationId?: string | null;
+    };
+  } & Record<string, unknown>;
+  if (!envelope)
+    throw new AccordError(
+      'EVENT_INVALID',
+      `${event.topic}[${event.partition}]@${event.offset} carries no envelope`,
+    );
+  return {
+    ...event,
+    type: envelope.eventType,
+    eventId: envelope.eventId,
+    entityType: envelope.entityType,
+    entityId: envelope.entityId,
+    correlationId: envelope.correlationId ?? null,
+    data,
+  };
+}
+
+interface Parts {
+  definition: AgentDefinition;
+  pool: SqlPool;
+  publisher: SomePublisher;
+  reader: FeatureReader | undefined;
+  decisions: DecisionWaiter;
+  journal: SideEffectJournal;
+  contracts: ContractStore;
+  options: AgentRunOptions;
+}
+
+function context(
+  parts: Parts,
+  event: AgentEvent,
+  hctx: HandlerContext,
+  recompute: boolean,
+  accord: SomeAccord,
+): AgentContext {
+  const { definition, pool, publisher, reader, decisions, journal, contracts } = parts;
+  const agent = definition.name;
+  const correlationId = event.correlationId ?? event.eventId;
+  const log = accord.logger.child({ agent, eventId: event.eventId, correlationId });
+  let proposals = 0;
+  const refuse = async (feature: string, staleness: number | null, objective: number, reason: string) => {
+    await pool.query(
+      'insert into agent_refusals (agent, event_id, feature, staleness_ms, objective_ms, reason) values ($1, $2, $3, $4, $5, $6)',
+      [agent, event.eventId, feature, staleness, objective, reason],
+    );
+    throw new RefusedError(`${feature}: ${reason}`);
+  };
+  return {
+    agent,
+    replay: hctx.replay,
+    recompute,
+    log,
+    async state(entityType, entityId) {
+      const { rows } = await pool.query<{ version: string; state: Record<string, unknown> }>(
+        `select version, state from ${table(entityType, 'entities')} where entity_id = $1`,
+        [entityId],
+      );
+      return rows[0] ? { version: Number(rows[0].version), state: rows[0].state } : undefined;
+    },
+    features: {
+      async get(entityType, entityId, names) {
+        const undeclared = names.filter((n) => !definition.reads?.features?.includes(n.split('@')[0] ?? n));
+        if (undeclared.length)
+          throw new AccordError(
+            'CONFIG_INVALID',
+            `agent ${agent} reads undeclared feature(s) ${undeclared.join(', ')}: add them to reads.features`,
+          );
+        if (!reader)
+          throw new AccordError('CONFIG_INVALID', `agent ${agent} reads features but was given no views`);
+        const values: Record<string, FeatureResult> = await reader.get(entityType, entityId, names);
+        for (const [name, objective] of Object.entries(definition.freshness ?? {})) {
+          const v = values[name];
+          if (!v) continue;
+          if ('missing' in v)
+            await refuse(name, null, objective, `missing (${v.reason}); objective ${objective} ms`);
+          else if (v.staleness > objective)
+            await refuse(
+              name,
+              v.staleness,
+              objective,
+              `staleness ${v.staleness} ms exceeds the objective of ${objective} ms`,
+            );
+        }
+        return values;
+      },
+    },
+    history: (entityType, entityId, query = {}) => history(pool, { ...query, entityType, entityId }),
+    contracts: {
+      async evaluate(ref, input) {
+        if (!definition.reads?.contracts?.includes(ref))
+          throw new AccordError(
+            'CONFIG_INVALID',
+            `agent ${agent} evaluates undeclared contract ${ref}: add it to reads.contracts`,
+          );
+        return evaluate((await contracts.get(ref)).definition, input);
+      },
+    },
+    async propose(entityType, entityId, action, change, options = {}): Promise<ProposalRef> {
+      if (!definition.proposes?.includes(entityType))
+        throw new AccordError(
+          'CONFIG_INVALID',
+          `agent ${agent} proposes to ${entityType}, which its proposes list does not name`,
+        );
+      const proposalId = proposalIdFor(agent, event.eventId, proposals++);
+      await propose(publisher, entityType, entityId, action, change, {
+        agent,
+        proposalId,
+        idempotencyKey: proposalId,
+        ...(options.expectedVersion !== undefined ? { expectedVersion: options.expectedVersion } : {}),
+        ...(options.reason !== undefined ? { reason: options.reason } : {}),
+        ...(options.context !== undefined ? { context: options.context } : {}),
+        causationId: event.eventId,
+        correlationId,
+        ...(parts.options.proposalsTopic ? { topic: parts.options.proposalsTopic(entityType) } : {}),
+      });
+      return { proposalId, entityType, entityId };
+    },
+    decision: (proposal, options = {}) =>
+      decisions.decision(
+        proposal.entityType,
+        proposal.proposalId,
+        options.timeoutMs ?? parts.options.decisionTimeoutMs ?? 30_000,
+      ),
+    async emit(type, data, options) {
+      const resolved = publisher.catalog.resolveEventName(type);
+      if (!definition.emits?.includes(resolved) && !definition.emits?.includes(type))
+        throw new AccordError(
+          'CONFIG_INVALID',
+          `agent ${agent} emits ${resolved}, which its emits list does not name`,
+        );
+      return publisher.publish(resolved, data as never, {
+        ...options,
+        causationId: event.eventId,
+        correlationId,
+      });
+    },
+    sideEffect: (name, call) => journal.run(event.eventId, name, call, recompute),
+  };
+}
