@@ -6,7 +6,9 @@ import { consumersCommand } from './commands/consumers';
 import { contractsCommand } from './commands/contracts';
 import { dlqCommand } from './commands/dlq';
 import { downCommand } from './commands/down';
+import { escalationsCommand } from './commands/escalations';
 import { eventsCommand } from './commands/events';
+import { pauseCommand, resumeCommand } from './commands/pause';
 import { publishCommand } from './commands/publish';
 import { replayCommand } from './commands/replay';
 import { rolesCommand } from './commands/roles';
@@ -29,6 +31,9 @@ const COMMANDS: Command[] = [
   checkpointsCommand,
   replayCommand,
   dlqCommand,
+  escalationsCommand,
+  pauseCommand,
+  resumeCommand,
   lagCommand,
   contractsCommand,
   rolesCommand,

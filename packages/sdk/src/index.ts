@@ -11,7 +11,9 @@ export { type Accord, createAccord, type SomeAccord } from './accord';
 // staleness, history, contracts, propose and pushed decisions, journaled side effects).
 export { type Agent, type AgentRunOptions, createAgent, defineAgent, RefusedError } from './agents/agent';
 export { type ChatAnswer, ChatClient, type ChatClientOptions, type ChatMessage } from './agents/chat';
+export { AGENT_CONTROLS_CHANNEL, type AgentControl, agentControl } from './agents/controls';
 export { DECISIONS_CHANNEL, DecisionWaiter } from './agents/decisions';
+export { type AgentManifest, loadManifest, parseManifest } from './agents/manifest';
 export type {
   AgentContext,
   AgentDefinition,

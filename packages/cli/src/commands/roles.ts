@@ -5,20 +5,29 @@ import { loadStack } from '../stack';
 export const rolesCommand: Command = {
   name: 'roles',
   summary: "create an agent's read-only Postgres login role",
-  usage: 'accord roles add-agent <name>',
-  help: `Creates the login role accord_agent_<name>, which inherits accord_reader: it can read entities, the
-audit, the archive, features and contracts, and write nothing (agents change entities by proposing).
-Idempotent. Give it a password with ALTER ROLE where Postgres does not trust local connections.`,
-  options: {},
-  async run({ positionals, out }) {
+  usage: 'accord roles add-agent <name> [--group <g>]...',
+  help: `Creates the login role accord_agent_<name>, a member of accord_agent: it reads entities, the audit,
+the archive, features and contracts; it advances only the checkpoints of its own consumer groups (row-level
+security), journals only its own side effects, and writes nothing else (agents change entities by
+proposing). Idempotent: groups are added, never removed. Give it a password with ALTER ROLE where Postgres
+does not trust local connections.
+
+Options:
+  --group <g>   a consumer group the agent may advance (repeatable; default agent-<name>)`,
+  options: { group: { type: 'string', multiple: true } },
+  async run({ positionals, values, out }) {
     const [sub, name] = positionals;
     if (sub !== 'add-agent') throw new UsageError(`expected add-agent, got ${sub ? `"${sub}"` : 'nothing'}`);
     if (!name) throw new UsageError('missing <name>');
     const { config } = loadStack();
     const pool = createPgPool(config.postgres.url, { max: 1 });
     try {
-      const { role, created } = await addAgentRole(pool, name);
-      out(`${created ? 'created' : 'already there:'} role ${role} (read-only, inherits accord_reader)`);
+      const groups =
+        Array.isArray(values.group) && values.group.length ? values.group.map(String) : [`agent-${name}`];
+      const { role, created } = await addAgentRole(pool, name, groups);
+      out(
+        `${created ? 'created' : 'already there:'} role ${role} (reads everything, writes only its checkpoints of ${groups.join(', ')})`,
+      );
     } finally {
       await pool.end();
     }

@@ -14,6 +14,7 @@ import { table } from '../owners/types';
 import type { Pipeline } from '../pipelines/pipeline';
 import type { HandlerContext, PipelineEvent } from '../pipelines/types';
 import { fn, parseOptions } from '../validation';
+import { watchAgentControl } from './controls';
 import { DecisionWaiter } from './decisions';
 import { SideEffectJournal } from './side-effects';
 import type { AgentContext, AgentDefinition, AgentEvent, ProposalRef } from './types';
@@ -58,6 +59,8 @@ export interface AgentRunOptions {
   group?: string;
   /** How long ctx.decision waits by default. Default 30 s. */
   decisionTimeoutMs?: number;
+  /** Redis key prefix of the feature values it reads (tests use their own). Default none. */
+  featurePrefix?: string;
   /** Where proposals to an entity type go. Default: the catalog's <domain>.<entity>.proposals. */
   proposalsTopic?: (entityType: string) => string;
 }
@@ -67,6 +70,8 @@ export interface Agent {
   readonly name: string;
   readonly group: string;
   readonly pipeline: Pipeline;
+  /** True while an operator has paused it (accord pause): it consumes and proposes nothing. */
+  readonly paused: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -97,7 +102,12 @@ export function createAgent(
       );
   const pool = accord.pool();
   const publisher = accord.publisher({ producer: definition.name });
-  const reader = options.views ? accord.featureReader({ views: options.views }) : undefined;
+  const reader = options.views
+    ? accord.featureReader({
+        views: options.views,
+        ...(options.featurePrefix ? { prefix: options.featurePrefix } : {}),
+      })
+    : undefined;
   const decisions = new DecisionWaiter(pool);
   const journal = new SideEffectJournal(pool, definition.name);
   const contracts = new ContractStore(pool);
@@ -132,12 +142,29 @@ export function createAgent(
       }
     },
   });
+  let unwatch: (() => Promise<void>) | undefined;
   return {
     name: definition.name,
     group,
     pipeline,
-    start: () => pipeline.start(),
+    get paused() {
+      return pipeline.isPaused;
+    },
+    async start() {
+      await pipeline.start();
+      // The kill switch, fleet-wide: paused at start if it is set, and whenever an operator sets it.
+      unwatch = await watchAgentControl(pool, definition.name, (paused) => {
+        if (paused) pipeline.pause();
+        else
+          pipeline
+            .resume()
+            .catch((error: unknown) =>
+              accord.logger.error({ agent: definition.name, error }, 'resuming failed'),
+            );
+      });
+    },
     async stop() {
+      await unwatch?.();
       await pipeline.stop();
       await decisions.close();
     },

@@ -6,6 +6,7 @@ type Subscriber = (payload: string) => void;
 interface Shared {
   client: Promise<PoolClient>;
   subscribers: Set<Subscriber>;
+  onNotification: (message: { channel: string; payload?: string }) => void;
 }
 
 /**
@@ -30,17 +31,18 @@ export async function subscribeChannel(
   let entry = channels.get(channel);
   if (!entry) {
     const subscribers = new Set<Subscriber>();
+    const onNotification = (message: { channel: string; payload?: string }) => {
+      if (message.channel !== channel) return;
+      for (const s of subscribers) s(message.payload ?? '');
+    };
     const client = (async () => {
       // Pools are made by createPgPool (pg): its clients emit LISTEN notifications.
       const c = (await pool.connect()) as unknown as PoolClient;
-      c.on('notification', (message) => {
-        if (message.channel !== channel) return;
-        for (const s of subscribers) s(message.payload ?? '');
-      });
+      c.on('notification', onNotification);
       await c.query(`listen ${channel}`); // validated above: identifiers cannot be bound
       return c;
     })();
-    entry = { client, subscribers };
+    entry = { client, subscribers, onNotification };
     channels.set(channel, entry);
     const forget = channels;
     client.catch(() => forget.delete(channel));
@@ -55,6 +57,8 @@ export async function subscribeChannel(
     owner.delete(channel);
     const c = await current.client;
     await c.query(`unlisten ${channel}`).catch(() => {});
+    // The connection goes back to the pool: it must not keep our listener (the next LISTEN adds its own).
+    c.removeListener('notification', current.onNotification);
     c.release();
   };
 }

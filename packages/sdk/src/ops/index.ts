@@ -1,7 +1,9 @@
 import type { Admin, Kafka } from 'kafkajs';
+import { type AgentControl, agentControl, setAgentPaused } from '../agents/controls';
 import type { ResolvedConfig } from '../config';
 import { createKafka, createPgPool } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
+import type { OwnerDecision } from '../owners/propose';
 import { CheckpointStore, type IncidentRow } from '../pipelines/checkpoints';
 import { groupIsRunning, type StartPosition } from '../pipelines/positions';
 import { AvroSerde } from '../schemas/serde';
@@ -13,16 +15,19 @@ import {
   recordDeadLetterAction,
   resendDeadLetters,
 } from './dead-letters';
+import { type EscalationRow, listEscalations, resolveEscalation } from './escalations';
 import { type PartitionLag, pipelineLag } from './lag';
 import { executeRebind, planRebind, type RebindPlan } from './rebind';
 import { executeReplay, planReplay, type ReplayPlan, type ReplayTarget } from './replay';
 import { awaitReplay, type ReplayProgress, type ReplayWaitOutcome } from './replay-wait';
 import { type TailRecord, tailTopic } from './tail';
 
+export type { AgentControl } from '../agents/controls';
 export type { IncidentRow } from '../pipelines/checkpoints';
 export { parseStartPosition, type StartPosition } from '../pipelines/positions';
 export type { AddedConsumer } from './consumers';
 export type { DeadLetterView } from './dead-letters';
+export type { EscalationRow } from './escalations';
 export { checkKafka, checkPostgres, checkRedis, checkSchemaRegistry, type HealthReport } from './health';
 export { needsRebind, type PartitionLag } from './lag';
 export { ensureDatabase, type MigrationResult, migrate } from './migrations';
@@ -92,6 +97,28 @@ export class Ops {
 
   executeReplay(plan: ReplayPlan, requestedBy: string): Promise<number> {
     return executeReplay(this.admin, this.pool, plan, requestedBy);
+  }
+
+  /** The kill switch: pauses (or resumes) an agent fleet-wide, recorded with who and why. */
+  setAgentPaused(agent: string, paused: boolean, by: string, reason?: string): Promise<AgentControl> {
+    return setAgentPaused(this.pool, agent, paused, by, reason);
+  }
+
+  agentControl(agent: string): Promise<AgentControl | undefined> {
+    return agentControl(this.pool, agent);
+  }
+
+  escalations(
+    options: { status?: 'open' | 'accepted' | 'rejected' | 'all'; entityType?: string } = {},
+  ): Promise<EscalationRow[]> {
+    return listEscalations(this.pool, options);
+  }
+
+  resolveEscalation(
+    id: number,
+    resolution: { accept: boolean; reason: string; by: string; timeoutMs?: number },
+  ): Promise<{ escalation: EscalationRow; decision: OwnerDecision }> {
+    return resolveEscalation(this.config, this.pool, id, resolution);
   }
 
   /** Waits until the running pipeline is past every partition's replay (or stops, or the time is up). */

@@ -3,7 +3,8 @@ import { describeError } from '../errors';
 import type { SqlClient } from '../infra/sql';
 import { TerminalError } from '../pipelines/errors';
 import type { ChangeProposal } from '../schemas/types.generated';
-import { commutes } from './rules';
+import { judgeResolution, queueEscalation, RESOLVE_ACTION } from './escalations';
+import { commutes, outranks } from './rules';
 import { type EntityState, type OwnerOptions, type Proposal, table, type Verdict } from './types';
 
 /** A proposal as decoded from its Avro record (change and context are JSON strings on the wire). */
@@ -46,14 +47,24 @@ export async function handleProposal(
   tx: SqlClient,
   options: OwnerOptions,
   proposal: Proposal,
+  topic: string,
 ): Promise<{ decisionId: string; verdict: Verdict } | undefined> {
   const fresh = await recordProposal(tx, options.entityType, proposal);
   if (fresh === 'redelivered') return undefined;
   const current = await lockEntity(tx, options.entityType, proposal.entityId);
-  const { verdict, conflicting } = await judge(tx, options, proposal, current, fresh === 'duplicate-key');
+  const resolution =
+    proposal.action === RESOLVE_ACTION && fresh === 'new'
+      ? await judgeResolution(tx, proposal, current)
+      : undefined;
+  const { verdict, conflicting } = resolution
+    ? { verdict: resolution.verdict, conflicting: null }
+    : await judge(tx, options, proposal, current, fresh === 'duplicate-key');
   const versionAfter = await applyVerdict(tx, options.entityType, proposal, current, verdict);
   if (fresh === 'duplicate-key') await recordDuplicateAttempt(tx, options.entityType, proposal);
   const decisionId = randomUUID();
+  await resolution?.close?.(decisionId);
+  if (verdict.outcome === 'ESCALATED' && !resolution)
+    await queueEscalation(tx, proposal, decisionId, reasonOf(verdict), topic);
   await auditDecision(tx, options.entityType, {
     decisionId,
     proposal,
@@ -145,7 +156,21 @@ async function judge(
     const since = options.mergeCommuting
       ? await changedFieldsSince(tx, e, proposal.entityId, proposal.expectedVersion)
       : undefined;
-    if (since && commutes(proposal.change, since)) {
+    const overridden = options.priority
+      ? await agentsSince(tx, e, proposal.entityId, proposal.expectedVersion)
+      : [];
+    const outranksAll =
+      overridden.length > 0 && overridden.every((a) => outranks(proposal.agent, a, options.priority ?? []));
+    if (outranksAll) {
+      // Priority: a stale proposal from an agent that outranks every agent whose changes it missed is
+      // decided on the current state instead of being refused.
+      verdict = await options.decide({ proposal, current, tx });
+      if (verdict.outcome === 'ACCEPTED')
+        verdict = {
+          ...verdict,
+          reason: `priority: ${proposal.agent} outranks ${overridden.join(', ')}${verdict.reason ? `; ${verdict.reason}` : ''}`,
+        };
+    } else if (since && commutes(proposal.change, since)) {
       verdict = await options.decide({ proposal, current, tx });
       if (verdict.outcome === 'ACCEPTED') {
         verdict = {
@@ -163,6 +188,19 @@ async function judge(
     verdict = await options.decide({ proposal, current, tx });
   }
   if (verdict.outcome === 'ACCEPTED' && verdict.compensates) {
+    // A compensation must name a real earlier decision on this entity that it undoes.
+    const earlier = await tx.query(
+      `select 1 from ${table(e, 'decisions')} where decision_id = $1 and entity_id = $2 and outcome = 'ACCEPTED'`,
+      [verdict.compensates, proposal.entityId],
+    );
+    if (!earlier.rowCount)
+      return {
+        verdict: {
+          outcome: 'REJECTED',
+          reason: `compensates decision ${verdict.compensates}, which is no accepted decision on ${e} ${proposal.entityId}`,
+        },
+        conflicting,
+      };
     verdict = {
       ...verdict,
       reason: `compensates decision ${verdict.compensates}${verdict.reason ? `; ${verdict.reason}` : ''}`,
@@ -256,6 +294,21 @@ async function queueDecisionEvent(tx: SqlClient, e: string, d: Decided): Promise
       causationId: proposal.proposalId,
     }),
   ]);
+}
+
+/** Agents whose accepted decisions changed the entity since `version`. */
+async function agentsSince(
+  tx: SqlClient,
+  entityType: string,
+  entityId: string,
+  version: number,
+): Promise<string[]> {
+  const { rows } = await tx.query<{ agent: string }>(
+    `select distinct agent from ${table(entityType, 'decisions')}
+      where entity_id = $1 and outcome = 'ACCEPTED' and version_before >= $2`,
+    [entityId, version],
+  );
+  return rows.map((r) => r.agent);
 }
 
 /** Top-level fields changed by accepted decisions since `version`. */

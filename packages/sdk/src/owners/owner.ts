@@ -25,6 +25,7 @@ const Options = z.looseObject({
     .optional(),
   topic: z.string().min(1).optional(),
   mergeCommuting: z.boolean().optional(),
+  priority: z.array(z.string().min(1)).optional(),
   pool: z.looseObject({}, { error: 'must be a Postgres pool (as the owner role)' }),
 });
 
@@ -55,7 +56,7 @@ export function defineOwner(options: OwnerOptions): Pipeline {
       if (!ctx.tx || !event.value)
         throw new TerminalError('owner needs a transaction and a decoded proposal');
       const proposal = toProposal(options.entityType, event.value);
-      const decided = await handleProposal(ctx.tx, options, proposal);
+      const decided = await handleProposal(ctx.tx, options, proposal, event.topic);
       if (!decided || !pipeline.telemetry.listening) return;
       const byOffset = pending.get(event.partition) ?? new Map<bigint, LifecycleEvent>();
       pending.set(event.partition, byOffset);

@@ -58,6 +58,12 @@ export interface OwnerOptions {
    * it expected (the changes commute); otherwise stale proposals are refused (first valid one wins).
    */
   mergeCommuting?: boolean;
+  /**
+   * Agents by rank, highest first (e.g. the reference REFERENCE_PRIORITY): a stale proposal from an agent
+   * that outranks every agent whose accepted changes it missed is decided on the current state instead of
+   * being refused as stale.
+   */
+  priority?: readonly string[];
   /** Postgres as the owner's role (accord_owner_<entity>). */
   pool: SqlPool;
   /** Log lines of the owner's pipeline. Default: the process's logger. */

@@ -3,6 +3,7 @@ import { describeError } from '../errors';
 import { fetchLogIdentity } from '../infra/kafka-metadata';
 import { withRetry } from '../infra/retry';
 import type { Logger } from '../telemetry/log';
+import type { Telemetry } from '../telemetry/seam';
 import type { CheckpointStore, Claim, Incident, LogRef } from './checkpoints';
 import {
   checkPosition,
@@ -20,9 +21,10 @@ export interface GuardOptions {
   pipeline: string;
   group: string;
   policy: OutOfRangePolicy;
-  /** Every incident, after it was recorded: one line for the log. */
-  report: (incident: Incident) => void;
   log: Logger;
+  telemetry: Telemetry;
+  /** Counts an incident (the pipeline's stats). */
+  counted: () => void;
 }
 
 export type GuardResult =
@@ -86,6 +88,16 @@ export class PartitionGuard {
     };
   }
 
+  /** Every incident, after it was recorded: told on the seam, counted, and always logged. */
+  private report(incident: Incident): void {
+    this.options.counted();
+    this.options.telemetry.emit({ type: 'incident', incident });
+    this.options.log.warn(
+      { incident: incident.kind, topic: incident.topic, partition: incident.partition },
+      incident.detail,
+    );
+  }
+
   /** The identity of the log a topic has now. */
   async liveRef(topic: string): Promise<LogRef> {
     const cached = this.refs.get(topic);
@@ -147,7 +159,7 @@ export class PartitionGuard {
       const found = incident(kind, 'halted', reason);
       // One row per halt, not one per rebalance that meets the same halted partition again.
       if (before !== reason) await store.recordIncident(found);
-      this.options.report(found);
+      this.report(found);
       return { kind: 'halted', reason };
     };
     const detail = describeVerdict(verdict, facts, group);
@@ -160,7 +172,7 @@ export class PartitionGuard {
         if (!(await store.bind(position, live))) return { kind: 'fenced' };
         const found = incident('bound', 'none', detail);
         await store.recordIncident(found);
-        this.options.report(found);
+        this.report(found);
         return { kind: 'proceed', next: facts.checkpoint };
       }
       case 'identity-changed':
@@ -181,7 +193,7 @@ export class PartitionGuard {
           lost: action.lost.toString(),
         };
         await store.recordIncident(found);
-        this.options.report(found);
+        this.report(found);
         return { kind: 'proceed', next: action.to };
       }
     }

@@ -5,6 +5,7 @@ import type { SqlPool } from '../infra/sql';
 import { AvroSerde } from '../schemas/serde';
 import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
+import { planBatch } from './batch-plan';
 import { CheckpointStore } from './checkpoints';
 import { subscribeControl } from './control';
 import { DeadLetterSender } from './dead-letters';
@@ -13,6 +14,7 @@ import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import { checkPipelineOptions } from './options';
 import { prepareGroup } from './positions';
+import { pauseTopics, resumeTopics, seekToCheckpoints } from './seek';
 import { TopicSubscription } from './subscription';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
 import { defineWindow, WindowTracker } from './windows';
@@ -47,6 +49,7 @@ export class Pipeline {
   /** Partitions this instance paused because they cannot proceed (topic:partition). */
   private readonly halted = new Set<string>();
   private readonly subscription: TopicSubscription;
+  private paused = false;
   /** Bound with the pipeline's name and group. */
   readonly log: Logger;
   /** Counters for tests, status and benchmarks. */
@@ -73,23 +76,10 @@ export class Pipeline {
       group: this.group,
       policy,
       log: this.log,
-      report: (incident) => {
-        this.stats.incidents++;
-        this.telemetry.emit({ type: 'incident', incident });
-        this.log.warn(
-          { incident: incident.kind, topic: incident.topic, partition: incident.partition },
-          incident.detail,
-        );
-      },
+      telemetry: this.telemetry,
+      counted: () => this.stats.incidents++,
     });
-    const serde =
-      options.decode === false
-        ? undefined
-        : (options.serde ??
-          new AvroSerde({
-            registryUrl: this.config.schemaRegistry.url,
-            ...(options.catalog ? { catalog: options.catalog } : {}),
-          }));
+    const serde = pipelineSerde(options, this.config);
     this.deadLetters = new DeadLetterSender({
       config: this.config,
       pipeline: this.name,
@@ -154,17 +144,9 @@ export class Pipeline {
       this.partitions.clear();
       this.assignment = event.payload.memberAssignment;
     });
-    consumer.on(consumer.events.CRASH, (event) => {
-      this.telemetry.emit({
-        type: 'consumer.crashed',
-        pipeline: this.name,
-        group: this.group,
-        error: event.payload.error,
-      });
-      this.log.error(
-        { error: event.payload.error, restart: event.payload.restart },
-        'consumer crashed; it restarts from the checkpoint',
-      );
+    consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
+      this.telemetry.emit({ type: 'consumer.crashed', pipeline: this.name, group: this.group, error });
+      this.log.error({ error, restart }, 'consumer crashed; it restarts from the checkpoint');
     });
     await consumer.connect();
     // fromBeginning: a fetch that meets OFFSET_OUT_OF_RANGE resets to the earliest offset, which the
@@ -177,6 +159,7 @@ export class Pipeline {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.onBatch(payload),
     });
+    if (this.paused) pauseTopics(consumer, topics); // a consumer made while paused (new topics) stays paused
   }
 
   /** The control channel: a replay or rebind moved the checkpoints (and fenced us); re-read them and seek. */
@@ -191,19 +174,37 @@ export class Pipeline {
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
   private async applyControl(): Promise<void> {
-    for (const [topic, partitions] of Object.entries(this.assignment)) {
-      const rows = await this.store.list(this.group, topic);
-      for (const partition of partitions) {
-        const key = `${topic}:${partition}`;
-        const row = rows.find((r) => r.partition === partition);
-        this.partitions.delete(key);
-        if (row) this.consumer?.seek({ topic, partition, offset: row.kafkaOffset });
-        if (this.halted.delete(key)) {
-          this.stats.halted = this.halted.size;
-          this.consumer?.resume([{ topic, partitions: [partition] }]);
-        }
-      }
-    }
+    await seekToCheckpoints(this.seekParts(), 'resume-halted');
+    this.stats.halted = this.halted.size;
+  }
+
+  private seekParts() {
+    const { store, group, assignment, consumer, partitions, halted } = this;
+    return { store, group, assignment, consumer, partitions, halted };
+  }
+
+  /**
+   * The kill switch: stop fetching, and stop handling at the next event (the one in hand finishes and is
+   * checkpointed). The group keeps its partitions and checkpoints; resume() goes on from them.
+   */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    pauseTopics(this.consumer, this.subscription.current());
+    this.log.warn({}, 'paused: not consuming until resumed');
+  }
+
+  /** Goes on from the checkpoints (events fetched but not handled before the pause are fetched again). */
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    await seekToCheckpoints(this.seekParts(), 'keep-halted');
+    resumeTopics(this.consumer, this.subscription.current(), this.halted);
+    this.log.info({}, 'resumed');
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Before joining: seeds checkpoints for new partitions and aligns Kafka's offsets (see prepareGroup). */
@@ -252,13 +253,9 @@ export class Pipeline {
       if (!state) return;
       this.partitions.set(key, state);
     }
-    const first = batch.messages[0];
-    if (!first) return;
-    const last = batch.messages[batch.messages.length - 1];
-    if (BigInt(first.offset) > state.next || (last && BigInt(last.offset) < state.next)) {
-      // Kafka's position differs from the checkpoint (the table was moved back by a replay, the mirror
-      // lagged behind when a consumer died, or the fetch met OFFSET_OUT_OF_RANGE and kafkajs reset it):
-      // go to the checkpoint, the source of truth, after checking again that it is still in the log.
+    const plan = planBatch(state, batch.messages);
+    if (plan.kind === 'nothing') return;
+    if (plan.kind === 'realign') {
       if (!claimedNow) {
         this.partitions.delete(key);
         state = await this.claim(topic, partition);
@@ -268,37 +265,23 @@ export class Pipeline {
       this.consumer!.seek({ topic, partition, offset: state.next.toString() });
       return;
     }
-    let messages =
-      BigInt(first.offset) === state.next
-        ? batch.messages
-        : batch.messages.filter((m) => BigInt(m.offset) >= state.next);
-    if (
-      state.replayUntil !== undefined &&
-      state.replayResume !== undefined &&
-      state.replayUntil < state.replayResume
-    ) {
-      // A bounded replay: re-process up to replayUntil, then jump back to where the pipeline was.
-      const until = state.replayUntil;
-      messages = messages.filter((m) => BigInt(m.offset) < until);
-      if (messages.length === 0 && state.next >= until) {
-        const resume = state.replayResume;
-        const ended = await this.store.endReplay(
-          { group: this.group, topic, partition, epoch: state.epoch },
-          resume,
-        );
-        if (!ended) {
-          this.partitions.delete(key);
-          return;
-        }
-        state.next = resume;
-        delete state.replayResume;
-        delete state.replayUntil;
-        delete state.replayId;
-        this.consumer!.seek({ topic, partition, offset: resume.toString() });
+    if (plan.kind === 'end-replay') {
+      const ended = await this.store.endReplay(
+        { group: this.group, topic, partition, epoch: state.epoch },
+        plan.resume,
+      );
+      if (!ended) {
+        this.partitions.delete(key);
         return;
       }
+      state.next = plan.resume;
+      delete state.replayResume;
+      delete state.replayUntil;
+      delete state.replayId;
+      this.consumer!.seek({ topic, partition, offset: plan.resume.toString() });
+      return;
     }
-    if (messages.length === 0) return;
+    const messages = plan.messages;
     this.stats.batches++;
     try {
       const run = this.windows
@@ -306,7 +289,15 @@ export class Pipeline {
         : this.mode === 'transactional'
           ? this.delivery.runTransactional
           : this.delivery.runAtLeastOnce;
-      await run.call(this.delivery, { topic, partition, state, messages, isRunning, isStale, heartbeat });
+      await run.call(this.delivery, {
+        topic,
+        partition,
+        state,
+        messages,
+        isRunning: () => isRunning() && !this.paused,
+        isStale,
+        heartbeat,
+      });
     } catch (error) {
       if (error instanceof FencedError) {
         this.stats.fenced++;
@@ -348,6 +339,18 @@ export class Pipeline {
     })();
     return this.stopping;
   }
+}
+
+/** Decodes with the catalog's current shapes (unless decode: false or a serde is given). */
+function pipelineSerde(options: PipelineOptions, config: ResolvedConfig): AvroSerde | undefined {
+  if (options.decode === false) return undefined;
+  return (
+    options.serde ??
+    new AvroSerde({
+      registryUrl: config.schemaRegistry.url,
+      ...(options.catalog ? { catalog: options.catalog } : {}),
+    })
+  );
 }
 
 export function createPipeline(options: PipelineOptions): Pipeline {

@@ -23,6 +23,11 @@ export class TopicSubscription {
     return all.filter((t) => pattern.test(t) && !t.startsWith('__')).sort();
   }
 
+  /** The topics the consumer runs on. */
+  current(): string[] {
+    return this.subscribed;
+  }
+
   /** The consumer now runs on these topics. */
   subscribedTo(topics: string[]): void {
     this.subscribed = topics;

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import {
+  type Agent,
   addAgentRole,
   ChatClient,
   createAccord,
@@ -19,6 +20,7 @@ import {
   defineAgent,
   defineFeatureView,
   resolveConfig,
+  type SomePublisher,
   withRetry,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
@@ -99,6 +101,7 @@ interface Outcome {
   replay: boolean;
 }
 const outcomes: Outcome[] = [];
+const running: { pricing?: Agent; publisher?: SomePublisher } = {};
 
 test('an agent consumes, reads, asks the model once, proposes and gets each decision pushed', async () => {
   const views = [orderCount()];
@@ -159,15 +162,16 @@ test('an agent consumes, reads, asks the model once, proposes and gets each deci
   const agent = createAgent(agentAccord, pricing, {
     views,
     group: GROUP,
+    featurePrefix: prefix,
     proposalsTopic: () => proposals,
   });
   stops.push(async () => {
     await agent.stop();
     await agentAccord.close();
   });
-  await agent.start();
-
+  running.pricing = agent;
   const publisher = system.publisher({ producer: 'checkout', autoRegister: true });
+  running.publisher = publisher;
   const totals = [1000, 1015, 1039, 1005, 1033]; // discounts 0, 15, 39, 5, 33
   await publisher.publishMany(
     totals.map((totalCents, i) => ({
@@ -176,6 +180,17 @@ test('an agent consumes, reads, asks the model once, proposes and gets each deci
       options: { entityId: `o-${i}`, topic: orders },
     })),
   );
+  // The features first: a value not computed yet is missing, and a missing value is context the agent
+  // refuses to decide on (its freshness objective), which the next test shows.
+  const reader = system.featureReader({ views, prefix });
+  await eventually(
+    async () => {
+      const f = (await reader.get('customer', 'c-1', ['order_count'])).order_count;
+      return f && !('missing' in f) && f.value === 5;
+    },
+    { what: 'order_count of c-1 computed' },
+  );
+  await agent.start();
   await eventually(() => outcomes.length >= 5, { what: () => `5 decided orders (${outcomes.length})` });
   expect(outcomes.map(({ orderId, discount, outcome }) => [orderId, discount, outcome]).sort()).toEqual([
     ['o-0', 0, 'ACCEPTED'],
@@ -240,6 +255,36 @@ test('an agent consumes, reads, asks the model once, proposes and gets each deci
   expect(twice[0]?.calls).toBe('10');
 });
 
+test('the kill switch: a paused agent consumes nothing and keeps its checkpoint; resumed, it goes on', async () => {
+  const ops = await Ops.connect(resolveConfig({ databaseUrl: db.url() }));
+  stops.push(() => ops.close());
+  const agent = running.pricing!;
+  await ops.setAgentPaused(NAME, true, 'alice', 'misbehaving');
+  await eventually(() => agent.paused, { what: 'the agent paused' });
+  const handled = outcomes.length;
+  const publisher = running.publisher!;
+  await publisher.publish(
+    'accord.commerce.OrderPlaced',
+    { orderId: 'o-paused', customerId: 'c-1', lines: [], totalCents: 1001, currency: 'EUR' },
+    { entityId: 'o-paused', topic: orders },
+  );
+  // Published, not consumed: the group's lag shows the event waiting.
+  await eventually(async () => (await ops.lag({ group: GROUP })).reduce((n, r) => n + r.lag, 0) === 1, {
+    what: 'the paused group lagging by the one event',
+  });
+  expect(outcomes.length).toBe(handled);
+  expect(await ops.agentControl(NAME)).toMatchObject({
+    paused: true,
+    reason: 'misbehaving',
+    changedBy: 'alice',
+  });
+  await ops.setAgentPaused(NAME, false, 'alice');
+  await eventually(() => outcomes.some((o) => o.orderId === 'o-paused'), {
+    what: 'the event handled after resume',
+  });
+  expect(agent.paused).toBe(false);
+});
+
 test('an agent that cannot meet its freshness objective refuses to decide, and says so', async () => {
   const views = [orderCount()];
   const refuserAccord = createAccord({
@@ -260,7 +305,7 @@ test('an agent that cannot meet its freshness objective refuses to decide, and s
         proposed++;
       },
     }),
-    { views, group: REFUSER_GROUP },
+    { views, group: REFUSER_GROUP, featurePrefix: prefix },
   );
   stops.push(async () => {
     await agent.stop();

@@ -205,9 +205,17 @@ test('risk cannot silently block an order that already shipped, and a blocked or
   });
   const { rows } = await admin.query(`select state from order_entities where entity_id = 'o-3'`);
   expect(rows[0]?.state).toEqual({ blockedBy: 'risk' });
-  // A rollback is a decision too, and counted.
-  const undone = await ask('order', 'o-3', 'unblock', { decision: 'risk-block' }, 'risk');
-  expect(undone).toMatchObject({ outcome: 'ACCEPTED', reason: 'compensates decision risk-block' });
+  // A rollback is a decision too, and counted; it must name the real decision it undoes.
+  const { rows: block } = await admin.query<{ decision_id: string }>(
+    `select decision_id from order_decisions where entity_id = 'o-3' and action = 'block' and outcome = 'ACCEPTED'`,
+  );
+  const made = block[0]?.decision_id ?? 'none';
+  expect(await ask('order', 'o-3', 'unblock', { decision: 'made-up' }, 'risk')).toMatchObject({
+    outcome: 'REJECTED',
+    reason: 'compensates decision made-up, which is no accepted decision on order o-3',
+  });
+  const undone = await ask('order', 'o-3', 'unblock', { decision: made }, 'risk');
+  expect(undone).toMatchObject({ outcome: 'ACCEPTED', reason: `compensates decision ${made}` });
 });
 
 test('support cannot promise a refund billing never processes: only an accepted decision is a refund, and billing gets it as an event', async () => {

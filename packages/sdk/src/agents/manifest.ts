@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+
+/**
+ * An agent's deployment manifest (YAML): what runs, how many, what it consumes from where, what it may
+ * propose and read, its freshness objectives and environment. Validated by schema; an error names the
+ * file, the line and the field. The manifest is the contract `accord deploy` checks before anything runs.
+ */
+const NAME = /^[a-z][a-z0-9_]{0,40}$/;
+const StartPosition = z.union([
+  z.enum(['earliest', 'latest']),
+  z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be earliest, latest or an ISO time'),
+]);
+const Manifest = z.strictObject({
+  name: z.string().regex(NAME, 'must be lower-case letters, digits and _ (at most 41 characters)'),
+  version: z
+    .union([z.string().min(1), z.number()])
+    .transform(String)
+    .optional(),
+  entry: z.string().min(1, 'must name the module that default-exports defineAgent(...)'),
+  replicas: z.int().min(1, 'must be at least 1').max(64, 'must be at most 64').default(1),
+  consumes: z
+    .array(z.strictObject({ topic: z.string().min(1), from: StartPosition.default('earliest') }))
+    .min(1, 'must list at least one topic'),
+  proposes: z.array(z.string().regex(NAME, 'must be an entity type')).default([]),
+  emits: z.array(z.string().min(1)).default([]),
+  reads: z
+    .strictObject({
+      features: z.array(z.string().min(1)).default([]),
+      contracts: z
+        .array(z.string().regex(/^[a-z][a-z0-9_]*@\d+$/, 'must be a pinned contract, e.g. available_item@2'))
+        .default([]),
+    })
+    .default({ features: [], contracts: [] }),
+  freshness: z.record(z.string(), z.int().min(0, 'must be a staleness in ms')).default({}),
+  env: z
+    .record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'), z.string())
+    .default({}),
+});
+
+export type AgentManifest = z.output<typeof Manifest> & {
+  /** The file it was read from, and the entry module resolved against it. */
+  file: string;
+  entryPath: string;
+  /** Changes whenever anything in the manifest changes: what a rolling update compares. */
+  digest: string;
+};
+
+/** Parses and validates a manifest's text; `file` names it in errors. */
+export function parseManifest(text: string, file: string): AgentManifest {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const { line } = lines.linePos(e.pos[0]);
+    throw new ConfigError(`${file}:${line}: not valid YAML: ${e.message.split('\n')[0]}`);
+  }
+  if (!isMap(doc.contents))
+    throw new ConfigError(`${file}:1: a manifest is a mapping (name:, entry:, consumes:, …)`);
+  const result = Manifest.safeParse(doc.toJS(), { reportInput: true });
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    // An unknown field is named by its own path: that is the line to point at.
+    const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys[0] : undefined;
+    const fieldPath = unknown === undefined ? issue.path : [...issue.path, unknown];
+    // The line of the deepest node of the path that exists in the document (the field, or its parent).
+    let path = fieldPath.map((p) => (typeof p === 'number' ? p : String(p)));
+    let node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    while (!node?.range && path.length) {
+      path = path.slice(0, -1);
+      node = (path.length ? doc.getIn(path, true) : doc.contents) as typeof node;
+    }
+    const line = node?.range ? lines.linePos(node.range[0]).line : 1;
+    const field = fieldPath.join('.') || '(manifest)';
+    const input = (issue as { input?: unknown }).input;
+    const got = input === undefined || typeof input === 'object' ? '' : ` (got ${JSON.stringify(input)})`;
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+    const message = unknown === undefined ? issue.message : 'unknown field';
+    throw new ConfigError(`${file}:${line}: ${field}: ${message}${got}${more}`);
+  }
+  const manifest = result.data;
+  for (const feature of Object.keys(manifest.freshness))
+    if (!manifest.reads.features.includes(feature))
+      throw new ConfigError(
+        `${file}: freshness.${feature}: the agent does not read that feature (reads.features)`,
+      );
+  return {
+    ...manifest,
+    file,
+    entryPath: resolve(dirname(file), manifest.entry),
+    digest: createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 12),
+  };
+}
+
+export function loadManifest(file: string): AgentManifest {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${file}: cannot read the manifest (${(error as Error).message})`);
+  }
+  return parseManifest(text, resolve(file));
+}
