@@ -40,9 +40,13 @@ const url = (role?: string) => {
 };
 
 async function main(): Promise<void> {
-  await migrate(config.postgres.url, join(__dirname, '..', 'infra', 'postgres', 'migrations'), {
-    schema: run,
-  });
+  await migrate(
+    config.postgres.url,
+    join(process.cwd(), 'infra', 'postgres', 'migrations') /* bench.sh runs from the project root */,
+    {
+      schema: run,
+    },
+  );
   const system = createAccord({ catalog: referenceCatalog, databaseUrl: url() });
   const topic = `${run}.order.proposals`;
   const admin = createKafka(config).admin();
