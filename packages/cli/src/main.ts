@@ -4,11 +4,13 @@ import { type Command, parseCommandArgs } from './command';
 import { checkpointsCommand, lagCommand } from './commands/checkpoints';
 import { consumersCommand } from './commands/consumers';
 import { contractsCommand } from './commands/contracts';
+import { agentCommand, deployCommand } from './commands/deploy';
 import { dlqCommand } from './commands/dlq';
 import { downCommand } from './commands/down';
 import { escalationsCommand } from './commands/escalations';
 import { eventsCommand } from './commands/events';
 import { pauseCommand, resumeCommand } from './commands/pause';
+import { logsCommand, psCommand, stopCommand } from './commands/ps';
 import { publishCommand } from './commands/publish';
 import { replayCommand } from './commands/replay';
 import { rolesCommand } from './commands/roles';
@@ -34,6 +36,11 @@ const COMMANDS: Command[] = [
   escalationsCommand,
   pauseCommand,
   resumeCommand,
+  deployCommand,
+  psCommand,
+  logsCommand,
+  stopCommand,
+  agentCommand,
   lagCommand,
   contractsCommand,
   rolesCommand,

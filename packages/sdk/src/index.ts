@@ -13,7 +13,7 @@ export { type Agent, type AgentRunOptions, createAgent, defineAgent, RefusedErro
 export { type ChatAnswer, ChatClient, type ChatClientOptions, type ChatMessage } from './agents/chat';
 export { AGENT_CONTROLS_CHANNEL, type AgentControl, agentControl } from './agents/controls';
 export { DECISIONS_CHANNEL, DecisionWaiter } from './agents/decisions';
-export { type AgentManifest, loadManifest, parseManifest } from './agents/manifest';
+export { type AgentManifest, loadManifest, manifestToYaml, parseManifest } from './agents/manifest';
 export type {
   AgentContext,
   AgentDefinition,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, LineCounter, parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 
@@ -40,12 +40,18 @@ const Manifest = z.strictObject({
   env: z
     .record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name'), z.string())
     .default({}),
+  /** A module that exports the feature views the agent reads (`views` or default), next to the manifest. */
+  views: z.string().min(1).optional(),
+  /** Where proposals to an entity type go, when not the catalog's <domain>.<entity>.proposals. */
+  proposalTopics: z.record(z.string().regex(NAME, 'must be an entity type'), z.string().min(1)).default({}),
 });
 
 export type AgentManifest = z.output<typeof Manifest> & {
   /** The file it was read from, and the entry module resolved against it. */
   file: string;
   entryPath: string;
+  /** The views module resolved against the file, when given. */
+  viewsPath?: string;
   /** Changes whenever anything in the manifest changes: what a rolling update compares. */
   digest: string;
 };
@@ -92,6 +98,7 @@ export function parseManifest(text: string, file: string): AgentManifest {
     ...manifest,
     file,
     entryPath: resolve(dirname(file), manifest.entry),
+    ...(manifest.views ? { viewsPath: resolve(dirname(file), manifest.views) } : {}),
     digest: createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 12),
   };
 }
@@ -104,4 +111,10 @@ export function loadManifest(file: string): AgentManifest {
     throw new ConfigError(`${file}: cannot read the manifest (${(error as Error).message})`);
   }
   return parseManifest(text, resolve(file));
+}
+
+/** The manifest as YAML with its modules as absolute paths: the copy a supervisor runs from. */
+export function manifestToYaml(manifest: AgentManifest): string {
+  const { file: _file, entryPath, viewsPath, digest: _digest, ...fields } = manifest;
+  return stringify({ ...fields, entry: entryPath, ...(viewsPath ? { views: viewsPath } : {}) });
 }

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../config';
 import { createKafka, createPgPool } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import type { OwnerDecision } from '../owners/propose';
+import { table } from '../owners/types';
 import { CheckpointStore, type IncidentRow } from '../pipelines/checkpoints';
 import { groupIsRunning, type StartPosition } from '../pipelines/positions';
 import { AvroSerde } from '../schemas/serde';
@@ -97,6 +98,29 @@ export class Ops {
 
   executeReplay(plan: ReplayPlan, requestedBy: string): Promise<number> {
     return executeReplay(this.admin, this.pool, plan, requestedBy);
+  }
+
+  /** Topics the cluster has (internal ones left out). */
+  async listTopics(): Promise<string[]> {
+    return (await this.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
+  }
+
+  /** An agent's most recent decision over the entity types it proposes to (undefined if none yet). */
+  async lastDecision(
+    agent: string,
+    entityTypes: string[],
+  ): Promise<{ entityType: string; entityId: string; outcome: string; decidedAt: Date } | undefined> {
+    let last: { entityType: string; entityId: string; outcome: string; decidedAt: Date } | undefined;
+    for (const entityType of entityTypes) {
+      const { rows } = await this.pool.query<{ entityId: string; outcome: string; decidedAt: Date }>(
+        `select entity_id as "entityId", outcome, decided_at as "decidedAt" from ${table(entityType, 'decisions')}
+          where agent = $1 order by decided_at desc limit 1`,
+        [agent],
+      );
+      const row = rows[0];
+      if (row && (!last || row.decidedAt > last.decidedAt)) last = { entityType, ...row };
+    }
+    return last;
   }
 
   /** The kill switch: pauses (or resumes) an agent fleet-wide, recorded with who and why. */
