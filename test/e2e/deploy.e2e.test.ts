@@ -6,13 +6,15 @@
  * version rolls the replicas one at a time; no event is lost and none decided twice; `accord ps` reports
  * all of it; `accord stop` stops them.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REFERENCE_OWNERS, referenceCatalog } from '@accord/reference';
+import { referenceCatalog } from '@accord/reference';
 import { createAccord, createPgPool, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, ROOT } from './cli';
+import { accord, logLines, ROOT } from './cli';
 
 jest.setTimeout(600000);
 
@@ -61,13 +63,40 @@ beforeAll(async () => {
   topics.orders = await ctx.createTopic({ partitions: 3 });
   topics.orderProposals = await ctx.createTopic({ partitions: 2 });
   topics.customerProposals = await ctx.createTopic({ partitions: 2 });
+  // The owners run as services (services/owners), each as its own role, as a user runs them.
+  const decisions = await ctx.createTopic({ partitions: 1 });
   for (const [entity, topic] of [
     ['order', topics.orderProposals],
     ['customer', topics.customerProposals],
   ] as const) {
-    const owner = createAccord({ catalog: referenceCatalog, databaseUrl: db.url(`accord_owner_${entity}`) });
-    stops.push(() => owner.close());
-    await owner.owner({ ...REFERENCE_OWNERS[entity], topic, group: uniqueName('t-owner') }).start();
+    const child = spawn(
+      process.execPath,
+      [
+        '--disable-warning=TimeoutNegativeWarning',
+        join(ROOT, 'services/owners/dist/main.js'),
+        '--entity',
+        entity,
+        '--topic',
+        topic,
+        '--group',
+        uniqueName('t-owner'),
+        '--events-topic',
+        decisions,
+      ],
+      { env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const output: string[] = [];
+    child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+    stops.push(async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    });
+    await eventually(() => logLines(output).some((l) => l.msg === 'running' && l.entity === entity), {
+      timeoutMs: 60000,
+      what: () => `the ${entity} owner service running (${output.join('')})`,
+    });
   }
   process.env.T_ORDERS_TOPIC = topics.orders;
   const system = createAccord({ catalog: referenceCatalog, databaseUrl: db.url() });
@@ -226,6 +255,26 @@ proposalTopics: { customer: ${topics.customerProposals} }
   const logs = await cli(['logs', 't_deploy_pricing', '--lines', '500']);
   expect(logs.stdout).toContain('==> t_deploy_pricing replica 0 <==');
   expect(logs.stdout).toMatch(/"msg":"decided"/);
+
+  // The kill switch, from the CLI: ps says so, with the reason; resumed, it is ready again.
+  const paused = await cli(['pause', 't_deploy_risk', '--reason', 'flagging too much']);
+  expect(paused.stdout).toMatch(/^t_deploy_risk: paused fleet-wide by \S+ at \S+ \(flagging too much\)\n$/);
+  await eventually(
+    async () => {
+      const row = (await ps()).find((r) => r.agent === 't_deploy_risk');
+      return row?.paused === true && row.replicas.ready === 0;
+    },
+    { what: 'risk paused (not ready) in ps' },
+  );
+  expect((await cli(['ps'])).stdout).toMatch(/t_deploy_risk\s+-\s+PAUSED \(flagging too much\)/);
+  await cli(['resume', 't_deploy_risk']);
+  await eventually(
+    async () => {
+      const row = (await ps()).find((r) => r.agent === 't_deploy_risk');
+      return row?.paused === false && row.replicas.ready === 1;
+    },
+    { what: 'risk resumed and ready' },
+  );
 
   const stopped = await cli(['stop', 't_deploy_pricing', 't_deploy_risk']);
   expect(stopped).toMatchObject({ code: 0, stdout: 't_deploy_pricing: stopped\nt_deploy_risk: stopped\n' });
