@@ -14,6 +14,7 @@ import {
   createKafka,
   createPgPool,
   DecisionWaiter,
+  grantCheckpointGroups,
   Histogram,
   pollUntil,
   propose,
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
   const admin = createKafka(config).admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+  const grants = createPgPool(url(), { max: 1 });
+  await grantCheckpointGroups(grants, 'accord_owner_order', [`${run}-owner`]);
+  await grants.end();
   const ownerAccord = createAccord({ catalog: referenceCatalog, databaseUrl: url('accord_owner_order') });
   const owner = ownerAccord.owner({
     entityType: 'order',

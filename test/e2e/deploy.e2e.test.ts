@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
-import { createAccord, createPgPool, resolveConfig } from '@accord/sdk';
+import { createAccord, createPgPool, grantCheckpointGroups, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, logLines, ROOT } from './cli';
 
@@ -69,6 +69,8 @@ beforeAll(async () => {
     ['order', topics.orderProposals],
     ['customer', topics.customerProposals],
   ] as const) {
+    const group = uniqueName('t-owner');
+    await grantCheckpointGroups(admin, `accord_owner_${entity}`, [group]);
     const child = spawn(
       process.execPath,
       [
@@ -79,7 +81,7 @@ beforeAll(async () => {
         '--topic',
         topic,
         '--group',
-        uniqueName('t-owner'),
+        group,
         '--events-topic',
         decisions,
       ],
@@ -108,7 +110,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cli(['stop', 't_deploy_pricing', 't_deploy_risk']);
   for (const stop of stops.reverse()) await stop().catch(() => {});
-  await admin.query('delete from agent_groups').catch(() => {});
+  await admin.query('delete from checkpoint_grants').catch(() => {});
   await admin.end();
   await ctx.cleanup();
 });

@@ -6,7 +6,14 @@
  */
 import { join } from 'node:path';
 import { REFERENCE_OWNERS, referenceCatalog } from '@accord/reference';
-import { awaitDecision, createAccord, createPgPool, propose, resolveConfig } from '@accord/sdk';
+import {
+  awaitDecision,
+  createAccord,
+  createPgPool,
+  grantCheckpointGroups,
+  propose,
+  resolveConfig,
+} from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
 import { TestContext, uniqueName } from '@accord/testing';
 
@@ -17,6 +24,7 @@ const ctx = new TestContext();
 const db = ctx.database();
 const admin = createPgPool(db.url(), { max: 2 });
 const stops: (() => Promise<void>)[] = [];
+const groups = { order: uniqueName('t-owner'), customer: uniqueName('t-owner') };
 let orders: string;
 let customers: string;
 
@@ -26,7 +34,9 @@ beforeAll(async () => {
   customers = await ctx.createTopic({ partitions: 1 });
   const orderOwner = createAccord({ catalog: referenceCatalog, databaseUrl: db.url('accord_owner_order') });
   stops.push(() => orderOwner.close());
-  await orderOwner.owner({ ...REFERENCE_OWNERS.order, topic: orders, group: uniqueName('t-owner') }).start();
+  await grantCheckpointGroups(admin, 'accord_owner_order', [groups.order]);
+  await grantCheckpointGroups(admin, 'accord_owner_customer', [groups.customer]);
+  await orderOwner.owner({ ...REFERENCE_OWNERS.order, topic: orders, group: groups.order }).start();
   const customerOwner = createAccord({
     catalog: referenceCatalog,
     databaseUrl: db.url('accord_owner_customer'),
@@ -36,7 +46,7 @@ beforeAll(async () => {
     .owner({
       entityType: 'customer',
       topic: customers,
-      group: uniqueName('t-owner'),
+      group: groups.customer,
       // An owner whose rule undoes what the proposal names: the runtime checks the name is real.
       decide: ({ proposal, current }) => ({
         outcome: 'ACCEPTED',
@@ -163,4 +173,28 @@ test('a compensation must name a real accepted decision on the entity', async ()
     reason: `compensates decision ${real}`,
     versionAfter: 2,
   });
+});
+
+test("an owner's role advances only the checkpoints of its own groups", async () => {
+  const asOwner = createPgPool(db.url('accord_owner_order'), { max: 1 });
+  try {
+    await expect(
+      asOwner.query(
+        `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset)
+         values ('x', 'someone-else', 't', 0, '0', 0)`,
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
+    const other = await asOwner.query(
+      'update pipeline_checkpoints set updated_at = now() where consumer_group = $1',
+      [groups.customer],
+    );
+    expect(other.rowCount).toBe(0);
+    const own = await asOwner.query(
+      'update pipeline_checkpoints set updated_at = now() where consumer_group = $1',
+      [groups.order],
+    );
+    expect(own.rowCount).toBeGreaterThan(0);
+  } finally {
+    await asOwner.end();
+  }
 });

@@ -132,7 +132,7 @@ export { inTransaction } from './infra/transaction';
 export { relayOutbox, startOutboxRelay } from './owners/outbox';
 export { defineOwner } from './owners/owner';
 export { awaitDecision, type OwnerDecision, type ProposeOptions, propose } from './owners/propose';
-export { addAgentRole } from './owners/roles';
+export { addAgentRole, grantCheckpointGroups } from './owners/roles';
 export { commutes, outranks } from './owners/rules';
 export type { DecideContext, EntityState, OwnerOptions, Proposal, Verdict } from './owners/types';
 // Pipelines: checkpointed consumer groups.

@@ -125,7 +125,7 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
       // Its role: read-only, its own checkpoints only.
       const role = `accord_agent_${m.name}`;
       const { rows } = await pool.query<{ n: string }>(
-        `select count(*) as n from agent_groups where agent_role = $1 and consumer_group = $2`,
+        `select count(*) as n from checkpoint_grants where role_name = $1 and consumer_group = $2`,
         [role, group],
       );
       if (rows[0]?.n !== '1')

@@ -34,10 +34,19 @@ export async function addAgentRole(
   }
   // A role made before agents had their group role (0012) joins it; granting twice is harmless.
   await pool.query(`grant accord_agent to "${role}"`);
+  await grantCheckpointGroups(pool, role, groups);
+  return { role, created };
+}
+
+/**
+ * Lets an agent or owner role advance the checkpoints of these consumer groups (and no others: row-level
+ * security on pipeline_checkpoints). Owners get owner-<entity> when they are created; a group of another
+ * name (a second owner deployment, a test) is granted here. Idempotent.
+ */
+export async function grantCheckpointGroups(pool: SqlPool, role: string, groups: string[]): Promise<void> {
   for (const group of groups)
     await pool.query(
-      'insert into agent_groups (agent_role, consumer_group) values ($1, $2) on conflict do nothing',
+      'insert into checkpoint_grants (role_name, consumer_group) values ($1, $2) on conflict do nothing',
       [role, group],
     );
-  return { role, created };
 }

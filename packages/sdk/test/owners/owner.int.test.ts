@@ -10,6 +10,7 @@ import {
   createPgPool,
   defineOwner,
   EventPublisher,
+  grantCheckpointGroups,
   type LifecycleEvent,
   type Pipeline,
   propose,
@@ -120,11 +121,13 @@ test('2,000 concurrent conflicting proposals: one change per entity and version,
   telemetry.on((e) => {
     if (e.type === 'decided') decided.push(e);
   });
+  const ownerGroup = uniqueName('t-owner');
+  await grantCheckpointGroups(admin, 'accord_owner_order', [ownerGroup]);
   owner = defineOwner({
     entityType: 'order',
     telemetry,
     topic: proposalsTopic,
-    group: uniqueName('t-owner'),
+    group: ownerGroup,
     config: scoped,
     pool: ownerPool,
     decide: ({ proposal, current }) => ({

@@ -15,6 +15,7 @@ import {
   createPgPool,
   defineOwner,
   EventPublisher,
+  grantCheckpointGroups,
   outranks,
   type Pipeline,
   propose,
@@ -32,6 +33,7 @@ const config = resolveConfig();
 const ctx = new TestContext(config);
 const db = ctx.database();
 const asRole = (role: string) => db.url(role);
+const groups = { order: uniqueName('t-order-owner'), payment: uniqueName('t-payment-owner') };
 const admin = createPgPool(db.url(), { max: 4 });
 const orderPool = createPgPool(asRole('accord_owner_order'), { max: 4 });
 const paymentPool = createPgPool(asRole('accord_owner_payment'), { max: 4 });
@@ -62,11 +64,13 @@ beforeAll(async () => {
        ('sku-free', 3, '{"onHand": 5, "reserved": 2, "sellable": true}'), ('sku-gone', 7, '{"onHand": 4, "reserved": 4, "sellable": true}')`,
   );
 
+  await grantCheckpointGroups(admin, 'accord_owner_order', [groups.order]);
+  await grantCheckpointGroups(admin, 'accord_owner_payment', [groups.payment]);
   owners.push(
     defineOwner({
       entityType: 'order',
       topic: topic('order', 'proposals'),
-      group: uniqueName('t-order-owner'),
+      group: groups.order,
       config: resolveConfig({ databaseUrl: asRole('accord_owner_order') }),
       pool: orderPool,
       mergeCommuting: true,
@@ -122,7 +126,7 @@ beforeAll(async () => {
     defineOwner({
       entityType: 'payment',
       topic: topic('payment', 'proposals'),
-      group: uniqueName('t-payment-owner'),
+      group: groups.payment,
       config: resolveConfig({ databaseUrl: asRole('accord_owner_payment') }),
       pool: paymentPool,
       decide: ({ proposal, current }) => {
@@ -350,7 +354,7 @@ test("an agent's role reads everything and writes no owned table", async () => {
       await agent.end();
     }
   } finally {
-    await global.query('delete from agent_groups where agent_role = $1', [`accord_agent_${name}`]);
+    await global.query('delete from checkpoint_grants where role_name = $1', [`accord_agent_${name}`]);
     await global.query(`drop role if exists "accord_agent_${name}"`);
     await global.end();
   }
