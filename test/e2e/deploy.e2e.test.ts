@@ -27,6 +27,7 @@ const agentsDir = mkdtempSync(join(tmpdir(), 'accord-agents-'));
 const manifests = mkdtempSync(join(tmpdir(), 'accord-manifests-'));
 const stops: (() => Promise<void>)[] = [];
 const topics = { orders: '', orderProposals: '', customerProposals: '' };
+let decisionsTopic = '';
 const env = () => ({ DATABASE_URL: db.url(), ACCORD_AGENTS_DIR: agentsDir, ACCORD_LOG_LEVEL: 'info' });
 const cli = (args: string[]) => accord(args, env());
 
@@ -64,7 +65,8 @@ beforeAll(async () => {
   topics.orderProposals = await ctx.createTopic({ partitions: 2 });
   topics.customerProposals = await ctx.createTopic({ partitions: 2 });
   // The owners run as services (services/owners), each as its own role, as a user runs them.
-  const decisions = await ctx.createTopic({ partitions: 1 });
+  decisionsTopic = await ctx.createTopic({ partitions: 1 });
+  const decisions = decisionsTopic;
   for (const [entity, topic] of [
     ['order', topics.orderProposals],
     ['customer', topics.customerProposals],
@@ -277,6 +279,19 @@ proposalTopics: { customer: ${topics.customerProposals} }
     },
     { what: 'risk resumed and ready' },
   );
+
+  // The owner services relayed their decisions to the events topic they were given (never a shared one).
+  const relayed = await eventually(
+    async () => {
+      const { rows } = await admin.query<{ n: string }>(
+        `select count(*) as n from order_outbox where published_at is not null`,
+      );
+      return Number(rows[0]?.n) >= 24 ? Number(rows[0]?.n) : undefined;
+    },
+    { what: 'the order decisions relayed' },
+  );
+  const tailed = await cli(['tail', decisionsTopic, '--from', 'earliest', '--max', String(relayed)]);
+  expect(tailed.stdout.trim().split('\n')).toHaveLength(relayed);
 
   const stopped = await cli(['stop', 't_deploy_pricing', 't_deploy_risk']);
   expect(stopped).toMatchObject({ code: 0, stdout: 't_deploy_pricing: stopped\nt_deploy_risk: stopped\n' });

@@ -67,6 +67,7 @@ if (require.main === module) {
           entity,
           {
             logger: accord.logger,
+            ...(values['events-topic'] ? { topic: values['events-topic'] } : {}),
           },
         );
         return {
