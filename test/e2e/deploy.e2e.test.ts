@@ -8,11 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
-import { createAccord, createPgPool, grantCheckpointGroups, resolveConfig } from '@accord/sdk';
+import { createAccord, createPgPool, grantCheckpointGroups, propose, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, logLines, ROOT } from './cli';
 
@@ -280,6 +280,44 @@ proposalTopics: { customer: ${topics.customerProposals} }
     { what: 'risk resumed and ready' },
   );
 
+  // An owner escalates what its rules do not allow agents; an operator resolves it from the CLI.
+  const asker = createAccord({ catalog: referenceCatalog });
+  stops.push(() => asker.close());
+  await propose(
+    asker.publisher({ producer: 'pricing' }),
+    'order',
+    'o-0',
+    'discount',
+    { discountPercent: 40 },
+    {
+      agent: 'pricing',
+      topic: topics.orderProposals,
+    },
+  );
+  const listed = await eventually(
+    async () => {
+      const list = await cli(['escalations', 'list', '--entity-type', 'order', '--json']);
+      const open = JSON.parse(list.stdout) as { id: number; entityId: string; change: unknown }[];
+      return open.find((e) => e.entityId === 'o-0');
+    },
+    { what: 'the escalated discount listed' },
+  );
+  expect(listed.change).toEqual({ discountPercent: 40 });
+  const resolved = await cli([
+    'escalations',
+    'resolve',
+    String(listed.id),
+    '--accept',
+    '--reason',
+    'loyal customer',
+  ]);
+  expect(resolved.code).toBe(0);
+  expect(resolved.stdout).toMatch(
+    new RegExp(
+      `^escalation #${listed.id} \\(order o-0\\): ACCEPTED \\(version \\d+\\): operator:\\S+ accepted escalation #${listed.id} \\(pricing discount\\): loyal customer\\n$`,
+    ),
+  );
+
   // The owner services relayed their decisions to the events topic they were given (never a shared one).
   const relayed = await eventually(
     async () => {
@@ -313,4 +351,22 @@ test('a bad manifest is refused with its file, line and field, and nothing is de
     /topic nowhere-\S+ does not exist and is not declared in infra\/kafka\/topics\.json/,
   );
   expect((await ps()).map((r) => r.agent)).not.toContain('t_deploy_missing');
+
+  // An agent that emits an event whose schema here is incompatible with the registry's is refused.
+  const schemas = mkdtempSync(join(tmpdir(), 'accord-schemas-'));
+  cpSync(join(ROOT, 'schemas'), schemas, { recursive: true });
+  const file = join(schemas, 'commerce', 'DiscountApproved.avsc');
+  const changed = JSON.parse(readFileSync(file, 'utf8'));
+  changed.fields.push({ name: 'approvedAt', type: 'long' }); // required, no default: old events cannot be read
+  writeFileSync(file, JSON.stringify(changed));
+  const emitter = manifest(
+    'emitter',
+    `name: t_deploy_emitter\nentry: ${join(ROOT, 'test/fixtures/agents/risk.js')}\nconsumes: [{ topic: ${topics.orders} }]\nemits: [DiscountApproved]\n`,
+  );
+  const incompatible = await accord(['deploy', emitter], { ...env(), ACCORD_SCHEMAS_DIR: schemas });
+  expect(incompatible.code).toBe(1);
+  expect(incompatible.stderr).toContain(
+    "the schema of accord.commerce.DiscountApproved is incompatible with the registry's",
+  );
+  expect((await ps()).map((r) => r.agent)).not.toContain('t_deploy_emitter');
 });
