@@ -130,6 +130,12 @@ test('an escalated discount waits for a person; the resolution is a decision the
     resolution: 'loyal customer',
   });
   expect(closed?.resolutionDecisionId).toEqual(expect.any(String));
+  // Lineage: the resolution names the escalated proposal as its cause.
+  const { rows: resolution } = await admin.query<{ causation_id: string; agent: string }>(
+    `select causation_id, agent from order_proposals where action = 'accord.resolve-escalation' and entity_id = $1`,
+    [order],
+  );
+  expect(resolution).toEqual([{ causation_id: open!.proposalId, agent: 'operator:alice' }]);
   await expect(
     ops.resolveEscalation(open!.id, { accept: false, reason: 'again', by: 'bob' }),
   ).rejects.toThrow(`escalation #${open!.id} is already accepted (by operator:alice)`);

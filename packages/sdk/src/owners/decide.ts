@@ -34,6 +34,8 @@ export function toProposal(entityType: string, value: Record<string, unknown>): 
     reason: p.reason ?? null,
     context,
     proposedAt: p.envelope.occurredAt,
+    causationId: p.envelope.causationId ?? null,
+    correlationId: p.envelope.correlationId ?? null,
   };
 }
 
@@ -92,8 +94,8 @@ async function recordProposal(
   proposal: Proposal,
 ): Promise<'new' | 'redelivered' | 'duplicate-key'> {
   const inserted = await tx.query(
-    `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000))
+    `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at, causation_id, correlation_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000), $11, $12)
      on conflict do nothing`,
     [
       proposal.proposalId,
@@ -106,6 +108,8 @@ async function recordProposal(
       proposal.reason,
       proposal.context === null ? null : JSON.stringify(proposal.context),
       proposal.proposedAt,
+      proposal.causationId ?? null,
+      proposal.correlationId ?? null,
     ],
   );
   if (inserted.rowCount !== 0) return 'new';

@@ -17,6 +17,9 @@ export interface Proposal {
   reason: string | null;
   context: Record<string, unknown> | null;
   proposedAt: number;
+  /** The event that led to the proposal, and the conversation it belongs to (from its envelope). */
+  causationId?: string | null;
+  correlationId?: string | null;
 }
 
 export interface EntityState {

@@ -207,15 +207,21 @@ test('an agent consumes, reads, asks the model once, proposes and gets each deci
     [NAME],
   );
   expect(journal[0]).toEqual({ n: '5', calls: '5' });
-  // The proposals carry the agent, its reason and what it read.
+  // The proposals carry the agent, its reason, what it read, and the event that caused them (lineage).
   const { rows: audited } = await admin.query<{
     agent: string;
     reason: string;
     context: { order_count: unknown };
-  }>('select agent, reason, context from order_proposals');
+    causation_id: string;
+    correlation_id: string;
+  }>('select agent, reason, context, causation_id, correlation_id from order_proposals');
   expect(audited).toHaveLength(5);
-  for (const p of audited) expect(p).toMatchObject({ agent: NAME, reason: 'model suggestion' });
-
+  for (const p of audited) {
+    expect(p).toMatchObject({ agent: NAME, reason: 'model suggestion' });
+    // An event without a correlation id starts its own conversation: the agent uses the event's id.
+    expect(p.causation_id).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+    expect(p.correlation_id).toBe(p.causation_id);
+  }
   // A replay: no new model call, the same proposals (same ids: the owner decides nothing twice), the
   // same decisions.
   const ops = await Ops.connect(resolveConfig({ databaseUrl: db.url() }));
