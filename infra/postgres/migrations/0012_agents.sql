@@ -110,7 +110,17 @@ $fn$;
 
 select accord_decision_trigger(t) from unnest(array['customer', 'order', 'payment', 'stock_item']) as t;
 
--- Owners created from now on get the trigger with their tables.
+-- What every owner gets besides its tables and role. Later migrations redefine this one small function
+-- (each version doing all that the earlier ones did), not accord_create_owner.
+create or replace function accord_owner_setup(e text) returns void
+language plpgsql as $fn$
+begin
+  -- Decisions are pushed to the agents that wait for them.
+  perform accord_decision_trigger(e);
+end
+$fn$;
+
+-- Owners created from now on get the setup with their tables.
 create or replace function accord_create_owner(p_entity_type text) returns void
 language plpgsql as $fn$
 declare
@@ -180,8 +190,8 @@ begin
   execute format('grant select, insert, update on pipeline_checkpoints to %I', r);
   -- Everyone else reads.
   execute format('grant select on %I, %I, %I to accord_reader', e || '_entities', e || '_proposals', e || '_decisions');
-  -- Decisions are pushed to the agents that wait for them (0012).
-  perform accord_decision_trigger(e);
+  -- What later migrations add to every owner (0012: pushed decisions; see accord_owner_setup).
+  perform accord_owner_setup(e);
 end
 $fn$;
 

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   type AgentManifest,
@@ -16,7 +15,8 @@ import {
   type SomeCatalog,
 } from '@accord/sdk';
 import { applyDeclaredTopics, type Ops, parseStartPosition } from '@accord/sdk/ops';
-import { agentDir, isAlive, readAgentState } from './state';
+import { loadViews } from './run';
+import { agentDir, isAlive, readAgentState, replicaReady } from './state';
 
 /** One change deploy makes (or, with --plan, would make). */
 export interface Action {
@@ -40,8 +40,6 @@ interface Context {
   root: string;
 }
 
-const load = createRequire(__filename);
-
 /**
  * Everything is checked before anything changes: a manifest that names a missing topic (not declared
  * either), an unknown event type, an incompatible schema, an unknown feature or contract is refused with
@@ -55,6 +53,7 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
   const declared = loadTopicDeclarations(join(ctx.root, 'infra', 'kafka', 'topics.json'));
   const registry = new RegistryHttpClient(ctx.config.schemaRegistry.url);
   const pool = createPgPool(ctx.config.postgres.url, { max: 2 });
+  const contracts = new ContractStore(pool);
   try {
     const plans: AgentPlan[] = [];
     for (const m of manifests) {
@@ -101,14 +100,13 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
       if (m.reads.features.length) {
         if (!m.viewsPath)
           throw new ConfigError(`${where}: reads features but names no views module (views:)`);
-        const mod = load(m.viewsPath) as { views?: { name: string }[]; default?: { name: string }[] };
-        const views = new Set((mod.views ?? mod.default ?? []).map((v) => v.name));
+        const views = new Set(loadViews(m.viewsPath, m.views ?? m.viewsPath).map((v) => v.name));
         const unknown = m.reads.features.find((f) => !views.has(f.split('@')[0] ?? f));
         if (unknown)
           throw new ConfigError(`${where}: reads feature ${unknown}, which ${m.views} does not define`);
       }
       for (const ref of m.reads.contracts)
-        await new ContractStore(pool).get(ref).catch(() => {
+        await contracts.get(ref).catch(() => {
           throw new ConfigError(
             `${where}: reads contract ${ref}, which does not exist (see accord contracts)`,
           );
@@ -192,13 +190,7 @@ export async function executeDeploy(plans: AgentPlan[], say: (line: string) => v
         if (!s || s.digest !== plan.manifest.digest || s.status !== 'running') return undefined;
         const live = s.replicas.filter((r) => r.digest === plan.manifest.digest && isAlive(r.pid));
         if (live.length !== plan.manifest.replicas) return undefined;
-        const answers = await Promise.all(
-          live.map((r) =>
-            fetch(`http://127.0.0.1:${r.healthPort}/readyz`)
-              .then((res) => res.ok)
-              .catch(() => false),
-          ),
-        );
+        const answers = await Promise.all(live.map((r) => replicaReady(r.healthPort)));
         return answers.every(Boolean) ? true : undefined;
       },
       { timeoutMs: 180_000, intervalMs: 300 },

@@ -23,7 +23,8 @@ function definitionOf(entryPath: string, entry: string): AgentDefinition {
   return definition;
 }
 
-function viewsOf(viewsPath: string, views: string): FeatureView[] {
+/** The feature views a manifest's `views:` module exports (`export const views = [...]`, or default). */
+export function loadViews(viewsPath: string, views: string): FeatureView[] {
   const mod = load(viewsPath) as { views?: unknown; default?: unknown };
   const list = mod.views ?? mod.default;
   if (!Array.isArray(list))
@@ -51,7 +52,7 @@ export async function runAgentReplica(
       `${manifest.file}: name ${manifest.name}, but ${manifest.entry} defines agent ${definition.name}`,
     );
   const views =
-    manifest.viewsPath && manifest.views ? viewsOf(manifest.viewsPath, manifest.views) : undefined;
+    manifest.viewsPath && manifest.views ? loadViews(manifest.viewsPath, manifest.views) : undefined;
   const agentDefinition = defineAgent({
     ...definition,
     consumes: manifest.consumes.map((c) => c.topic),

@@ -69,3 +69,10 @@ export function isAlive(pid: number | null | undefined): boolean {
     return false;
   }
 }
+
+/** Whether a replica answers ready on its health port (/readyz: started, not stopping, not paused). */
+export function replicaReady(healthPort: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${healthPort}/readyz`, { signal: AbortSignal.timeout(2000) })
+    .then((r) => r.ok)
+    .catch(() => false);
+}

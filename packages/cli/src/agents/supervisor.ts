@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AgentManifest, backoffMs, loadManifest, pollUntil } from '@accord/sdk';
 import { freePort } from '../stack/processes';
-import { type AgentState, agentDir, type ReplicaState, writeAgentState } from './state';
+import { type AgentState, agentDir, type ReplicaState, replicaReady, writeAgentState } from './state';
 
 interface Replica extends ReplicaState {
   child?: ChildProcess;
@@ -97,10 +97,7 @@ export async function supervise(name: string): Promise<number> {
     pollUntil(
       async () => {
         if (replica.pid === null) return false; // died while starting
-        const ok = await fetch(`http://127.0.0.1:${replica.healthPort}/readyz`)
-          .then((r) => r.ok)
-          .catch(() => false);
-        return ok ? true : undefined;
+        return (await replicaReady(replica.healthPort)) ? true : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );

@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadManifest, pollUntil, UsageError } from '@accord/sdk';
-import { agentDir, deployedAgents, isAlive, readAgentState } from '../agents/state';
+import { agentDir, deployedAgents, isAlive, readAgentState, replicaReady } from '../agents/state';
 import { type Command, formatTable } from '../command';
 import { toJson } from '../json';
 import { withStackOps } from '../operator';
-
-async function readyz(port: number): Promise<boolean> {
-  return fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })
-    .then((r) => r.ok)
-    .catch(() => false);
-}
 
 export const psCommand: Command = {
   name: 'ps',
@@ -26,7 +20,9 @@ ready (/readyz), its group's lag, whether an operator paused it (accord pause), 
         names.map(async (name) => {
           const state = readAgentState(name)!;
           const live = state.replicas.filter((r) => isAlive(r.pid));
-          const ready = (await Promise.all(live.map((r) => readyz(r.healthPort)))).filter(Boolean).length;
+          const ready = (await Promise.all(live.map((r) => replicaReady(r.healthPort)))).filter(
+            Boolean,
+          ).length;
           let proposes: string[] = [];
           try {
             proposes = loadManifest(join(agentDir(name), 'manifest.yaml')).proposes;

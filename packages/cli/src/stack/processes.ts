@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { pollUntil, StackError } from '@accord/sdk';
 
 export function isAlive(pid: number): boolean {
@@ -103,7 +103,6 @@ export async function assertPortFree(port: number, remedy: string): Promise<void
 
 /** A TCP port nothing listens on right now (the OS picks it). */
 export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
