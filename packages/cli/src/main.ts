@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './preload';
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { checkpointsCommand, lagCommand } from './commands/checkpoints';

@@ -21,7 +21,10 @@ import type { OwnerOptions } from './owners/types';
 import { createPipeline, type Pipeline } from './pipelines/pipeline';
 import type { PipelineOptions } from './pipelines/types';
 import { createLogger, type Logger } from './telemetry/log';
+import { meterTelemetry } from './telemetry/metrics';
+import { currentOpenTelemetry } from './telemetry/otel';
 import { Telemetry } from './telemetry/seam';
+import { traceDeliveries } from './telemetry/tracing';
 
 type Provided = 'config' | 'pool' | 'telemetry' | 'catalog' | 'logger';
 
@@ -65,6 +68,9 @@ export function createAccord<Types extends TypeMap = PlatformTypes>(
   const config = resolveConfig(accordOptions);
   const logger = givenLogger ?? createLogger({ level: config.log.level });
   const telemetry = given ?? new Telemetry();
+  // Traces always (OpenTelemetry's no-op until a provider is registered); metrics once one is (otel.ts).
+  traceDeliveries(telemetry);
+  if (currentOpenTelemetry()) meterTelemetry(telemetry);
   let pool: SqlPool | undefined;
   const stops: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;

@@ -199,7 +199,15 @@ export {
 // Telemetry: the seam for logs, metrics and tracing.
 export { Histogram } from './telemetry/histogram';
 export { createLogger, defaultLogger, type Logger, type LoggerOptions } from './telemetry/log';
+export { meterTelemetry } from './telemetry/metrics';
 export {
+  currentOpenTelemetry,
+  type OpenTelemetry,
+  type OpenTelemetryOptions,
+  startOpenTelemetry,
+} from './telemetry/otel';
+export {
+  type BatchContext,
   type HandleContext,
   type Interceptor,
   intercept,
@@ -207,5 +215,6 @@ export {
   type LifecycleListener,
   Telemetry,
 } from './telemetry/seam';
+export { ATTR, extractTrace, injectTrace, inSpan, traceDeliveries } from './telemetry/tracing';
 // Validation of options and files: errors that name the field.
 export { formatIssues, parseOptions } from './validation';

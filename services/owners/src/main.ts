@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: OpenTelemetry's driver instrumentations patch kafkajs, pg, ioredis and http as they load.
+import '@accord/sdk/register';
 import { REFERENCE_OWNERS, referenceCatalog } from '@accord/reference';
 import { runService, startOutboxRelay, UsageError } from '@accord/sdk';
 

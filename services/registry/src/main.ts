@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: OpenTelemetry's driver instrumentations patch kafkajs, pg, ioredis and http as they load.
+import '@accord/sdk/register';
 import { once } from 'node:events';
 import { describeError, redactUrl, runService, UsageError } from '@accord/sdk';
 import { createRegistryServer } from './http';

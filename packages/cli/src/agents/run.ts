@@ -5,6 +5,7 @@ import {
   type AgentDefinition,
   ConfigError,
   createAgent,
+  currentOpenTelemetry,
   defineAgent,
   type FeatureView,
   loadManifest,
@@ -79,6 +80,9 @@ export async function runAgentReplica(
         });
         let ready = false;
         const health = createServer((req, res) => {
+          // The replica's metrics on its health port: the supervisor knows every replica's port.
+          const otel = currentOpenTelemetry();
+          if (req.url === '/metrics' && otel) return otel.metricsHandler(req, res);
           const ok = req.url === '/healthz' || (req.url === '/readyz' && ready && !agent.paused);
           res.writeHead(ok ? 200 : req.url === '/healthz' || req.url === '/readyz' ? 503 : 404, {
             'content-type': 'application/json',

@@ -13,9 +13,11 @@ import { propose } from '../owners/propose';
 import { table } from '../owners/types';
 import type { Pipeline } from '../pipelines/pipeline';
 import type { HandlerContext, PipelineEvent } from '../pipelines/types';
+import { ATTR, inSpan } from '../telemetry/tracing';
 import { fn, parseOptions } from '../validation';
 import { watchAgentControl } from './controls';
 import { DecisionWaiter } from './decisions';
+import { AgentRun } from './run';
 import { SideEffectJournal } from './side-effects';
 import type { AgentContext, AgentDefinition, AgentEvent, ProposalRef } from './types';
 
@@ -124,22 +126,45 @@ export function createAgent(
           ? await replayRecomputes(pool, recomputes, hctx.replayId)
           : false;
       const agentEvent = toAgentEvent(event);
+      const run = new AgentRun(definition.name, agentEvent);
       const ctx = context(
         { definition, pool, publisher, reader, decisions, journal, contracts, options },
         agentEvent,
         hctx,
         recompute,
         accord,
+        run,
       );
-      try {
-        await definition.handle(agentEvent, ctx);
-      } catch (error) {
-        if (error instanceof RefusedError) {
-          ctx.log.warn({ reason: error.message }, 'refused to decide: context too stale');
-          return;
-        }
-        throw error;
-      }
+      await inSpan(
+        `agent ${definition.name} handle`,
+        {
+          attributes: {
+            [ATTR.agent]: definition.name,
+            [ATTR.eventId]: agentEvent.eventId,
+            [ATTR.eventType]: agentEvent.type,
+            [ATTR.entityType]: agentEvent.entityType,
+            [ATTR.entityId]: agentEvent.entityId,
+          },
+        },
+        async (span) => {
+          try {
+            await definition.handle(agentEvent, ctx);
+            run.outcome = run.proposals.length > 0 ? 'proposed' : 'idle';
+          } catch (error) {
+            if (error instanceof RefusedError) {
+              run.outcome = 'refused';
+              ctx.log.warn({ reason: error.message }, 'refused to decide: context too stale');
+              return;
+            }
+            run.outcome = 'failed';
+            run.error = error;
+            throw error;
+          } finally {
+            span.setAttribute('accord.agent.outcome', run.outcome);
+            await run.record(pool, accord, hctx.replay);
+          }
+        },
+      );
     },
   });
   let unwatch: (() => Promise<void>) | undefined;
@@ -229,6 +254,7 @@ function context(
   hctx: HandlerContext,
   recompute: boolean,
   accord: SomeAccord,
+  run: AgentRun,
 ): AgentContext {
   const { definition, pool, publisher, reader, decisions, journal, contracts } = parts;
   const agent = definition.name;
@@ -264,7 +290,23 @@ function context(
           );
         if (!reader)
           throw new AccordError('CONFIG_INVALID', `agent ${agent} reads features but was given no views`);
-        const values: Record<string, FeatureResult> = await reader.get(entityType, entityId, names);
+        const values: Record<string, FeatureResult> = await inSpan(
+          'feature read',
+          {
+            attributes: {
+              [ATTR.agent]: agent,
+              [ATTR.entityType]: entityType,
+              [ATTR.entityId]: entityId,
+              [ATTR.features]: names,
+            },
+          },
+          async (span) => {
+            const read = await reader.get(entityType, entityId, names);
+            const staleness = run.read(entityType, entityId, read);
+            if (staleness !== null) span.setAttribute(ATTR.staleness, staleness);
+            return read;
+          },
+        );
         for (const [name, objective] of Object.entries(definition.freshness ?? {})) {
           const v = values[name];
           if (!v) continue;
@@ -289,7 +331,10 @@ function context(
             'CONFIG_INVALID',
             `agent ${agent} evaluates undeclared contract ${ref}: add it to reads.contracts`,
           );
-        return evaluate((await contracts.get(ref)).definition, input);
+        const contract = await contracts.get(ref);
+        const result = evaluate(contract.definition, input);
+        run.contracts.push({ ref, result });
+        return result;
       },
     },
     async propose(entityType, entityId, action, change, options = {}): Promise<ProposalRef> {
@@ -299,25 +344,43 @@ function context(
           `agent ${agent} proposes to ${entityType}, which its proposes list does not name`,
         );
       const proposalId = proposalIdFor(agent, event.eventId, proposals++);
-      await propose(publisher, entityType, entityId, action, change, {
-        agent,
-        proposalId,
-        idempotencyKey: proposalId,
-        ...(options.expectedVersion !== undefined ? { expectedVersion: options.expectedVersion } : {}),
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        ...(options.context !== undefined ? { context: options.context } : {}),
-        causationId: event.eventId,
-        correlationId,
-        ...(parts.options.proposalsTopic ? { topic: parts.options.proposalsTopic(entityType) } : {}),
-      });
+      run.proposals.push({ proposalId, entityType, entityId, action });
+      await inSpan(
+        `${entityType} propose`,
+        {
+          attributes: {
+            [ATTR.agent]: agent,
+            [ATTR.proposalId]: proposalId,
+            [ATTR.entityType]: entityType,
+            [ATTR.entityId]: entityId,
+            [ATTR.action]: action,
+          },
+        },
+        () =>
+          propose(publisher, entityType, entityId, action, change, {
+            agent,
+            proposalId,
+            idempotencyKey: proposalId,
+            ...(options.expectedVersion !== undefined ? { expectedVersion: options.expectedVersion } : {}),
+            ...(options.reason !== undefined ? { reason: options.reason } : {}),
+            ...(options.context !== undefined ? { context: options.context } : {}),
+            causationId: event.eventId,
+            correlationId,
+            ...(parts.options.proposalsTopic ? { topic: parts.options.proposalsTopic(entityType) } : {}),
+          }),
+      );
       return { proposalId, entityType, entityId };
     },
     decision: (proposal, options = {}) =>
-      decisions.decision(
-        proposal.entityType,
-        proposal.proposalId,
-        options.timeoutMs ?? parts.options.decisionTimeoutMs ?? 30_000,
-      ),
+      inSpan('decision wait', { attributes: { [ATTR.proposalId]: proposal.proposalId } }, async (span) => {
+        const decision = await decisions.decision(
+          proposal.entityType,
+          proposal.proposalId,
+          options.timeoutMs ?? parts.options.decisionTimeoutMs ?? 30_000,
+        );
+        span.setAttributes({ [ATTR.decisionId]: decision.decisionId, [ATTR.outcome]: decision.outcome });
+        return decision;
+      }),
     async emit(type, data, options) {
       const resolved = publisher.catalog.resolveEventName(type);
       if (!definition.emits?.includes(resolved) && !definition.emits?.includes(type))
@@ -325,11 +388,13 @@ function context(
           'CONFIG_INVALID',
           `agent ${agent} emits ${resolved}, which its emits list does not name`,
         );
-      return publisher.publish(resolved, data as never, {
+      const published = await publisher.publish(resolved, data as never, {
         ...options,
         causationId: event.eventId,
         correlationId,
       });
+      run.emitted.push({ eventId: published.eventId, type: resolved, topic: published.topic });
+      return published;
     },
     sideEffect: (name, call) => journal.run(event.eventId, name, call, recompute),
   };

@@ -82,7 +82,7 @@ export class DecisionWaiter {
 
   private async read(entityType: string, proposalId: string): Promise<OwnerDecision | undefined> {
     const { rows } = await this.pool.query<OwnerDecision>(
-      `select proposal_id as "proposalId", outcome, reason, version_before::int as "versionBefore",
+      `select proposal_id as "proposalId", decision_id as "decisionId", outcome, reason, version_before::int as "versionBefore",
               version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
          from ${table(entityType, 'decisions')} where proposal_id = $1`,
       [proposalId],

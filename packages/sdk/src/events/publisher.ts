@@ -1,11 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { context, trace } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import { createKafka } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { EventEnvelope } from '../schemas/types.generated';
+import { ATTR, injectTrace, inSpan, linkFrom, SpanKind } from '../telemetry/tracing';
 import {
   type AnyEvents,
   type EventCatalog,
@@ -71,16 +71,6 @@ export interface PublisherOptions<Types extends TypeMap = AnyEvents> {
   autoRegister?: boolean;
 }
 
-function traceparent(): string {
-  const span = trace.getSpanContext(context.active());
-  if (span && trace.isSpanContextValid(span)) {
-    return `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 1).toString(16).padStart(2, '0')}`;
-  }
-  // No active trace: start one, so consumers can continue it across the Kafka hop.
-  const ids = randomBytes(24).toString('hex');
-  return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
-}
-
 /** A publisher of any domain, for platform code that publishes only platform records (proposals, decisions). */
 // biome-ignore lint/suspicious/noExplicitAny: platform records are in every catalog, whatever its type map
 export type SomePublisher = EventPublisher<any>;
@@ -137,12 +127,15 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     return this.connecting;
   }
 
-  /** Validates and encodes one event; nothing is sent. */
+  /**
+   * Validates and encodes one event; nothing is sent. The active trace context goes into its headers
+   * (W3C traceparent, by the registered propagator), unless its options' headers already carry one (the
+   * outbox relay gives each decision event the context of the decision that made it).
+   */
   async prepare<N extends EventName<Types>>(
     type: N | string,
     data: EventData<Types, N>,
     options: PublishOptions,
-    trace = traceparent(),
   ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
     const eventType = this.catalog.resolveEventName(type) as N;
     if (typeof options?.entityId !== 'string' || options.entityId.trim() === '') {
@@ -182,12 +175,12 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
         value: buffer,
         timestamp: String(occurredAt),
         headers: {
+          ...(options.headers?.[HEADERS.traceparent] ? {} : injectTrace({})),
           ...options.headers,
           [HEADERS.eventId]: envelope.eventId,
           [HEADERS.eventType]: eventType,
           [HEADERS.entityType]: entityType,
           [HEADERS.schemaId]: String(schemaId),
-          [HEADERS.traceparent]: trace,
         },
       },
       event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
@@ -200,31 +193,63 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     data: EventData<Types, N>,
     options: PublishOptions,
   ): Promise<PublishedRecord> {
-    const prepared = await this.prepare(type, data, options);
-    const producer = await this.connect();
-    let acks: RecordMetadata[];
-    try {
-      acks = await producer.send({ topic: prepared.topic, acks: -1, messages: [prepared.message] });
-    } catch (error) {
-      throw kafkaFailure(`publishing ${prepared.event.eventType} to ${prepared.topic}`, error);
-    }
-    const ack = acks[0];
-    return { ...prepared.event, partition: ack?.partition ?? -1, offset: ack?.baseOffset ?? '-1' };
+    const name = this.catalog.resolveEventName(type);
+    return inSpan(
+      `${name} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [ATTR.system]: 'kafka',
+          [ATTR.eventType]: name,
+          [ATTR.entityId]: options?.entityId ?? '',
+        },
+      },
+      async (span) => {
+        const prepared = await this.prepare(type, data, options);
+        span.setAttributes({
+          [ATTR.eventId]: prepared.event.eventId,
+          [ATTR.topic]: prepared.topic,
+        });
+        const producer = await this.connect();
+        let acks: RecordMetadata[];
+        try {
+          acks = await producer.send({ topic: prepared.topic, acks: -1, messages: [prepared.message] });
+        } catch (error) {
+          throw kafkaFailure(`publishing ${prepared.event.eventType} to ${prepared.topic}`, error);
+        }
+        const ack = acks[0];
+        return { ...prepared.event, partition: ack?.partition ?? -1, offset: ack?.baseOffset ?? '-1' };
+      },
+    );
   }
 
   /**
    * Publishes many events in one batch. Every event is validated and encoded first: if any is invalid,
    * none is sent. Resolves once the broker acknowledged all of them.
    */
-  async publishMany(events: PublishItem<Types>[]): Promise<PublishedEvent[]> {
+  publishMany(events: PublishItem<Types>[]): Promise<PublishedEvent[]> {
+    // One publishMany is one operation, one span: its events carry its context, unless given their own
+    // (the outbox relay gives each decision event its decision's): the span links to those.
+    const links = events.flatMap((e) => {
+      const link = linkFrom(e.options?.headers);
+      return link ? [link] : [];
+    });
+    return inSpan(
+      'publish batch',
+      {
+        kind: SpanKind.PRODUCER,
+        links: links.slice(0, 128),
+        attributes: { [ATTR.system]: 'kafka', 'messaging.batch.message_count': events.length },
+      },
+      () => this.sendMany(events),
+    );
+  }
+
+  private async sendMany(events: PublishItem<Types>[]): Promise<PublishedEvent[]> {
     const prepared = [];
-    // One publishMany is one operation: its events share the trace context.
-    const trace = traceparent();
     for (const [i, e] of events.entries()) {
       try {
-        prepared.push(
-          await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options, trace),
-        );
+        prepared.push(await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options));
       } catch (error) {
         if (error instanceof AccordError) {
           error.message = `event ${i}: ${error.message}`;

@@ -3,6 +3,7 @@ import { describeError } from '../errors';
 import type { SqlClient } from '../infra/sql';
 import { TerminalError } from '../pipelines/errors';
 import type { ChangeProposal } from '../schemas/types.generated';
+import { currentTraceparent } from '../telemetry/tracing';
 import { judgeResolution, queueEscalation, RESOLVE_ACTION } from './escalations';
 import { commutes, outranks } from './rules';
 import { type EntityState, type OwnerOptions, type Proposal, table, type Verdict } from './types';
@@ -50,7 +51,7 @@ export async function handleProposal(
   options: OwnerOptions,
   proposal: Proposal,
   topic: string,
-): Promise<{ decisionId: string; verdict: Verdict } | undefined> {
+): Promise<Made | undefined> {
   const fresh = await recordProposal(tx, options.entityType, proposal);
   if (fresh === 'redelivered') return undefined;
   const current = await lockEntity(tx, options.entityType, proposal.entityId);
@@ -82,7 +83,22 @@ export async function handleProposal(
     versionAfter,
     conflicting,
   });
-  return { decisionId, verdict };
+  return {
+    decisionId,
+    verdict,
+    versionBefore: current.version,
+    versionAfter,
+    conflicting: conflicting !== null,
+  };
+}
+
+/** What handleProposal decided. `conflicting`: the proposal expected a version the entity had left. */
+export interface Made {
+  decisionId: string;
+  verdict: Verdict;
+  versionBefore: number;
+  versionAfter: number | null;
+  conflicting: boolean;
 }
 
 const reasonOf = (verdict: Verdict): string | null => ('reason' in verdict ? (verdict.reason ?? null) : null);
@@ -283,21 +299,26 @@ async function auditDecision(tx: SqlClient, e: string, d: Decided & { current: E
 /** The decision event, queued in the outbox in the same transaction (the relay publishes it). */
 async function queueDecisionEvent(tx: SqlClient, e: string, d: Decided): Promise<void> {
   const { proposal, verdict } = d;
-  await tx.query(`insert into ${table(e, 'outbox')} (decision_id, entity_id, payload) values ($1, $2, $3)`, [
-    d.decisionId,
-    proposal.entityId,
-    JSON.stringify({
-      proposalId: proposal.proposalId,
-      agent: proposal.agent,
-      action: proposal.action,
-      outcome: verdict.outcome,
-      reason: reasonOf(verdict),
-      newVersion: d.versionAfter,
-      conflictingVersion: d.conflicting,
-      contractVersions: verdict.contractVersions ?? [],
-      causationId: proposal.proposalId,
-    }),
-  ]);
+  // The decision's trace context goes with its event: the relay publishes it in the same trace.
+  await tx.query(
+    `insert into ${table(e, 'outbox')} (decision_id, entity_id, payload, traceparent) values ($1, $2, $3, $4)`,
+    [
+      d.decisionId,
+      proposal.entityId,
+      JSON.stringify({
+        proposalId: proposal.proposalId,
+        agent: proposal.agent,
+        action: proposal.action,
+        outcome: verdict.outcome,
+        reason: reasonOf(verdict),
+        newVersion: d.versionAfter,
+        conflictingVersion: d.conflicting,
+        contractVersions: verdict.contractVersions ?? [],
+        causationId: proposal.proposalId,
+      }),
+      currentTraceparent(),
+    ],
+  );
 }
 
 /** Agents whose accepted decisions changed the entity since `version`. */

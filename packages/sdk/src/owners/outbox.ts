@@ -22,8 +22,9 @@ export async function relayOutbox(
       entity_id: string;
       payload: Record<string, unknown>;
       created_at: Date;
+      traceparent: string | null;
     }>(
-      `select id, decision_id, entity_id, payload, created_at from ${table(entityType, 'outbox')}
+      `select id, decision_id, entity_id, payload, created_at, traceparent from ${table(entityType, 'outbox')}
         where published_at is null order by id limit $1 for update skip locked`,
       [options.limit ?? 500],
     );
@@ -45,6 +46,7 @@ export async function relayOutbox(
             eventId: r.decision_id,
             causationId,
             occurredAt: r.created_at,
+            ...(r.traceparent ? { headers: { traceparent: r.traceparent } } : {}),
           },
         };
       }),

@@ -4,6 +4,7 @@ import { AccordError } from '../errors';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
 import type { LifecycleEvent } from '../telemetry/seam';
+import { ATTR, inSpan } from '../telemetry/tracing';
 import { fn, parseOptions } from '../validation';
 import { handleProposal, toProposal } from './decide';
 import type { OwnerOptions } from './types';
@@ -29,6 +30,11 @@ const Options = z.looseObject({
   pool: z.looseObject({}, { error: 'must be a Postgres pool (as the owner role)' }),
 });
 
+interface Pending {
+  proposedAt: number;
+  event: Extract<LifecycleEvent, { type: 'decided' }>;
+}
+
 export function defineOwner(options: OwnerOptions): Pipeline {
   parseOptions(`invalid options of the ${String(options?.entityType)} owner`, Options, options);
   const config = options.config ?? resolveConfig();
@@ -40,7 +46,7 @@ export function defineOwner(options: OwnerOptions): Pipeline {
     );
   const topic = options.topic ?? options.catalog?.proposalsTopic(options.entityType) ?? '';
   // Decisions of the chunk in flight, per partition and offset (a chunk run again overwrites its own).
-  const pending = new Map<number, Map<bigint, LifecycleEvent>>();
+  const pending = new Map<number, Map<bigint, Pending>>();
   const pipeline = createPipeline({
     name: group,
     group,
@@ -56,19 +62,49 @@ export function defineOwner(options: OwnerOptions): Pipeline {
       if (!ctx.tx || !event.value)
         throw new TerminalError('owner needs a transaction and a decoded proposal');
       const proposal = toProposal(options.entityType, event.value);
-      const decided = await handleProposal(ctx.tx, options, proposal, event.topic);
+      const decided = await inSpan(
+        `${options.entityType} decide`,
+        {
+          attributes: {
+            [ATTR.entityType]: options.entityType,
+            [ATTR.entityId]: proposal.entityId,
+            [ATTR.proposalId]: proposal.proposalId,
+            [ATTR.agent]: proposal.agent,
+            [ATTR.action]: proposal.action,
+          },
+        },
+        async (span) => {
+          const made = await handleProposal(ctx.tx!, options, proposal, event.topic);
+          if (made)
+            span.setAttributes({
+              [ATTR.decisionId]: made.decisionId,
+              [ATTR.outcome]: made.verdict.outcome,
+              ...('reason' in made.verdict && made.verdict.reason
+                ? { [ATTR.rule]: made.verdict.reason }
+                : {}),
+              [ATTR.versionBefore]: made.versionBefore,
+              ...(made.versionAfter !== null ? { [ATTR.versionAfter]: made.versionAfter } : {}),
+            });
+          return made;
+        },
+      );
       if (!decided || !pipeline.telemetry.listening) return;
-      const byOffset = pending.get(event.partition) ?? new Map<bigint, LifecycleEvent>();
+      const byOffset = pending.get(event.partition) ?? new Map<bigint, Pending>();
       pending.set(event.partition, byOffset);
       byOffset.set(BigInt(event.offset), {
-        type: 'decided',
-        entityType: options.entityType,
-        entityId: proposal.entityId,
-        proposalId: proposal.proposalId,
-        decisionId: decided.decisionId,
-        agent: proposal.agent,
-        outcome: decided.verdict.outcome,
-        compensates: decided.verdict.outcome === 'ACCEPTED' && decided.verdict.compensates !== undefined,
+        proposedAt: proposal.proposedAt,
+        event: {
+          type: 'decided',
+          entityType: options.entityType,
+          entityId: proposal.entityId,
+          proposalId: proposal.proposalId,
+          decisionId: decided.decisionId,
+          agent: proposal.agent,
+          outcome: decided.verdict.outcome,
+          compensates: decided.verdict.outcome === 'ACCEPTED' && decided.verdict.compensates !== undefined,
+          conflicting: decided.conflicting,
+          latencyMs: 0,
+        },
       });
     },
   });
@@ -76,10 +112,11 @@ export function defineOwner(options: OwnerOptions): Pipeline {
     if (e.type === 'checkpointed' && e.group === group) {
       const byOffset = pending.get(e.partition);
       if (!byOffset) return;
+      const now = Date.now();
       for (const [offset, decided] of [...byOffset]) {
         if (offset >= BigInt(e.offset)) continue;
         byOffset.delete(offset);
-        pipeline.telemetry.emit(decided);
+        pipeline.telemetry.emit({ ...decided.event, latencyMs: Math.max(0, now - decided.proposedAt) });
       }
     } else if (e.type === 'fenced' && e.group === group) pending.delete(e.partition);
   });

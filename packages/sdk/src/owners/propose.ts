@@ -22,6 +22,7 @@ export interface ProposeOptions {
 
 export interface OwnerDecision {
   proposalId: string;
+  decisionId: string;
   outcome: 'ACCEPTED' | 'REJECTED' | 'ESCALATED';
   reason: string | null;
   versionBefore: number;

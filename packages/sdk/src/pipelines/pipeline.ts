@@ -14,6 +14,7 @@ import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import { checkPipelineOptions } from './options';
 import { prepareGroup } from './positions';
+import { toEvent } from './records';
 import { pauseTopics, resumeTopics, seekToCheckpoints } from './seek';
 import { TopicSubscription } from './subscription';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
@@ -289,15 +290,37 @@ export class Pipeline {
         : this.mode === 'transactional'
           ? this.delivery.runTransactional
           : this.delivery.runAtLeastOnce;
-      await run.call(this.delivery, {
-        topic,
-        partition,
-        state,
-        messages,
-        isRunning: () => isRunning() && !this.paused,
-        isStale,
-        heartbeat,
-      });
+      const deliver = () =>
+        run.call(this.delivery, {
+          topic,
+          partition,
+          state,
+          messages,
+          isRunning: () => isRunning() && !this.paused,
+          isStale,
+          heartbeat,
+        });
+      if (this.telemetry.interceptingBatches)
+        await this.telemetry.batch(
+          {
+            pipeline: this.name,
+            group: this.group,
+            topic,
+            partition,
+            headers: () => messages.map((m) => toEvent(topic, partition, m).headers),
+          },
+          deliver,
+        );
+      else await deliver();
+      if (this.telemetry.listening)
+        this.telemetry.emit({
+          type: 'lag',
+          pipeline: this.name,
+          group: this.group,
+          topic,
+          partition,
+          lag: Math.max(0, Number(batch.highWatermark) - Number(state.next)),
+        });
     } catch (error) {
       if (error instanceof FencedError) {
         this.stats.fenced++;

@@ -6,6 +6,7 @@ import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
 import { createLogger, type Logger } from '../telemetry/log';
+import { currentOpenTelemetry, startOpenTelemetry } from '../telemetry/otel';
 
 /**
  * What every Accord service does the same way: log in to Postgres as its own least-privilege role,
@@ -135,6 +136,33 @@ export async function runService<V extends Record<string, unknown>>(
   }
   // From here on, everything the service says is a JSON line on stdout.
   const log = createLogger({ level: config.log.level, fd: 1, bindings: { service: def.name } });
+  // Before the context: its metrics read the global meter once. OTEL_SDK_DISABLED=true turns it off.
+  const otel =
+    process.env.OTEL_SDK_DISABLED === 'true'
+      ? undefined
+      : (currentOpenTelemetry() ?? startOpenTelemetry({ serviceName: def.name }));
+  const stopTelemetry = async () => {
+    const dropped = otel?.dropped() ?? 0;
+    if (dropped > 0) log.warn({ dropped }, 'telemetry the collector did not take was dropped');
+    await otel?.shutdown();
+  };
+  let metricsPort: number | undefined;
+  const wantedPort = process.env.ACCORD_METRICS_PORT;
+  if (otel && wantedPort !== undefined && wantedPort !== '') {
+    const port = Number(wantedPort);
+    try {
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new AccordError(
+          'CONFIG_INVALID',
+          `ACCORD_METRICS_PORT must be a port number, got "${wantedPort}"`,
+        );
+      metricsPort = await otel.serveMetrics(port, process.env.ACCORD_METRICS_HOST ?? '127.0.0.1');
+    } catch (error) {
+      log.fatal({ error: errorFields(error) }, describeError(error));
+      await stopTelemetry();
+      return 2;
+    }
+  }
   const databaseUrl = serviceDatabaseUrl(def.role, def.databaseUrlVariable);
   const accord = createAccord({
     databaseUrl,
@@ -148,6 +176,7 @@ export async function runService<V extends Record<string, unknown>>(
   } catch (error) {
     log.fatal({ error: errorFields(error) }, describeError(error));
     await accord.close();
+    await stopTelemetry();
     return 1;
   }
   let running: RunningService | undefined;
@@ -165,14 +194,16 @@ export async function runService<V extends Record<string, unknown>>(
       }
       log.fatal({ error: errorFields(error) }, `cannot start: ${describeError(error)}`);
       await accord.close();
+      await stopTelemetry();
       return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
     }
   }
-  log.info(running.running, 'running');
+  log.info({ ...running.running, ...(metricsPort !== undefined ? { metricsPort } : {}) }, 'running');
   const signal = await untilSignal();
   log.info({ signal }, 'stopping');
   const summary = await running.stop(signal);
   await accord.close();
+  await stopTelemetry();
   log.info(summary ?? {}, 'stopped');
   return 0;
 }

@@ -51,6 +51,31 @@ export type LifecycleEvent =
       agent: string;
       outcome: 'ACCEPTED' | 'REJECTED' | 'ESCALATED';
       compensates: boolean;
+      /** The proposal expected a version the entity had moved past (a conflict the owner detected). */
+      conflicting: boolean;
+      /** From the proposal's creation to the decision's commit (ms). */
+      latencyMs: number;
+    }
+  | {
+      type: 'agent.handled';
+      agent: string;
+      eventId: string;
+      /** proposed: it proposed; idle: it decided nothing; refused: context too stale; failed: it threw. */
+      outcome: 'proposed' | 'idle' | 'refused' | 'failed';
+      /** From the triggering event's append to the end of the agent's handling (ms): its decision latency. */
+      latencyMs: number;
+      /** The stalest feature it read (ms), null when it read none. */
+      stalenessMs: number | null;
+      proposals: number;
+    }
+  | {
+      type: 'lag';
+      pipeline: string;
+      group: string;
+      topic: string;
+      partition: number;
+      /** Records behind the partition's high watermark after this batch. */
+      lag: number;
     }
   | {
       type: 'features.written';
@@ -77,9 +102,20 @@ export interface HandleContext {
   replay: boolean;
 }
 
+/** One partition's batch (or transactional chunk) about to be delivered. */
+export interface BatchContext {
+  pipeline: string;
+  group: string;
+  topic: string;
+  partition: number;
+  /** Each record's headers, in order (for span links). */
+  headers: () => Record<string, string>[];
+}
+
 export class Telemetry {
   private readonly listeners = new Set<LifecycleListener>();
   private readonly handleInterceptors: Interceptor<HandleContext>[] = [];
+  private readonly batchInterceptors: Interceptor<BatchContext>[] = [];
 
   constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
 
@@ -92,6 +128,11 @@ export class Telemetry {
   /** Adds an interceptor around every handler call (outermost first). */
   aroundHandle(interceptor: Interceptor<HandleContext>): void {
     this.handleInterceptors.push(interceptor);
+  }
+
+  /** Adds an interceptor around the delivery of every batch (outermost first). */
+  aroundBatch(interceptor: Interceptor<BatchContext>): void {
+    this.batchInterceptors.push(interceptor);
   }
 
   /** Tells every listener; never throws. */
@@ -118,9 +159,18 @@ export class Telemetry {
     return this.handleInterceptors.length > 0;
   }
 
+  get interceptingBatches(): boolean {
+    return this.batchInterceptors.length > 0;
+  }
+
   /** Runs `core` inside the handle interceptors. */
   handle(ctx: HandleContext, core: () => Promise<void>): Promise<void> {
     return intercept(this.handleInterceptors, ctx, core);
+  }
+
+  /** Runs `core` (one batch's delivery) inside the batch interceptors. */
+  batch(ctx: BatchContext, core: () => Promise<void>): Promise<void> {
+    return intercept(this.batchInterceptors, ctx, core);
   }
 }
 
