@@ -3,6 +3,7 @@ import './preload';
 import { describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { checkpointsCommand, lagCommand } from './commands/checkpoints';
+import { consoleCommand } from './commands/console';
 import { consumersCommand } from './commands/consumers';
 import { contractsCommand } from './commands/contracts';
 import { agentCommand, deployCommand } from './commands/deploy';
@@ -19,6 +20,7 @@ import { schemasCommand } from './commands/schemas';
 import { statusCommand } from './commands/status';
 import { tailCommand } from './commands/tail';
 import { topicsCommand } from './commands/topics';
+import { traceCommand } from './commands/trace';
 import { upCommand } from './commands/up';
 
 const COMMANDS: Command[] = [
@@ -35,6 +37,8 @@ const COMMANDS: Command[] = [
   replayCommand,
   dlqCommand,
   escalationsCommand,
+  traceCommand,
+  consoleCommand,
   pauseCommand,
   resumeCommand,
   deployCommand,

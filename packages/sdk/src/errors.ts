@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'DECISION_TIMEOUT',
   'CONTEXT_STALE',
   'MODEL_CALL_FAILED',
+  'NOT_FOUND',
 ] as const;
 
 export type AccordErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,22 @@
 import { UsageError } from '@accord/sdk';
+import type { DeadLetterView } from '@accord/sdk/ops';
 import { type Command, formatTable } from '../command';
 import { toJson } from '../json';
 import { who, withStackOps } from '../operator';
+
+/** The dead letters an action names (the CLI's and the console's one check): offsets that exist, or --all open ones. */
+export function selectDeadLetters(
+  group: string,
+  letters: DeadLetterView[],
+  wanted: string[],
+  all: boolean,
+): DeadLetterView[] {
+  if (!all && wanted.length === 0) throw new UsageError('give --offset <n> (repeatable) or --all');
+  const missing = wanted.filter((w) => !letters.some((d) => d.dlqOffset === w));
+  if (missing.length)
+    throw new UsageError(`no dead letter at offset(s) ${missing.join(', ')} in ${group}.dlq`);
+  return all ? letters.filter((d) => !d.action) : letters.filter((d) => wanted.includes(d.dlqOffset));
+}
 
 export const dlqCommand: Command = {
   name: 'dlq',
@@ -57,13 +72,7 @@ Options:
         return 0;
       }
       const wanted = Array.isArray(values.offset) ? values.offset.map(String) : [];
-      if (!values.all && wanted.length === 0) throw new UsageError('give --offset <n> (repeatable) or --all');
-      const missing = wanted.filter((w) => !letters.some((d) => d.dlqOffset === w));
-      if (missing.length)
-        throw new UsageError(`no dead letter at offset(s) ${missing.join(', ')} in ${group}.dlq`);
-      const chosen = values.all
-        ? letters.filter((d) => !d.action)
-        : letters.filter((d) => wanted.includes(d.dlqOffset));
+      const chosen = selectDeadLetters(group, letters, wanted, values.all === true);
       const action = sub === 'replay' ? 'replayed' : 'discarded';
       await ops.actOnDeadLetters(group, chosen, action, who());
       out(`${action} ${chosen.length} dead letter(s) of ${group}`);

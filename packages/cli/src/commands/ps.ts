@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadManifest, pollUntil, UsageError } from '@accord/sdk';
-import { agentDir, deployedAgents, isAlive, readAgentState, replicaReady } from '../agents/state';
+import { pollUntil, UsageError } from '@accord/sdk';
+import { fleetStatus } from '../agents/fleet';
+import { agentDir, deployedAgents, isAlive, readAgentState } from '../agents/state';
 import { type Command, formatTable } from '../command';
 import { toJson } from '../json';
 import { withStackOps } from '../operator';
@@ -14,38 +15,7 @@ export const psCommand: Command = {
 ready (/readyz), its group's lag, whether an operator paused it (accord pause), and its latest decision.`,
   options: { json: { type: 'boolean' } },
   async run({ values, out }) {
-    const names = deployedAgents();
-    const rows = await withStackOps(async (ops) =>
-      Promise.all(
-        names.map(async (name) => {
-          const state = readAgentState(name)!;
-          const live = state.replicas.filter((r) => isAlive(r.pid));
-          const ready = (await Promise.all(live.map((r) => replicaReady(r.healthPort)))).filter(
-            Boolean,
-          ).length;
-          let proposes: string[] = [];
-          try {
-            proposes = loadManifest(join(agentDir(name), 'manifest.yaml')).proposes;
-          } catch {
-            // a manifest that no longer loads: no decisions to show
-          }
-          const lag = (await ops.lag({ group: `agent-${name}` })).reduce((n, r) => n + r.lag, 0);
-          const control = await ops.agentControl(name);
-          const last = await ops.lastDecision(name, proposes);
-          return {
-            agent: name,
-            version: state.version,
-            status: isAlive(state.supervisorPid) ? state.status : 'stopped',
-            replicas: { running: live.length, desired: state.desiredReplicas, ready },
-            restarts: state.replicas.reduce((n, r) => n + r.restarts, 0),
-            lag,
-            paused: control?.paused === true,
-            pausedReason: control?.paused ? control.reason : null,
-            lastDecision: last ?? null,
-          };
-        }),
-      ),
-    );
+    const rows = await withStackOps(fleetStatus);
     if (values.json) {
       out(toJson(rows, 2));
       return 0;

@@ -18,6 +18,15 @@ import {
 } from './dead-letters';
 import { type EscalationRow, listEscalations, resolveEscalation } from './escalations';
 import { type PartitionLag, pipelineLag } from './lag';
+import { type Lineage, lineage } from './lineage';
+import {
+  type AgentMinute,
+  agentSeries,
+  type ConflictRow,
+  type DecisionMinute,
+  decisionSeries,
+  recentConflicts,
+} from './observe';
 import { executeRebind, planRebind, type RebindPlan } from './rebind';
 import { executeReplay, planReplay, type ReplayPlan, type ReplayTarget } from './replay';
 import { awaitReplay, type ReplayProgress, type ReplayWaitOutcome } from './replay-wait';
@@ -31,7 +40,15 @@ export type { DeadLetterView } from './dead-letters';
 export type { EscalationRow } from './escalations';
 export { checkKafka, checkPostgres, checkRedis, checkSchemaRegistry, type HealthReport } from './health';
 export { needsRebind, type PartitionLag } from './lag';
+export type {
+  Lineage,
+  LineageAgentRun,
+  LineageDecision,
+  LineageEvent,
+  LineageProposal,
+} from './lineage';
 export { ensureDatabase, type MigrationResult, migrate } from './migrations';
+export type { AgentMinute, ConflictRow, DecisionMinute } from './observe';
 export type { RebindPartitionPlan, RebindPlan } from './rebind';
 export {
   describeTarget,
@@ -121,6 +138,31 @@ export class Ops {
       if (row && (!last || row.decidedAt > last.decidedAt)) last = { entityType, ...row };
     }
     return last;
+  }
+
+  /** The chain around an event, proposal or decision id (NOT_FOUND when no record has it). */
+  lineage(id: string): Promise<Lineage> {
+    return lineage(this.pool, id);
+  }
+
+  /** Owners' decisions per minute over the last `minutes` (outcomes, conflicts, p95 latency). */
+  decisionSeries(minutes = 60): Promise<DecisionMinute[]> {
+    return decisionSeries(this.pool, minutes);
+  }
+
+  /** Agents' runs per minute over the last `minutes` (p95 decision latency and context staleness). */
+  agentSeries(minutes = 60): Promise<AgentMinute[]> {
+    return agentSeries(this.pool, minutes);
+  }
+
+  /** The latest decisions on proposals that expected a version the entity had left. */
+  recentConflicts(limit = 20): Promise<ConflictRow[]> {
+    return recentConflicts(this.pool, limit);
+  }
+
+  /** Consumer groups that have a dead-letter topic (<group>.dlq). */
+  async deadLetterGroups(): Promise<string[]> {
+    return (await this.listTopics()).filter((t) => t.endsWith('.dlq')).map((t) => t.slice(0, -'.dlq'.length));
   }
 
   /** The kill switch: pauses (or resumes) an agent fleet-wide, recorded with who and why. */

@@ -78,12 +78,20 @@ test('one trace from the order placed to the decision event consumed, across age
     entityType: 'order',
     topic: proposals,
     group: OWNER_GROUP,
-    decide: ({ proposal, current }) => ({ outcome: 'ACCEPTED', state: { ...current.state, ...proposal.change } }),
+    decide: ({ proposal, current }) => ({
+      outcome: 'ACCEPTED',
+      state: { ...current.state, ...proposal.change },
+    }),
   });
-  const relay = startOutboxRelay(ownerAccord.pool(), ownerAccord.publisher({ producer: 'owner-order' }), 'order', {
-    topic: decisions,
-    intervalMs: 50,
-  });
+  const relay = startOutboxRelay(
+    ownerAccord.pool(),
+    ownerAccord.publisher({ producer: 'owner-order' }),
+    'order',
+    {
+      topic: decisions,
+      intervalMs: 50,
+    },
+  );
   stops.push(() => relay.stop());
   const notified: string[] = [];
   const notifier = system.pipeline({
@@ -95,7 +103,10 @@ test('one trace from the order placed to the decision event consumed, across age
       notified.push(event.headers['accord-event-id'] ?? '');
     },
   });
-  const agentAccord = createAccord({ catalog: referenceCatalog, databaseUrl: db.url(`accord_agent_${AGENT}`) });
+  const agentAccord = createAccord({
+    catalog: referenceCatalog,
+    databaseUrl: db.url(`accord_agent_${AGENT}`),
+  });
   stops.push(() => agentAccord.close());
   const seen: { decisionId: string }[] = [];
   const agent = createAgent(
@@ -107,10 +118,16 @@ test('one trace from the order placed to the decision event consumed, across age
       proposes: ['order'],
       async handle(event, a) {
         const count = await a.features.get('customer', event.data.customerId as string, ['order_count']);
-        const p = await a.propose('order', event.entityId, 'discount', { discountPercent: 10 }, {
-          expectedVersion: 0,
-          context: { order_count: count.order_count },
-        });
+        const p = await a.propose(
+          'order',
+          event.entityId,
+          'discount',
+          { discountPercent: 10 },
+          {
+            expectedVersion: 0,
+            context: { order_count: count.order_count },
+          },
+        );
         seen.push(await a.decision(p));
       },
     }),
@@ -129,10 +146,13 @@ test('one trace from the order placed to the decision event consumed, across age
       { entityId: 'o-1', topic: orders },
     );
   const reader = system.featureReader({ views, prefix });
-  await eventually(async () => {
-    const f = (await reader.get('customer', 'c-1', ['order_count'])).order_count;
-    return f !== undefined && !('missing' in f);
-  }, { what: 'order_count computed' });
+  await eventually(
+    async () => {
+      const f = (await reader.get('customer', 'c-1', ['order_count'])).order_count;
+      return f !== undefined && !('missing' in f);
+    },
+    { what: 'order_count computed' },
+  );
   await agent.start();
   await eventually(() => seen.length === 1 && notified.length === 1, { what: 'decision made and consumed' });
   const decisionId = seen[0]?.decisionId;
@@ -163,7 +183,11 @@ test('one trace from the order placed to the decision event consumed, across age
   ])
     expect(names).toContain(name);
   // Two consumers of the order (feature pipeline and agent) are two children of the publish span.
-  expect(inTrace.filter((s) => s.name === `${orders} process` && s.parentSpanContext?.spanId === root!.spanContext().spanId)).toHaveLength(2);
+  expect(
+    inTrace.filter(
+      (s) => s.name === `${orders} process` && s.parentSpanContext?.spanId === root!.spanContext().spanId,
+    ),
+  ).toHaveLength(2);
 
   const handle = inTrace.find((s) => s.name === `agent ${AGENT} handle`)!;
   expect(attr(handle, 'accord.agent')).toBe(AGENT);
@@ -192,14 +216,13 @@ test('one trace from the order placed to the decision event consumed, across age
   expect(attr(notify, 'accord.event.id')).toBe(decisionId);
 
   // Batches: the owner's record was handled inside a receive span (its own trace), linked both ways.
-  const receive = spans.find(
-    (s) => s.spanContext().spanId === ownerProcess.links[0]?.context.spanId,
-  );
+  const receive = spans.find((s) => s.spanContext().spanId === ownerProcess.links[0]?.context.spanId);
   expect(receive?.name).toBe(`${proposals} receive`);
   expect(receive?.links.map((l) => l.context.spanId)).toContain(proposalPublish.spanContext().spanId);
   // The relay's batch publish links to the decision it carried.
   const relayBatch = spans.find(
-    (s) => s.name === 'publish batch' && s.links.some((l) => l.context.spanId === decide.spanContext().spanId),
+    (s) =>
+      s.name === 'publish batch' && s.links.some((l) => l.context.spanId === decide.spanContext().spanId),
   );
   expect(relayBatch?.kind).toBe(SpanKind.PRODUCER);
 
@@ -211,7 +234,9 @@ test('one trace from the order placed to the decision event consumed, across age
   expect(rows[0]).toMatchObject({
     trace_id: traceId,
     outcome: 'proposed',
-    reads: [expect.objectContaining({ entityType: 'customer', entityId: 'c-1', feature: 'order_count', value: 1 })],
+    reads: [
+      expect.objectContaining({ entityType: 'customer', entityId: 'c-1', feature: 'order_count', value: 1 }),
+    ],
     proposals: [{ proposalId, entityType: 'order', entityId: 'o-1', action: 'discount' }],
   });
 });
