@@ -42,7 +42,8 @@ const RULES: Rule[] = [
     applies: (pkg) => pkg.startsWith('services/'),
     // `target` is set only for a relative import that leaves the file's own package.
     forbids: (spec, target) =>
-      (spec.startsWith('@accord/') && spec !== '@accord/sdk' && spec !== '@accord/reference') ||
+      (spec.startsWith('@accord/') &&
+        !['@accord/sdk', '@accord/sdk/register', '@accord/reference'].includes(spec)) ||
       target !== undefined,
   },
   {
@@ -50,7 +51,7 @@ const RULES: Rule[] = [
     applies: (pkg) => pkg === 'packages/cli',
     forbids: (spec, target) =>
       (spec.startsWith('@accord/') &&
-        !['@accord/sdk', '@accord/sdk/ops', '@accord/schema-tools'].includes(spec)) ||
+        !['@accord/sdk', '@accord/sdk/ops', '@accord/sdk/register', '@accord/schema-tools'].includes(spec)) ||
       target !== undefined,
   },
   {

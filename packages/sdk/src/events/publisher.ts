@@ -5,6 +5,7 @@ import { AccordError, describeError, UnavailableError } from '../errors';
 import { createKafka } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { EventEnvelope } from '../schemas/types.generated';
+import { carriedTrace } from '../telemetry/carried';
 import { ATTR, injectTrace, inSpan, linkFrom, SpanKind } from '../telemetry/tracing';
 import {
   type AnyEvents,
@@ -168,21 +169,19 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     };
     const record = { envelope, ...data } as unknown as Types[N];
     const { buffer, schemaId } = await this.serde.encode(eventType, record);
+    const carried = options.headers?.[HEADERS.traceparent];
+    const headers = {
+      ...(carried ? {} : injectTrace({})),
+      ...options.headers,
+      [HEADERS.eventId]: envelope.eventId,
+      [HEADERS.eventType]: eventType,
+      [HEADERS.entityType]: entityType,
+      [HEADERS.schemaId]: String(schemaId),
+    };
+    if (carried) carriedTrace.set(headers, carried);
     return {
       topic,
-      message: {
-        key: options.entityId,
-        value: buffer,
-        timestamp: String(occurredAt),
-        headers: {
-          ...(options.headers?.[HEADERS.traceparent] ? {} : injectTrace({})),
-          ...options.headers,
-          [HEADERS.eventId]: envelope.eventId,
-          [HEADERS.eventType]: eventType,
-          [HEADERS.entityType]: entityType,
-          [HEADERS.schemaId]: String(schemaId),
-        },
-      },
+      message: { key: options.entityId, value: buffer, timestamp: String(occurredAt), headers },
       event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
     };
   }

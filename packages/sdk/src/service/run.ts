@@ -143,7 +143,8 @@ export async function runService<V extends Record<string, unknown>>(
       : (currentOpenTelemetry() ?? startOpenTelemetry({ serviceName: def.name }));
   const stopTelemetry = async () => {
     const dropped = otel?.dropped() ?? 0;
-    if (dropped > 0) log.warn({ dropped }, 'telemetry the collector did not take was dropped');
+    if (dropped > 0)
+      log.warn({ dropped, reason: otel?.dropReason() }, 'telemetry the collector did not take was dropped');
     await otel?.shutdown();
   };
   let metricsPort: number | undefined;

@@ -48,6 +48,8 @@ export interface OpenTelemetry {
   readonly serviceName: string;
   /** Spans the exporters failed to deliver (collector down): dropped, counted. */
   dropped(): number;
+  /** Why the last export failed (e.g. the collector refused the connection). */
+  dropReason(): string | undefined;
   /** Answers a Prometheus scrape (text exposition format). */
   metricsHandler(req: IncomingMessage, res: ServerResponse): void;
   /** Serves `/metrics` (and `/healthz`) on host:port (0 → any free port); resolves with the port. */
@@ -68,16 +70,16 @@ export function currentOpenTelemetry(): OpenTelemetry | undefined {
 class CountingExporter implements SpanExporter {
   constructor(
     private readonly inner: SpanExporter,
-    private readonly onDropped: (n: number) => void,
+    private readonly onDropped: (n: number, error: unknown) => void,
   ) {}
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     try {
       this.inner.export(spans, (result) => {
-        if (result.code !== ExportResultCode.SUCCESS) this.onDropped(spans.length);
+        if (result.code !== ExportResultCode.SUCCESS) this.onDropped(spans.length, result.error);
         done(result);
       });
     } catch (error) {
-      this.onDropped(spans.length);
+      this.onDropped(spans.length, error);
       done({ code: ExportResultCode.FAILED, error: error as Error });
     }
   }
@@ -109,8 +111,10 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
   const urls = otlpBase(options);
   let dropped = 0;
   let droppedCounter: Counter | undefined;
-  const countDropped = (n: number) => {
+  let dropReason: string | undefined;
+  const countDropped = (n: number, error: unknown) => {
     dropped += n;
+    dropReason = error instanceof Error ? error.message : error === undefined ? 'export failed' : String(error);
     droppedCounter?.add(n, { signal: 'spans' });
   };
   const processors: SpanProcessor[] = (options.spanExporters ?? []).map(
@@ -153,6 +157,7 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
   const handle: OpenTelemetry = {
     serviceName: options.serviceName,
     dropped: () => dropped,
+    dropReason: () => dropReason,
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
     serveMetrics(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {

@@ -10,11 +10,18 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { carriedTrace } from './carried';
 
 if (process.env.OTEL_SDK_DISABLED !== 'true') {
   registerInstrumentations({
     instrumentations: [
-      new KafkaJsInstrumentation(),
+      new KafkaJsInstrumentation({
+        // A message that carries its own context (a relayed decision event) keeps it: see carried.ts.
+        producerHook: (_span, { message }) => {
+          const own = message.headers ? carriedTrace.get(message.headers) : undefined;
+          if (own && message.headers) message.headers.traceparent = own;
+        },
+      }),
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       // Scrapes and health checks are not worth a trace each.
