@@ -26,7 +26,7 @@ import {
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { type Browser, chromium } from 'playwright-core';
-import { accord, logLines, ROOT } from './cli';
+import { accord, freePort, logLines, ROOT } from './cli';
 
 jest.setTimeout(240000);
 
@@ -60,7 +60,12 @@ interface ReceivedSpan {
 const received: ReceivedSpan[] = [];
 const hex = (id: string | undefined) =>
   !id ? '' : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
-type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+};
 const valueOf = (v: AnyValue) => v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue;
 const attributes = (list: { key: string; value: AnyValue }[] = []) =>
   Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
@@ -76,7 +81,11 @@ const env = () => ({
 const cli = (args: string[]) => accord(args, env());
 
 /** Starts a service (node <main> <args>) with the test's environment; resolves with its log once it runs. */
-async function service(main: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string[]> {
+async function service(
+  main: string,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ output: string[]; stop: () => Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, main), ...args], {
     env: { ...process.env, ...env(), ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,16 +93,17 @@ async function service(main: string, args: string[], extraEnv: Record<string, st
   const output: string[] = [];
   child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  stops.push(async () => {
+  const stop = async () => {
     if (child.exitCode !== null) return;
     child.kill('SIGTERM');
     await once(child, 'exit');
-  });
+  };
+  stops.push(stop);
   await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
     timeoutMs: 60000,
     what: () => `${main} running (${output.join('')})`,
   });
-  return output;
+  return { output, stop };
 }
 
 beforeAll(async () => {
@@ -149,9 +159,18 @@ beforeAll(async () => {
   topics.decisions = await ctx.createTopic({ partitions: 1 });
   const ownerGroup = uniqueName('t-owner');
   await grantCheckpointGroups(admin, 'accord_owner_order', [ownerGroup]);
-  const ownerLog = await service(
+  const { output: ownerLog } = await service(
     'services/owners/dist/main.js',
-    ['--entity', 'order', '--topic', topics.proposals, '--group', ownerGroup, '--events-topic', topics.decisions],
+    [
+      '--entity',
+      'order',
+      '--topic',
+      topics.proposals,
+      '--group',
+      ownerGroup,
+      '--events-topic',
+      topics.decisions,
+    ],
     { ACCORD_METRICS_PORT: '0' },
   );
   ownerMetricsPort = Number(logLines(ownerLog).find((l) => l.msg === 'running')?.metricsPort);
@@ -209,7 +228,14 @@ const decisionOf = async (orderId: string, outcome: string) =>
   ).rows[0]?.decision_id;
 
 const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-const metric = (text: string, line: RegExp) => Number(text.split('\n').find((l) => line.test(l))?.split(' ').pop());
+const metric = (text: string, line: RegExp) =>
+  Number(
+    text
+      .split('\n')
+      .find((l) => line.test(l))
+      ?.split(' ')
+      .pop(),
+  );
 
 test('one trace across checkout, agent, owner and archive; /metrics per service; accord trace prints the lineage', async () => {
   const checkout = createAccord({ catalog: referenceCatalog });
@@ -243,7 +269,8 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
   await eventually(
     async () =>
       (await admin.query('select count(*)::int as n from order_decisions')).rows[0]?.n === 6 &&
-      (await admin.query(`select 1 from agent_runs where event_id is not null and outcome = 'failed'`)).rowCount === 1,
+      (await admin.query(`select 1 from agent_runs where event_id is not null and outcome = 'failed'`))
+        .rowCount === 1,
     { timeoutMs: 90000, what: 'six decisions and the poisoned order failed' },
   );
   const accepted = await decisionOf('o-1', 'ACCEPTED');
@@ -256,7 +283,13 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
     { timeoutMs: 30000, what: 'the decide span exported by the owner service' },
   );
   await eventually(
-    () => received.some((s) => s.traceId === decide.traceId && s.service === 'archive' && s.attributes['accord.event.id'] === accepted),
+    () =>
+      received.some(
+        (s) =>
+          s.traceId === decide.traceId &&
+          s.service === 'archive' &&
+          s.attributes['accord.event.id'] === accepted,
+      ),
     { timeoutMs: 30000, what: () => `the archive's span of the decision event in trace ${decide.traceId}` },
   );
   for (const s of checkoutSpans.getFinishedSpans())
@@ -280,7 +313,9 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
   const ids = new Set(trace.map((s) => s.spanId));
   expect(trace.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId))).toEqual([]);
   // Driver-level spans from OpenTelemetry's instrumentations, under Accord's own.
-  expect(trace.some((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.service === 'owner-order')).toBe(true);
+  expect(
+    trace.some((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.service === 'owner-order'),
+  ).toBe(true);
   expect(received.some((s) => s.scope === '@opentelemetry/instrumentation-kafkajs')).toBe(true);
 
   // Metrics per service: the owner on ACCORD_METRICS_PORT, the agent replica on its health port.
@@ -306,7 +341,9 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
   expect(json).toMatchObject({
     found: 'decision',
     traceIds: [decide.traceId],
-    proposals: [{ entityId: 'o-1', decision: { decisionId: accepted, outcome: 'ACCEPTED', versionAfter: 1 } }],
+    proposals: [
+      { entityId: 'o-1', decision: { decisionId: accepted, outcome: 'ACCEPTED', versionAfter: 1 } },
+    ],
   });
   const unknown = await cli(['trace', 'no-such-id']);
   expect(unknown.code).toBe(1);
@@ -403,7 +440,9 @@ test('the console in a browser: charts of real data, lineage, a dead letter repl
   expect(await page.textContent('tr.letter')).toContain('o-poison cannot be priced');
   await page.screenshot({ path: join(screenshots, 'console-dead-letters.png'), fullPage: true });
   await page.click('tr.letter >> button:has-text("Replay")');
-  expect(await page.textContent('.flash')).toContain(`replayed dead letter 0 of agent-${AGENT} (by e2e-operator)`);
+  expect(await page.textContent('.flash')).toContain(
+    `replayed dead letter 0 of agent-${AGENT} (by e2e-operator)`,
+  );
   expect(await page.textContent('tr.letter')).toContain('replayed');
   await eventually(
     async () => {
@@ -426,4 +465,42 @@ test('the console in a browser: charts of real data, lineage, a dead letter repl
   );
   expect(o2[0]?.state.discountPercent).toBe(40);
   expect(alerts).toEqual([]);
+});
+
+test('a collector that refuses connections: the service archives on, drops its spans and counts them', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const dead = await freePort();
+  const archive = await service(
+    'services/archive/dist/main.js',
+    ['--group', uniqueName('t-archive'), '--topics', `^${topic}$`],
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dead}`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      ACCORD_METRICS_PORT: '0',
+    },
+  );
+  const port = Number(logLines(archive.output).find((l) => l.msg === 'running')?.metricsPort);
+  const system = createAccord({ catalog: referenceCatalog });
+  stops.push(() => system.close());
+  const publisher = system.publisher({ producer: 'checkout', autoRegister: true });
+  for (const orderId of ['d-1', 'd-2', 'd-3'])
+    await publisher.publish(
+      'accord.commerce.OrderPlaced',
+      { orderId, customerId: 'c', lines: [], totalCents: 1, currency: 'EUR' },
+      { entityId: orderId, topic },
+    );
+  await eventually(
+    async () => (await admin.query('select 1 from event_archive where topic = $1', [topic])).rowCount === 3,
+    { what: 'three events archived' },
+  );
+  await eventually(async () => metric(await scrape(port), /^accord_telemetry_dropped_total\{/) > 0, {
+    timeoutMs: 30000,
+    what: 'accord_telemetry_dropped_total on the archive /metrics',
+  });
+  await archive.stop();
+  const lines = logLines(archive.output);
+  const dropped = lines.find((l) => l.msg === 'telemetry the collector did not take was dropped');
+  expect(Number(dropped?.dropped)).toBeGreaterThan(0);
+  expect(String(dropped?.reason)).toMatch(/ECONNREFUSED|connect/i);
+  expect(lines.at(-1)?.msg).toBe('stopped');
 });

@@ -1,11 +1,11 @@
 /**
  * The coordination metrics on a Prometheus `/metrics` endpoint, from a scripted scenario on the real
  * stack with known answers: 100 proposals of which 3 expected a version their order had left (3 conflicts,
- * 3%); an agent handling 4 events (4 decision latencies, its context staleness); a handler that fails
- * for good (1 dead letter); and an OTLP collector that is down (spans dropped and counted, nothing broken).
+ * 3%); an agent handling 4 events (4 decision latencies); a handler that fails for good (1 dead letter);
+ * and an exporter that fails every export (spans dropped and counted, nothing broken). A collector that
+ * refuses connections is tested with a real service in test/e2e/observability.e2e.test.ts.
  */
 
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import {
@@ -23,6 +23,8 @@ import {
   TerminalError,
 } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
 jest.setTimeout(120000);
 
@@ -35,17 +37,16 @@ const AGENT_GROUP = uniqueName('t-agent');
 const OWNER_GROUP = uniqueName('t-owner');
 let otel: OpenTelemetry;
 let scrapeUrl: string;
-let collectorPort: number;
+
+/** An exporter whose backend is always down. */
+const failing: SpanExporter = {
+  export: (_spans, done) => done({ code: ExportResultCode.FAILED, error: new Error('collector down') }),
+  shutdown: async () => {},
+};
 const stops: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  // A collector address nobody listens on: exports fail, the service must not notice.
-  collectorPort = await freePort();
-  otel = startOpenTelemetry({
-    serviceName: 'metrics-test',
-    otlpEndpoint: `http://127.0.0.1:${collectorPort}`,
-    env: {},
-  });
+  otel = startOpenTelemetry({ serviceName: 'metrics-test', spanExporters: [failing], env: {} });
   scrapeUrl = `http://127.0.0.1:${await otel.serveMetrics(0)}/metrics`;
   await db.migrate(join(ROOT, 'infra/postgres/migrations'));
   await addAgentRole(admin, AGENT, [AGENT_GROUP]);
@@ -58,16 +59,6 @@ afterAll(async () => {
   await admin.end();
   await ctx.cleanup();
 });
-
-/** A port nobody listens on (taken, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const scrape = async () => (await fetch(scrapeUrl)).text();
 
@@ -125,17 +116,30 @@ test('3 conflicts in 100 proposals is a 3% conflict rate on /metrics, with decis
   await eventually(
     async () => {
       text = await scrape();
-      return sample(text, 'accord_decisions_total', { entity_type: 'order', outcome: 'REJECTED' }) === 3;
+      const decided = ['ACCEPTED', 'REJECTED'].map(
+        (outcome) => sample(text, 'accord_decisions_total', { entity_type: 'order', outcome }) ?? 0,
+      );
+      return decided[0]! + decided[1]! === 100; // every partition's decisions committed and told
     },
-    { what: () => `3 rejected decisions on /metrics:\n${text.slice(0, 2000)}` },
+    { what: () => `100 decisions on /metrics:\n${text.slice(0, 2000)}` },
   );
   expect(sample(text, 'accord_decisions_total', { entity_type: 'order', outcome: 'ACCEPTED' })).toBe(97);
+  expect(sample(text, 'accord_decisions_total', { entity_type: 'order', outcome: 'REJECTED' })).toBe(3);
   expect(sample(text, 'accord_conflicts_total', { entity_type: 'order' })).toBe(3);
   expect(sample(text, 'accord_conflict_rate', { entity_type: 'order' })).toBeCloseTo(0.03, 10);
   expect(sample(text, 'accord_owner_decision_latency_count', { entity_type: 'order' })).toBe(100);
   // Lag per group and partition: the owner caught up on every partition.
-  for (const partition of ['0', '1', '2'])
-    expect(sample(text, 'accord_consumer_lag', { group: OWNER_GROUP, topic: proposals, partition })).toBe(0);
+  // (told after each batch: awaited, since the decisions are told at the checkpoint, inside the batch)
+  await eventually(
+    async () => {
+      const now = await scrape();
+      return ['0', '1', '2'].every(
+        (partition) =>
+          sample(now, 'accord_consumer_lag', { group: OWNER_GROUP, topic: proposals, partition }) === 0,
+      );
+    },
+    { what: 'lag 0 on every partition of the proposals topic' },
+  );
 });
 
 test('an agent reports its decision latency by outcome; a dead letter and dropped spans are counted', async () => {
@@ -181,9 +185,10 @@ test('an agent reports its decision latency by outcome; a dead letter and droppe
   expect(
     sample(text, 'accord_dead_letters_total', { group: AGENT_GROUP, error_code: 'PIPELINE_HANDLER_FAILED' }),
   ).toBe(1);
-  // The collector is down: the spans of all this were dropped and counted, and nothing failed.
+  // The exporter's backend is down: the spans of all this were dropped and counted, and nothing failed.
   await otel.forceFlush();
   expect(otel.dropped()).toBeGreaterThan(0);
+  expect(otel.dropReason()).toBe('collector down');
   await eventually(
     async () => (sample(await scrape(), 'accord_telemetry_dropped_total', { signal: 'spans' }) ?? 0) > 0,
     {
