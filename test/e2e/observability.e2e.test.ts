@@ -66,9 +66,9 @@ type AnyValue = {
   boolValue?: boolean;
   doubleValue?: number;
 };
-const valueOf = (v: AnyValue) => v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue;
+const anyValue = (v: AnyValue) => v.stringValue ?? v.intValue ?? v.boolValue ?? v.doubleValue;
 const attributes = (list: { key: string; value: AnyValue }[] = []) =>
-  Object.fromEntries(list.map((a) => [a.key, valueOf(a.value)]));
+  Object.fromEntries(list.map((a) => [a.key, anyValue(a.value)]));
 
 const env = () => ({
   DATABASE_URL: db.url(),

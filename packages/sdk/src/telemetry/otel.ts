@@ -114,7 +114,8 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
   let dropReason: string | undefined;
   const countDropped = (n: number, error: unknown) => {
     dropped += n;
-    dropReason = error instanceof Error ? error.message : error === undefined ? 'export failed' : String(error);
+    dropReason =
+      error instanceof Error ? error.message : error === undefined ? 'export failed' : String(error);
     droppedCounter?.add(n, { signal: 'spans' });
   };
   const processors: SpanProcessor[] = (options.spanExporters ?? []).map(
