@@ -403,7 +403,7 @@ test('the console in a browser: charts of real data, lineage, a dead letter repl
     ['rejected', count('REJECTED')],
     ['escalated', count('ESCALATED')],
   ]);
-  expect(await page.locator('canvas[data-rendered="true"]').count()).toBe(6);
+  expect(await page.locator('canvas[data-rendered="true"]').count()).toBe(7);
   await page.screenshot({ path: join(screenshots, 'console-fleet.png'), fullPage: true });
 
   // Conflicts → lineage of the stale proposal's decision.

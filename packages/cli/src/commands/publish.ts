@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { EventPublisher, UsageError } from '@accord/sdk';
+import { currentOpenTelemetry, EventPublisher, startOpenTelemetry, UsageError } from '@accord/sdk';
 import { projectCatalog } from '../catalog';
 import type { Command } from '../command';
 import { loadStack } from '../stack';
@@ -79,6 +79,12 @@ Options:
       if (!item.entity) throw new UsageError(`${where}missing entity id: give --entity`);
     }
     const { config } = loadStack();
+    // What an operator publishes starts a trace its consumers continue (exported when
+    // OTEL_EXPORTER_OTLP_ENDPOINT names a collector; OTEL_SDK_DISABLED=true turns it off).
+    const otel =
+      process.env.OTEL_SDK_DISABLED === 'true'
+        ? undefined
+        : (currentOpenTelemetry() ?? startOpenTelemetry({ serviceName: 'accord-cli' }));
     const publisher = new EventPublisher({
       config,
       catalog: projectCatalog(),
@@ -111,6 +117,7 @@ Options:
       }
     } finally {
       await publisher.close();
+      await otel?.shutdown();
     }
     return 0;
   },

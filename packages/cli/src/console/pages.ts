@@ -1,4 +1,11 @@
-import type { AgentMinute, DecisionMinute, Lineage, LineageEvent, PartitionLag } from '@accord/sdk/ops';
+import type {
+  AgentMinute,
+  DecisionMinute,
+  IncidentMinute,
+  Lineage,
+  LineageEvent,
+  PartitionLag,
+} from '@accord/sdk/ops';
 import type { FleetRow } from '../agents/fleet';
 import { brief, html, jsonScript, type Raw, tableOf } from './html';
 
@@ -21,8 +28,16 @@ const round = (n: number | null | undefined, digits = 1) =>
   n === null || n === undefined || !Number.isFinite(n) ? null : Number(n.toFixed(digits));
 
 /** The coordination metrics over time, per minute: what the overview charts. */
-export function metricCharts(decisions: DecisionMinute[], agents: AgentMinute[], lag: PartitionLag[]): Raw {
-  const minutes = [...new Set([...decisions, ...agents].map((m) => minuteLabel(m.minute)))].sort();
+export function metricCharts(
+  decisions: DecisionMinute[],
+  agents: AgentMinute[],
+  lag: PartitionLag[],
+  incidents: IncidentMinute[] = [],
+): Raw {
+  const minutes = [
+    ...new Set([...decisions, ...agents, ...incidents].map((m) => minuteLabel(m.minute))),
+  ].sort();
+  const kinds = [...new Set(incidents.map((i) => i.kind))].sort();
   const sumAt = (label: string, f: (d: DecisionMinute) => number) =>
     decisions.filter((d) => minuteLabel(d.minute) === label).reduce((n, d) => n + f(d), 0);
   const agentNames = [...new Set(agents.map((a) => a.agent))].sort();
@@ -85,6 +100,20 @@ ${chart('rollbacks', 'Compensations and escalations per minute', {
     { label: 'compensations', data: minutes.map((m) => sumAt(m, (d) => d.compensations)) },
     { label: 'escalations', data: minutes.map((m) => sumAt(m, (d) => d.escalated)) },
   ],
+})}
+${chart('incidents', 'Checkpoint incidents per minute (gaps, identity changes)', {
+  type: 'bar',
+  unit: 'incidents',
+  stacked: true,
+  labels: minutes,
+  datasets: kinds.map((kind) => ({
+    label: kind,
+    data: minutes.map((label) =>
+      incidents
+        .filter((i) => i.kind === kind && minuteLabel(i.minute) === label)
+        .reduce((n, i) => n + i.incidents, 0),
+    ),
+  })),
 })}
 ${chart('lag', 'Lag per consumer group (records)', {
   type: 'bar',

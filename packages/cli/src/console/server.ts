@@ -99,17 +99,18 @@ export function createConsole(options: ConsoleOptions): FastifyInstance {
   });
 
   app.get('/', async (_req, reply) => {
-    const [fleet, decisions, agents, lag] = await Promise.all([
+    const [fleet, decisions, agents, lag, incidents] = await Promise.all([
       fleetStatus(ops),
       ops.decisionSeries(minutes),
       ops.agentSeries(minutes),
       ops.lag(),
+      ops.incidentSeries(minutes),
     ]);
     return page(
       reply,
       'Fleet',
       '/',
-      html`${objectives(decisions, agents)}<h2>Agents</h2>${fleetTable(fleet)}<h2>Over the last ${minutes} minutes</h2>${metricCharts(decisions, agents, lag)}`,
+      html`${objectives(decisions, agents)}<h2>Agents</h2>${fleetTable(fleet)}<h2>Over the last ${minutes} minutes</h2>${metricCharts(decisions, agents, lag, incidents)}`,
     );
   });
 

@@ -25,6 +25,8 @@ import {
   type ConflictRow,
   type DecisionMinute,
   decisionSeries,
+  type IncidentMinute,
+  incidentSeries,
   recentConflicts,
 } from './observe';
 import { executeRebind, planRebind, type RebindPlan } from './rebind';
@@ -48,7 +50,7 @@ export type {
   LineageProposal,
 } from './lineage';
 export { ensureDatabase, type MigrationResult, migrate } from './migrations';
-export type { AgentMinute, ConflictRow, DecisionMinute } from './observe';
+export type { AgentMinute, ConflictRow, DecisionMinute, IncidentMinute } from './observe';
 export type { RebindPartitionPlan, RebindPlan } from './rebind';
 export {
   describeTarget,
@@ -153,6 +155,11 @@ export class Ops {
   /** Agents' runs per minute over the last `minutes` (p95 decision latency and context staleness). */
   agentSeries(minutes = 60): Promise<AgentMinute[]> {
     return agentSeries(this.pool, minutes);
+  }
+
+  /** Checkpoint incidents (gaps, identity changes) per minute over the last `minutes`. */
+  incidentSeries(minutes = 60): Promise<IncidentMinute[]> {
+    return incidentSeries(this.pool, minutes);
   }
 
   /** The latest decisions on proposals that expected a version the entity had left. */

@@ -108,3 +108,23 @@ export async function recentConflicts(pool: SqlPool, limit: number): Promise<Con
   }
   return out.sort((a, b) => b.decidedAt.getTime() - a.decidedAt.getTime()).slice(0, limit);
 }
+
+export interface IncidentMinute {
+  minute: Date;
+  kind: string;
+  incidents: number;
+  /** Offsets that will never be processed (deleted before they were). */
+  lost: number;
+}
+
+/** Checkpoint gaps and identity changes per minute, from pipeline_incidents. */
+export async function incidentSeries(pool: SqlPool, minutes: number): Promise<IncidentMinute[]> {
+  const { rows } = await pool.query<IncidentMinute>(
+    `select date_trunc('minute', detected_at) as minute, kind, count(*)::int as incidents,
+            coalesce(sum(lost), 0)::int as lost
+       from pipeline_incidents where detected_at > now() - make_interval(mins => $1)
+      group by 1, 2 order by 1, 2`,
+    [minutes],
+  );
+  return rows;
+}
