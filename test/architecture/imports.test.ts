@@ -38,12 +38,12 @@ const RULES: Rule[] = [
       (spec.startsWith('@accord/') && spec !== '@accord/sdk') || target !== undefined,
   },
   {
-    name: 'services depend on the SDK and the reference domain only: never on the CLI, the tools, the test harness or another service',
+    name: 'services depend on the SDK (its faces) and the reference domain only: never on the CLI, the tools, the test harness or another service',
     applies: (pkg) => pkg.startsWith('services/'),
     // `target` is set only for a relative import that leaves the file's own package.
     forbids: (spec, target) =>
       (spec.startsWith('@accord/') &&
-        !['@accord/sdk', '@accord/sdk/register', '@accord/reference'].includes(spec)) ||
+        !['@accord/sdk', '@accord/sdk/ops', '@accord/sdk/register', '@accord/reference'].includes(spec)) ||
       target !== undefined,
   },
   {

@@ -7,6 +7,10 @@ import { REFERENCE_PRIORITY } from './rules';
  * versions (or let an outranking agent through) before these run.
  */
 type Decide = (ctx: Pick<DecideContext, 'proposal' | 'current'>) => Verdict;
+/** A rule that reads the owner's own audit (in its transaction) for some actions. */
+type DecideWithAudit = (
+  ctx: Pick<DecideContext, 'proposal' | 'current'> & Partial<Pick<DecideContext, 'tx'>>,
+) => Verdict | Promise<Verdict>;
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const reject = (reason: string): Verdict => ({ outcome: 'REJECTED', reason });
@@ -20,17 +24,34 @@ const accept = (state: Record<string, unknown>, reason?: string): Verdict => ({
 export const DISCOUNT_LIMIT_PERCENT = 30;
 export const DISCOUNT_ESCALATION_PERCENT = 50;
 
-export const decideOrder: Decide = ({ proposal, current }) => {
+/** The order's latest accepted discount decision (what a stock-out compensates), read in the owner's transaction. */
+async function discountDecision(
+  tx: DecideContext['tx'] | undefined,
+  orderId: string,
+): Promise<string | undefined> {
+  if (!tx) return undefined;
+  const { rows } = await tx.query<{ decision_id: string }>(
+    `select decision_id from order_decisions where entity_id = $1 and action = 'discount' and outcome = 'ACCEPTED'
+      order by decided_at desc limit 1`,
+    [orderId],
+  );
+  return rows[0]?.decision_id;
+}
+
+export const decideOrder: DecideWithAudit = ({ proposal, current, tx }) => {
   const state = current.state;
   const { action, change } = proposal;
   switch (action) {
     case 'place':
-      if (current.version > 0) return reject('the order exists already');
-      return accept({ ...change, status: 'placed' });
+      // An order another agent acted on first (risk may block it before it is placed) is still placed,
+      // keeping what was decided on it.
+      if (state.status !== undefined) return reject('the order exists already');
+      return accept({ ...state, ...change, status: 'placed' });
     case 'discount': {
       const percent = num(change.discountPercent);
       if (percent === undefined || percent < 0) return reject('discountPercent must be a number >= 0');
       if (state.status === 'shipped') return reject('the order has shipped: no discount after shipping');
+      if (state.status === 'out_of_stock') return reject('the order is out of stock: no discount on it');
       if (state.blocked === true) return reject(`the order is blocked (${String(state.blockReason)})`);
       if (percent > DISCOUNT_ESCALATION_PERCENT)
         return reject(`a ${percent}% discount is above ${DISCOUNT_ESCALATION_PERCENT}%`);
@@ -52,6 +73,45 @@ export const decideOrder: Decide = ({ proposal, current }) => {
       return accept({ ...state, blocked: true, blockReason: change.reason ?? proposal.reason ?? 'risk' });
     case 'unblock':
       return accept({ ...state, blocked: false, blockReason: null });
+    case 'mark_out_of_stock': {
+      if (state.status === 'shipped') return reject('the order has shipped already');
+      const discounted = (num(state.discountPercent) ?? 0) > 0;
+      const next = { ...state, status: 'out_of_stock', discountPercent: 0 };
+      if (!discounted) return accept(next, 'an item is out of stock');
+      // A discount was granted on items that turn out to be unavailable: withdrawn in the same decision,
+      // as a compensation of the discount's decision (audited, counted as a rollback).
+      return discountDecision(tx, proposal.entityId).then((compensates) =>
+        compensates
+          ? {
+              outcome: 'ACCEPTED',
+              state: next,
+              compensates,
+              reason: 'out of stock: the discount is withdrawn',
+            }
+          : accept(next, 'an item is out of stock'),
+      );
+    }
+    case 'promise_refund': {
+      const amount = num(change.amountCents);
+      if (amount === undefined || amount <= 0) return reject('amountCents must be a positive number');
+      return accept({ ...state, refundPromisedCents: (num(state.refundPromisedCents) ?? 0) + amount });
+    }
+    case 'withdraw_refund_promise': {
+      // The compensation of a promise billing could not honour: names the promise's decision.
+      const amount = num(change.amountCents);
+      if (amount === undefined || amount <= 0) return reject('amountCents must be a positive number');
+      if (typeof change.compensates !== 'string') return reject('compensates must name the promise decision');
+      return {
+        outcome: 'ACCEPTED',
+        state: {
+          ...state,
+          refundPromisedCents: Math.max(0, (num(state.refundPromisedCents) ?? 0) - amount),
+          refundWithdrawnCents: (num(state.refundWithdrawnCents) ?? 0) + amount,
+        },
+        compensates: change.compensates,
+        reason: String(change.reason ?? 'billing could not honour the refund'),
+      };
+    }
     default:
       return reject(`unknown order action "${action}"`);
   }
@@ -110,6 +170,10 @@ export const decideCustomer: Decide = ({ proposal, current }) => {
       if (score === undefined || score < 0 || score > 1) return reject('riskScore must be between 0 and 1');
       return accept({ ...current.state, riskScore: score });
     }
+    case 'recommend':
+      if (typeof proposal.change.recommendation !== 'string')
+        return reject('recommendation must be a string');
+      return accept({ ...current.state, recommendation: proposal.change.recommendation });
     default:
       return reject(`unknown customer action "${proposal.action}"`);
   }

@@ -1,15 +1,18 @@
-import { defineFeatureView, type PipelineEvent } from '@accord/sdk';
+import { defineFeatureView, eventsTopic, type PipelineEvent } from '@accord/sdk';
 
 const field = (name: string) => (e: PipelineEvent) => e.value?.[name] as number | string | undefined;
 
-/** The reference commerce features, computed once and served to every agent. */
+/**
+ * The reference commerce features, computed once and served to every agent. Their topics follow
+ * ACCORD_TOPIC_NAMESPACE as it is when this module loads.
+ */
 export const COMMERCE_VIEWS = [
   defineFeatureView({
     name: 'order_count',
     version: 1,
     entityType: 'customer',
     description: 'Orders the customer placed, all time',
-    topics: ['commerce.order.events'],
+    topics: [eventsTopic('order', 'commerce')],
     eventTypes: ['accord.commerce.OrderPlaced'],
     entityId: (e) => e.value?.customerId as string,
     aggregation: 'count',
@@ -19,7 +22,7 @@ export const COMMERCE_VIEWS = [
     version: 1,
     entityType: 'customer',
     description: 'Sum of the totals of the orders the customer placed',
-    topics: ['commerce.order.events'],
+    topics: [eventsTopic('order', 'commerce')],
     eventTypes: ['accord.commerce.OrderPlaced'],
     entityId: (e) => e.value?.customerId as string,
     aggregation: 'sum',
@@ -30,7 +33,7 @@ export const COMMERCE_VIEWS = [
     version: 1,
     entityType: 'customer',
     description: 'Orders placed in the last hour (sliding, 5-minute steps)',
-    topics: ['commerce.order.events'],
+    topics: [eventsTopic('order', 'commerce')],
     eventTypes: ['accord.commerce.OrderPlaced'],
     entityId: (e) => e.value?.customerId as string,
     aggregation: 'count',
@@ -42,7 +45,7 @@ export const COMMERCE_VIEWS = [
     version: 1,
     entityType: 'customer',
     description: 'The latest risk score the risk agent flagged',
-    topics: ['commerce.customer.events'],
+    topics: [eventsTopic('customer', 'commerce')],
     eventTypes: ['accord.commerce.RiskFlagged'],
     aggregation: 'last',
     value: field('riskScore'),
@@ -53,7 +56,7 @@ export const COMMERCE_VIEWS = [
     version: 1,
     entityType: 'order',
     description: 'The largest discount granted on the order',
-    topics: ['commerce.order.events'],
+    topics: [eventsTopic('order', 'commerce')],
     eventTypes: ['accord.commerce.DiscountApproved'],
     aggregation: 'max',
     value: field('percent'),
@@ -63,7 +66,7 @@ export const COMMERCE_VIEWS = [
     version: 1,
     entityType: 'stock_item',
     description: 'On hand minus reserved, after the latest reservation',
-    topics: ['commerce.stock_item.events'],
+    topics: [eventsTopic('stock_item', 'commerce')],
     eventTypes: ['accord.commerce.StockReserved'],
     aggregation: 'last',
     value: (e) => Number(e.value?.onHandAfter) - Number(e.value?.reservedAfter),

@@ -93,3 +93,66 @@ test('payments refund no more than was captured; stock reserves no more than is 
     },
   );
 });
+
+test('orders: an order risk blocked first is still placed, blocked; no discount once out of stock', async () => {
+  expect(
+    await decideOrder({ proposal: proposal('place', { orderId: 'o' }), current: at(1, { blocked: true }) }),
+  ).toEqual({ outcome: 'ACCEPTED', state: { blocked: true, orderId: 'o', status: 'placed' } });
+  expect(
+    await decideOrder({ proposal: proposal('place', {}), current: at(1, { status: 'placed' }) }),
+  ).toEqual({
+    outcome: 'REJECTED',
+    reason: 'the order exists already',
+  });
+  const out = at(2, { status: 'placed' });
+  expect(await decideOrder({ proposal: proposal('mark_out_of_stock', { sku: 's' }), current: out })).toEqual({
+    outcome: 'ACCEPTED',
+    state: { status: 'out_of_stock', discountPercent: 0 },
+    reason: 'an item is out of stock',
+  });
+  expect(
+    await decideOrder({
+      proposal: proposal('discount', { discountPercent: 5 }),
+      current: at(3, { status: 'out_of_stock' }),
+    }),
+  ).toEqual({ outcome: 'REJECTED', reason: 'the order is out of stock: no discount on it' });
+});
+
+test('orders: a refund promise, and its withdrawal as the compensation of the promise decision', async () => {
+  expect(
+    await decideOrder({
+      proposal: proposal('promise_refund', { amountCents: 500 }),
+      current: at(2, { status: 'shipped' }),
+    }),
+  ).toEqual({ outcome: 'ACCEPTED', state: { status: 'shipped', refundPromisedCents: 500 } });
+  expect(
+    await decideOrder({
+      proposal: proposal('withdraw_refund_promise', {
+        amountCents: 500,
+        compensates: 'd-1',
+        reason: 'billing refused',
+      }),
+      current: at(3, { refundPromisedCents: 500 }),
+    }),
+  ).toEqual({
+    outcome: 'ACCEPTED',
+    state: { refundPromisedCents: 0, refundWithdrawnCents: 500 },
+    compensates: 'd-1',
+    reason: 'billing refused',
+  });
+  expect(
+    await decideOrder({
+      proposal: proposal('withdraw_refund_promise', { amountCents: 5 }),
+      current: at(1, {}),
+    }),
+  ).toEqual({ outcome: 'REJECTED', reason: 'compensates must name the promise decision' });
+  expect(
+    decideCustomer({
+      proposal: proposal('recommend', { recommendation: 'premium' }),
+      current: at(1, { a: 1 }),
+    }),
+  ).toEqual({
+    outcome: 'ACCEPTED',
+    state: { a: 1, recommendation: 'premium' },
+  });
+});

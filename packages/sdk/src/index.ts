@@ -87,7 +87,15 @@ export {
   type PublishOptions,
   type SomePublisher,
 } from './events/publisher';
-export { deadLetterTopic, EVENTS_TOPIC_PATTERN, eventsTopic, proposalsTopic } from './events/topics';
+export {
+  deadLetterTopic,
+  EVENTS_TOPIC_PATTERN,
+  eventsTopic,
+  eventsTopicPattern,
+  namespacedGroup,
+  proposalsTopic,
+  topicNamespace,
+} from './events/topics';
 export {
   applyTopics,
   loadTopicDeclarations,

@@ -1,6 +1,6 @@
 import {
-  EVENTS_TOPIC_PATTERN,
   type EventEnvelope,
+  eventsTopicPattern,
   type Pipeline,
   type PipelineEvent,
   type SomeAccord,
@@ -54,7 +54,7 @@ export function createArchivePipeline(accord: SomeAccord, { group, topics }: Arc
   return accord.pipeline({
     name: group ?? ARCHIVE_GROUP,
     group: group ?? ARCHIVE_GROUP,
-    topics: topics ?? EVENTS_TOPIC_PATTERN,
+    topics: topics ?? eventsTopicPattern(),
     mode: 'transactional',
     from: 'earliest',
     handler: async (event, ctx) => {

@@ -9,6 +9,7 @@ import {
   createPgPool,
   loadTopicDeclarations,
   manifestToYaml,
+  namespacedGroup,
   pollUntil,
   RegistryHttpClient,
   type ResolvedConfig,
@@ -112,7 +113,7 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
           );
         });
       // Its consumer group starts where the manifest says, once.
-      const group = `agent-${m.name}`;
+      const group = namespacedGroup(`agent-${m.name}`);
       const positions = await ctx.ops.lag({ group });
       for (const c of m.consumes) {
         if (positions.some((p) => p.topic === c.topic)) continue;

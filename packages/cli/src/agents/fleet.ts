@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadManifest } from '@accord/sdk';
+import { loadManifest, namespacedGroup } from '@accord/sdk';
 import type { Ops } from '@accord/sdk/ops';
 import { agentDir, deployedAgents, isAlive, readAgentState, replicaReady } from './state';
 
@@ -30,7 +30,7 @@ export async function fleetStatus(ops: Ops): Promise<FleetRow[]> {
       } catch {
         // a manifest that no longer loads: no decisions to show
       }
-      const lag = (await ops.lag({ group: `agent-${name}` })).reduce((n, r) => n + r.lag, 0);
+      const lag = (await ops.lag({ group: namespacedGroup(`agent-${name}`) })).reduce((n, r) => n + r.lag, 0);
       const control = await ops.agentControl(name);
       const last = await ops.lastDecision(name, proposes);
       return {

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { UsageError, untilSignal } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
 import type { Command } from '../command';
@@ -20,6 +21,7 @@ export const consoleCommand: Command = {
   Escalations    open ones; accept or reject with a reason (the same checks as accord escalations resolve)
   Conflicts      recent decisions on stale proposals
   Lineage        /trace/<event, proposal or decision id>: the same chain as accord trace
+  Report         the main job's latest report (scripts/demo.sh writes it)
 
 It reads the platform's own data (Postgres, Kafka, the supervisor's state); it changes something only
 when an operator presses a button on a form. Actions are recorded as ACCORD_USER (default <login>@console).
@@ -42,9 +44,11 @@ Options:
         `--minutes must be a whole number of minutes (1 to 10080), got "${values.minutes}"`,
       );
     const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
-    const ops = await Ops.connect(loadStack().config);
+    const stack = loadStack();
+    const ops = await Ops.connect(stack.config);
     const app = createConsole({
       ops,
+      reportFile: join(stack.paths.stateDir, 'reports', 'commerce.html'),
       user: process.env.ACCORD_USER || `${userInfo().username}@console`,
       minutes,
     });

@@ -1,4 +1,4 @@
-import { addAgentRole, createPgPool, grantCheckpointGroups, UsageError } from '@accord/sdk';
+import { addAgentRole, createPgPool, grantCheckpointGroups, namespacedGroup, UsageError } from '@accord/sdk';
 import type { Command } from '../command';
 import { loadStack } from '../stack';
 
@@ -43,7 +43,9 @@ Options:
     const pool = createPgPool(config.postgres.url, { max: 1 });
     try {
       const groups =
-        Array.isArray(values.group) && values.group.length ? values.group.map(String) : [`agent-${name}`];
+        Array.isArray(values.group) && values.group.length
+          ? values.group.map(String)
+          : [namespacedGroup(`agent-${name}`)];
       const { role, created } = await addAgentRole(pool, name, groups);
       out(
         `${created ? 'created' : 'already there:'} role ${role} (reads everything, writes only its checkpoints of ${groups.join(', ')})`,

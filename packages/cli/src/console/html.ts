@@ -62,6 +62,7 @@ export const NAV: [string, string][] = [
   ['/escalations', 'Escalations'],
   ['/conflicts', 'Conflicts'],
   ['/trace', 'Lineage'],
+  ['/report', 'Report'],
 ];
 
 export function layout(title: string, active: string, body: Raw, flash?: string): string {

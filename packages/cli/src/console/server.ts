@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AccordError, isAccordError, UsageError } from '@accord/sdk';
 import type { Ops } from '@accord/sdk/ops';
@@ -14,6 +14,8 @@ export interface ConsoleOptions {
   ops: Ops;
   /** Who acts (recorded with every dead-letter action and escalation resolution). */
   user: string;
+  /** The main job's HTML report, served at /report when it exists. */
+  reportFile?: string;
   /** Minutes of history the charts show. Default 60. */
   minutes?: number;
 }
@@ -249,6 +251,14 @@ export function createConsole(options: ConsoleOptions): FastifyInstance {
       );
     },
   );
+
+  // The main job's latest report (services/commerce writes it; its values are escaped there).
+  app.get('/report', async (_req, reply) => {
+    const file = options.reportFile;
+    if (!file || !existsSync(file))
+      throw new AccordError('NOT_FOUND', `no report yet (${file}): run scripts/demo.sh`);
+    return reply.type('text/html; charset=utf-8').send(readFileSync(file));
+  });
 
   app.get('/conflicts', async (_req, reply) => {
     const rows = await ops.recentConflicts(50);

@@ -5,6 +5,7 @@ import { ContractStore, evaluate } from '../contracts';
 import { AccordError } from '../errors';
 import { history } from '../events/history';
 import type { SomePublisher } from '../events/publisher';
+import { namespacedGroup } from '../events/topics';
 import type { FeatureReader } from '../features';
 import type { FeatureResult } from '../features/store';
 import type { FeatureView } from '../features/views';
@@ -114,7 +115,7 @@ export function createAgent(
   const journal = new SideEffectJournal(pool, definition.name);
   const contracts = new ContractStore(pool);
   const recomputes = new Map<number, Promise<boolean>>();
-  const group = options.group ?? `agent-${definition.name}`;
+  const group = options.group ?? namespacedGroup(`agent-${definition.name}`);
   const pipeline = accord.pipeline({
     name: group,
     group,

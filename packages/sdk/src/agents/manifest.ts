@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { topicNamespace } from '../events/topics';
 
 /**
  * An agent's deployment manifest (YAML): what runs, how many, what it consumes from where, what it may
@@ -88,18 +89,40 @@ export function parseManifest(text: string, file: string): AgentManifest {
     const message = unknown === undefined ? issue.message : 'unknown field';
     throw new ConfigError(`${file}:${line}: ${field}: ${message}${got}${more}`);
   }
-  const manifest = result.data;
+  const manifest = inNamespace(result.data);
   for (const feature of Object.keys(manifest.freshness))
     if (!manifest.reads.features.includes(feature))
       throw new ConfigError(
         `${file}: freshness.${feature}: the agent does not read that feature (reads.features)`,
       );
+  const entryPath = resolve(dirname(file), manifest.entry);
+  const viewsPath = manifest.views ? resolve(dirname(file), manifest.views) : undefined;
+  // The digest is over what runs (modules as absolute paths): the supervisor's copy of a manifest with
+  // relative paths has the same digest as the manifest deployed.
+  const resolved = { ...manifest, entry: entryPath, ...(viewsPath ? { views: viewsPath } : {}) };
   return {
     ...manifest,
     file,
-    entryPath: resolve(dirname(file), manifest.entry),
-    ...(manifest.views ? { viewsPath: resolve(dirname(file), manifest.views) } : {}),
-    digest: createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 12),
+    entryPath,
+    ...(viewsPath ? { viewsPath } : {}),
+    digest: createHash('sha256').update(JSON.stringify(resolved)).digest('hex').slice(0, 12),
+  };
+}
+
+/**
+ * Under ACCORD_TOPIC_NAMESPACE, the topics a manifest names are that namespace's (idempotent: a copy
+ * already namespaced stays as it is).
+ */
+function inNamespace<M extends { consumes: { topic: string }[]; proposalTopics: Record<string, string> }>(
+  m: M,
+): M {
+  const ns = topicNamespace();
+  if (!ns) return m;
+  const name = (t: string) => (t.startsWith(`${ns}.`) ? t : `${ns}.${t}`);
+  return {
+    ...m,
+    consumes: m.consumes.map((c) => ({ ...c, topic: name(c.topic) })),
+    proposalTopics: Object.fromEntries(Object.entries(m.proposalTopics).map(([e, t]) => [e, name(t)])),
   };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { resolveConfig } from '../config';
 import { AccordError } from '../errors';
+import { namespacedGroup } from '../events/topics';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
 import type { LifecycleEvent } from '../telemetry/seam';
@@ -38,7 +39,7 @@ interface Pending {
 export function defineOwner(options: OwnerOptions): Pipeline {
   parseOptions(`invalid options of the ${String(options?.entityType)} owner`, Options, options);
   const config = options.config ?? resolveConfig();
-  const group = options.group ?? `owner-${options.entityType}`;
+  const group = options.group ?? namespacedGroup(`owner-${options.entityType}`);
   if (!options.topic && !options.catalog)
     throw new AccordError(
       'CONFIG_INVALID',

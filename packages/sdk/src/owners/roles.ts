@@ -1,4 +1,5 @@
 import { AccordError } from '../errors';
+import { namespacedGroup } from '../events/topics';
 import { SQLSTATE, sqlState } from '../infra/pg-errors';
 import type { SqlPool } from '../infra/sql';
 
@@ -10,7 +11,7 @@ import type { SqlPool } from '../infra/sql';
 export async function addAgentRole(
   pool: SqlPool,
   agent: string,
-  groups: string[] = [`agent-${agent}`],
+  groups: string[] = [namespacedGroup(`agent-${agent}`)],
 ): Promise<{ role: string; created: boolean }> {
   if (!/^[a-z][a-z0-9_]{0,40}$/.test(agent)) {
     throw new AccordError(

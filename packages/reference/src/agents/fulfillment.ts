@@ -1,0 +1,1 @@
+export { fulfillment as default } from './commerce';

@@ -1,0 +1,1 @@
+export { inventory as default } from './commerce';

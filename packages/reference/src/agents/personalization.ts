@@ -1,0 +1,1 @@
+export { personalization as default } from './commerce';

@@ -1,0 +1,1 @@
+export { pricing as default } from './commerce';

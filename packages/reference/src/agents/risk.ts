@@ -1,0 +1,1 @@
+export { risk as default } from './commerce';

@@ -1,0 +1,1 @@
+export { support as default } from './commerce';
