@@ -16,7 +16,7 @@ customers; agents fulfillment, pricing, risk, support, billing, inventory, perso
 that provokes contradictions, an independent auditor, a report, and the console.
 
   --duration <s>   how long the traffic runs (default 60)
-  --rate <n>       story steps per second (default 8)
+  --rate <n>       story steps per second (default 5)
   --seed <n>       the story's seed (default 42)
   --keep           leave the stack, the services and the agents running when it ends
   --no-console     do not start the console at the end (CI=true implies it)
@@ -26,7 +26,7 @@ Ctrl-C stops everything it started, cleanly. Logs: .accord/demo/; the HTML repor
 EOF
 }
 
-duration=60 rate=8 seed=42 keep=no console=yes
+duration=60 rate=5 seed=42 keep=no console=yes
 [ "${CI:-}" = true ] && console=no
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -34,7 +34,7 @@ Exit status: 0 when the auditor finds no contradiction and every event was archi
 
 Options:
   --duration <s>        how long the traffic runs (default 60)
-  --rate <n>            story steps per second (default 8)
+  --rate <n>            story steps per second (default 5)
   --seed <n>            the story's seed (default 42)
   --run <id>            prefix of this run's entity ids (default r<seed>-<time>)
   --customers <n>       customers in the story (default 40; fewer: loyalty and stock-outs come sooner)
@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const seconds = positive('duration', values.duration, 60);
-  const rate = positive('rate', values.rate, 8);
+  const rate = positive('rate', values.rate, 5);
   const seed = Math.floor(positive('seed', values.seed, 42));
   const settleMs = positive('settle-timeout', values['settle-timeout'], 180) * 1000;
   const run = values.run ?? `r${seed}-${Date.now().toString(36)}`;

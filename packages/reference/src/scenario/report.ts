@@ -134,7 +134,7 @@ function table(headers: string[], rows: string[][]): string[] {
 
 const AGENT_HEADERS = [
   'agent',
-  'events',
+  'acted on',
   'accepted',
   'rejected',
   'escalated',
@@ -176,7 +176,8 @@ export function formatReport(r: Report): string {
       .map((x) => `  ${x.group}: ${x.count}`)
       .join('')}   Lag: ${r.lag}`,
     '',
-    'Per agent (decision latency: triggering event → end of handling; staleness: stalest feature read):',
+    'Per agent (events it acted on: read features, proposed or emitted; decision latency: triggering event',
+    'appended → end of handling, queueing included; staleness: the stalest feature it read):',
     ...table(AGENT_HEADERS, r.agents.map(agentRow)).map((l) => `  ${l}`),
     '',
     'Contradictions the traffic provoked, and how the owners handled them (refused, escalated or compensated):',

@@ -61,6 +61,26 @@ export class AgentRun {
   async record(pool: SqlPool, accord: SomeAccord, replay: boolean): Promise<void> {
     const e = this.event;
     const latencyMs = Math.max(0, Date.now() - Number(e.timestamp));
+    // An event the agent looked at and let pass (read nothing, did nothing) leaves no lineage row: most of
+    // a busy topic is that, and the row would cost a write per event. It is still measured below.
+    const noop =
+      this.outcome === 'idle' && !this.reads.length && !this.contracts.length && !this.emitted.length;
+    if (!noop) await this.write(pool, accord, latencyMs);
+    // A replayed event's latency is its age, not a decision latency: only live handling is measured.
+    if (!replay && accord.telemetry.listening)
+      accord.telemetry.emit({
+        type: 'agent.handled',
+        agent: this.agent,
+        eventId: e.eventId,
+        outcome: this.outcome,
+        latencyMs,
+        stalenessMs: this.stalenessMs,
+        proposals: this.proposals.length,
+      });
+  }
+
+  private async write(pool: SqlPool, accord: SomeAccord, latencyMs: number): Promise<void> {
+    const e = this.event;
     try {
       await pool.query(
         `insert into agent_runs (agent, event_id, event_type, entity_type, entity_id, topic, partition, kafka_offset,
@@ -96,16 +116,5 @@ export class AgentRun {
         'recording the agent run for lineage failed',
       );
     }
-    // A replayed event's latency is its age, not a decision latency: only live handling is measured.
-    if (!replay && accord.telemetry.listening)
-      accord.telemetry.emit({
-        type: 'agent.handled',
-        agent: this.agent,
-        eventId: e.eventId,
-        outcome: this.outcome,
-        latencyMs,
-        stalenessMs: this.stalenessMs,
-        proposals: this.proposals.length,
-      });
   }
 }
