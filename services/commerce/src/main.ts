@@ -17,6 +17,7 @@ import {
   refuseSuperuser,
   resolveConfig,
   serviceDatabaseUrl,
+  startOpenTelemetry,
   UsageError,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
@@ -97,6 +98,11 @@ async function main(argv: string[]): Promise<number> {
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(run))
     throw new UsageError(`--run must be lower-case letters, digits and -, got "${run}"`);
   const html = values.html ?? join(process.env.ACCORD_STATE_DIR || '.accord', 'reports', 'commerce.html');
+  // The world's facts start the traces the fleet continues (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+  const otel =
+    process.env.OTEL_SDK_DISABLED === 'true'
+      ? undefined
+      : startOpenTelemetry({ serviceName: 'commerce-world' });
   const databaseUrl = serviceDatabaseUrl('accord_auditor', 'AUDITOR_DATABASE_URL');
   const accord = createAccord({ catalog: referenceCatalog, databaseUrl, poolSize: 2 });
   const ops = await Ops.connect(resolveConfig({ databaseUrl }));
@@ -142,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await ops.close();
     await accord.close();
+    await otel?.shutdown();
   }
 }
 
