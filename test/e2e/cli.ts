@@ -1,6 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { eventually } from '@accord/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -50,4 +52,41 @@ export function logLines(chunks: string[]): LogLine[] {
         return []; // a line still being written
       }
     });
+}
+
+export interface RunningService {
+  /** Its output so far, in chunks (see logLines). */
+  output: string[];
+  /** SIGTERM, then waits for it to exit (idempotent). */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts a service (`node <ROOT>/<main> <args>`) with extra environment variables and resolves once it
+ * logged "running"; its stop is also pushed onto `stops` for the test's afterAll.
+ */
+export async function startService(
+  main: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  stops: (() => Promise<void>)[],
+): Promise<RunningService> {
+  const child = spawn(process.execPath, [join(ROOT, main), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  };
+  stops.push(stop);
+  await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
+    timeoutMs: 60000,
+    what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
+  });
+  return { output, stop };
 }

@@ -6,14 +6,13 @@
  * provoked one is in the audit as a refused, escalated or compensated proposal; every event archived; every
  * pipeline caught up; the report's figures match a recount from the database.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPgPool, grantCheckpointGroups, resolveConfig } from '@accord/sdk';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, logLines, ROOT } from './cli';
+import { TestContext, uniqueName } from '@accord/testing';
+import { accord, ROOT, startService } from './cli';
 
 jest.setTimeout(360000);
 
@@ -34,24 +33,7 @@ const env = () => ({
   ACCORD_LOG_LEVEL: 'info',
 });
 
-async function service(main: string, args: string[]): Promise<void> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, main), ...args], {
-    env: { ...process.env, ...env() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  stops.push(async () => {
-    if (child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  });
-  await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
-    timeoutMs: 60000,
-    what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
-  });
-}
+const service = (main: string, args: string[]) => startService(main, args, env(), stops);
 
 beforeAll(async () => {
   await db.migrate(join(ROOT, 'infra/postgres/migrations'));

@@ -7,7 +7,7 @@
  * chromium driven by playwright-core: charts drawn from real data, the lineage view, a dead letter
  * replayed and an escalation accepted by clicking, escaped user data, a clear 404; screenshots saved.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -26,7 +26,7 @@ import {
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { type Browser, chromium } from 'playwright-core';
-import { accord, freePort, logLines, ROOT } from './cli';
+import { accord, freePort, logLines, ROOT, startService } from './cli';
 
 jest.setTimeout(240000);
 
@@ -80,31 +80,9 @@ const env = () => ({
 });
 const cli = (args: string[]) => accord(args, env());
 
-/** Starts a service (node <main> <args>) with the test's environment; resolves with its log once it runs. */
-async function service(
-  main: string,
-  args: string[],
-  extraEnv: Record<string, string> = {},
-): Promise<{ output: string[]; stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, main), ...args], {
-    env: { ...process.env, ...env(), ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  };
-  stops.push(stop);
-  await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
-    timeoutMs: 60000,
-    what: () => `${main} running (${output.join('')})`,
-  });
-  return { output, stop };
-}
+/** A service with the test's environment (and the collector as its OTLP endpoint). */
+const service = (main: string, args: string[], extraEnv: Record<string, string> = {}) =>
+  startService(main, args, { ...env(), ...extraEnv }, stops);
 
 beforeAll(async () => {
   collector = createServer((req, res) => {
