@@ -212,6 +212,7 @@ export {
   currentOpenTelemetry,
   type OpenTelemetry,
   type OpenTelemetryOptions,
+  openTelemetryFor,
   startOpenTelemetry,
 } from './telemetry/otel';
 export {

@@ -14,10 +14,10 @@ import {
   createAccord,
   describeError,
   isAccordError,
+  openTelemetryFor,
   refuseSuperuser,
   resolveConfig,
   serviceDatabaseUrl,
-  startOpenTelemetry,
   UsageError,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
@@ -99,10 +99,7 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`--run must be lower-case letters, digits and -, got "${run}"`);
   const html = values.html ?? join(process.env.ACCORD_STATE_DIR || '.accord', 'reports', 'commerce.html');
   // The world's facts start the traces the fleet continues (exported when OTEL_EXPORTER_OTLP_ENDPOINT is set).
-  const otel =
-    process.env.OTEL_SDK_DISABLED === 'true'
-      ? undefined
-      : startOpenTelemetry({ serviceName: 'commerce-world' });
+  const otel = openTelemetryFor('commerce-world');
   const databaseUrl = serviceDatabaseUrl('accord_auditor', 'AUDITOR_DATABASE_URL');
   const accord = createAccord({ catalog: referenceCatalog, databaseUrl, poolSize: 2 });
   const ops = await Ops.connect(resolveConfig({ databaseUrl }));

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { currentOpenTelemetry, EventPublisher, startOpenTelemetry, UsageError } from '@accord/sdk';
+import { EventPublisher, openTelemetryFor, UsageError } from '@accord/sdk';
 import { projectCatalog } from '../catalog';
 import type { Command } from '../command';
 import { loadStack } from '../stack';
@@ -81,10 +81,7 @@ Options:
     const { config } = loadStack();
     // What an operator publishes starts a trace its consumers continue (exported when
     // OTEL_EXPORTER_OTLP_ENDPOINT names a collector; OTEL_SDK_DISABLED=true turns it off).
-    const otel =
-      process.env.OTEL_SDK_DISABLED === 'true'
-        ? undefined
-        : (currentOpenTelemetry() ?? startOpenTelemetry({ serviceName: 'accord-cli' }));
+    const otel = openTelemetryFor('accord-cli');
     const publisher = new EventPublisher({
       config,
       catalog: projectCatalog(),

@@ -14,7 +14,7 @@ import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import { checkPipelineOptions } from './options';
 import { prepareGroup } from './positions';
-import { toEvent } from './records';
+import { headersOf } from './records';
 import { pauseTopics, resumeTopics, seekToCheckpoints } from './seek';
 import { TopicSubscription } from './subscription';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
@@ -307,7 +307,7 @@ export class Pipeline {
             group: this.group,
             topic,
             partition,
-            headers: () => messages.map((m) => toEvent(topic, partition, m).headers),
+            headers: () => messages.map((m) => headersOf(m.headers)),
           },
           deliver,
         );

@@ -1,7 +1,7 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { DLQ_REPLAY_HEADER, type PipelineEvent } from './types';
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
+export function headersOf(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (v === undefined) continue;

@@ -6,7 +6,7 @@ import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
 import { createLogger, type Logger } from '../telemetry/log';
-import { currentOpenTelemetry, startOpenTelemetry } from '../telemetry/otel';
+import { openTelemetryFor } from '../telemetry/otel';
 
 /**
  * What every Accord service does the same way: log in to Postgres as its own least-privilege role,
@@ -137,10 +137,7 @@ export async function runService<V extends Record<string, unknown>>(
   // From here on, everything the service says is a JSON line on stdout.
   const log = createLogger({ level: config.log.level, fd: 1, bindings: { service: def.name } });
   // Before the context: its metrics read the global meter once. OTEL_SDK_DISABLED=true turns it off.
-  const otel =
-    process.env.OTEL_SDK_DISABLED === 'true'
-      ? undefined
-      : (currentOpenTelemetry() ?? startOpenTelemetry({ serviceName: def.name }));
+  const otel = openTelemetryFor(def.name);
   const stopTelemetry = async () => {
     const dropped = otel?.dropped() ?? 0;
     if (dropped > 0)

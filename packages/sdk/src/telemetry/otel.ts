@@ -101,6 +101,15 @@ function otlpBase(options: OpenTelemetryOptions): { traces?: string; metrics?: s
   return { ...(traces ? { traces } : {}), ...(metricsUrl ? { metrics: metricsUrl } : {}) };
 }
 
+/**
+ * What a service, a command or a job calls at its start: the process's OpenTelemetry (started now, from
+ * the OTEL_* environment, unless it already was), or undefined when OTEL_SDK_DISABLED=true.
+ */
+export function openTelemetryFor(serviceName: string): OpenTelemetry | undefined {
+  if (process.env.OTEL_SDK_DISABLED === 'true') return undefined;
+  return started ?? startOpenTelemetry({ serviceName });
+}
+
 export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry {
   if (started)
     throw new AccordError(
