@@ -5,6 +5,33 @@
 
 export { COMMERCE_AGENTS } from './agents/commerce';
 export { referenceCatalog } from './catalog';
+export { anomalyId, type Baseline, type DetectOptions, detect, errorsOf, type Verdict } from './logs/detect';
+export { LOG_LEVELS, LogLineError, type ParsedLine, parseLogLine } from './logs/parse';
+export {
+  BUNDLED_SAMPLE_DIR,
+  BUNDLED_SAMPLE_MINUTES,
+  BUNDLED_SAMPLE_SEED,
+  generateLogSample,
+  type Incident,
+  type LogSample,
+  type LogSampleOptions,
+  SAMPLE_SERVICES,
+  SAMPLE_START,
+} from './logs/sample';
+export {
+  count,
+  type FoldedRecord,
+  fold,
+  newFold,
+  type ServiceFold,
+  SUMMARY_LOGICS,
+  type Summary,
+  type SummaryLogic,
+  summarize,
+  summaryId,
+  template,
+  type WindowFold,
+} from './logs/summarize';
 export {
   DISCOUNT_ESCALATION_PERCENT,
   DISCOUNT_LIMIT_PERCENT,

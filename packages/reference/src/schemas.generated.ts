@@ -109,9 +109,11 @@ export interface LogAnomaly {
   score: number;
   /** timestamp-millis */
   windowEnd: number;
+  /** The logic of the summary it was detected on. */
+  logic?: string;
 }
 
-/** Counts per level for one service over a window. */
+/** Counts per level for one service over a window, by one summarizing logic. */
 export interface LogSummary {
   envelope: EventEnvelope;
   service: string;
@@ -121,6 +123,12 @@ export interface LogSummary {
   windowEnd: number;
   countsByLevel: Record<string, number>;
   topMessages?: string[];
+  /** The summarizing logic (and version) that wrote it: a replay with changed logic writes new summaries beside the old ones. */
+  logic?: string;
+  /** A one-line summary of the window (the deterministic summarizer's, or a model's). */
+  summary?: string;
+  /** The highest raw offset counted in this window for this service. */
+  lastSourceOffset?: number;
 }
 
 /** A log line parsed into fields. */
@@ -132,6 +140,8 @@ export interface ParsedLogRecord {
   /** timestamp-millis */
   loggedAt: number;
   attributes?: Record<string, string>;
+  /** The raw line's offset in its partition (the raw topic is keyed by service, so one service's lines are in one partition, in order): downstream stages tell a re-published record (after a parser crash) from a new one by it. -1 when unknown. */
+  sourceOffset?: number;
 }
 
 /** accord.logs.LogLevel */
@@ -1225,6 +1235,12 @@ export const SCHEMAS = {
           "type": "long",
           "logicalType": "timestamp-millis"
         }
+      },
+      {
+        "name": "logic",
+        "type": "string",
+        "default": "levels",
+        "doc": "The logic of the summary it was detected on."
       }
     ]
   },
@@ -1232,7 +1248,7 @@ export const SCHEMAS = {
     "type": "record",
     "name": "LogSummary",
     "namespace": "accord.logs",
-    "doc": "Counts per level for one service over a window.",
+    "doc": "Counts per level for one service over a window, by one summarizing logic.",
     "accord.entity": "log_summary",
     "fields": [
       {
@@ -1337,6 +1353,24 @@ export const SCHEMAS = {
           "items": "string"
         },
         "default": []
+      },
+      {
+        "name": "logic",
+        "type": "string",
+        "default": "levels",
+        "doc": "The summarizing logic (and version) that wrote it: a replay with changed logic writes new summaries beside the old ones."
+      },
+      {
+        "name": "summary",
+        "type": "string",
+        "default": "",
+        "doc": "A one-line summary of the window (the deterministic summarizer's, or a model's)."
+      },
+      {
+        "name": "lastSourceOffset",
+        "type": "long",
+        "default": -1,
+        "doc": "The highest raw offset counted in this window for this service."
       }
     ]
   },
@@ -1453,6 +1487,12 @@ export const SCHEMAS = {
           "values": "string"
         },
         "default": {}
+      },
+      {
+        "name": "sourceOffset",
+        "type": "long",
+        "default": -1,
+        "doc": "The raw line's offset in its partition (the raw topic is keyed by service, so one service's lines are in one partition, in order): downstream stages tell a re-published record (after a parser crash) from a new one by it. -1 when unknown."
       }
     ]
   },

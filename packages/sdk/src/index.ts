@@ -123,6 +123,8 @@ export {
   stateKey,
   viewId,
 } from './features/views';
+// Ids derived from their parts: work done again gets the same ids (idempotent writes and events).
+export { deterministicId } from './ids';
 // Infrastructure: client factories, health, migrations, services, retries.
 export {
   consumerTimings,
@@ -172,7 +174,7 @@ export {
   type PipelineMode,
   type PipelineOptions,
 } from './pipelines/types';
-export { type ClosedWindow, defineWindow, type WindowOptions } from './pipelines/windows';
+export { type ClosedWindow, defineWindow, type WindowContext, type WindowOptions } from './pipelines/windows';
 // Schemas: serde, the registry client, compatibility, the catalog and codegen.
 export { type AvroJson, type ParsedSchema, parseAvroSchema, stableStringify } from './schemas/canonical';
 export {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { SomeAccord } from '../accord';
 import { type ContractStore, evaluate } from '../contracts';
 import { AccordError } from '../errors';
@@ -6,6 +5,7 @@ import { history } from '../events/history';
 import type { SomePublisher } from '../events/publisher';
 import type { FeatureReader } from '../features';
 import type { FeatureResult } from '../features/store';
+import { deterministicId } from '../ids';
 import type { SqlPool } from '../infra/sql';
 import { propose } from '../owners/propose';
 import { table } from '../owners/types';
@@ -32,8 +32,7 @@ export class RefusedError extends AccordError {
 
 /** A proposal id derived from the triggering event: a redelivery re-sends the same proposal. */
 function proposalIdFor(agent: string, eventId: string, n: number): string {
-  const h = createHash('sha256').update(`${agent}\u0000${eventId}\u0000${n}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return deterministicId(agent, eventId, n);
 }
 
 export interface Parts {

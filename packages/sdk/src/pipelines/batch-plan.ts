@@ -19,10 +19,10 @@ export function planBatch(state: PartitionState, batch: KafkaMessage[]): BatchPl
   const first = batch[0];
   if (!first) return { kind: 'nothing' };
   const last = batch[batch.length - 1];
-  if (BigInt(first.offset) > state.next || (last && BigInt(last.offset) < state.next))
-    return { kind: 'realign' };
+  const position = fetchPosition(state);
+  if (BigInt(first.offset) > position || (last && BigInt(last.offset) < position)) return { kind: 'realign' };
   let messages =
-    BigInt(first.offset) === state.next ? batch : batch.filter((m) => BigInt(m.offset) >= state.next);
+    BigInt(first.offset) === position ? batch : batch.filter((m) => BigInt(m.offset) >= position);
   if (
     state.replayUntil !== undefined &&
     state.replayResume !== undefined &&
@@ -34,4 +34,12 @@ export function planBatch(state: PartitionState, batch: KafkaMessage[]): BatchPl
       return { kind: 'end-replay', resume: state.replayResume };
   }
   return messages.length ? { kind: 'deliver', messages } : { kind: 'nothing' };
+}
+
+/**
+ * Where the partition's next event is: the checkpoint, or for a windowed pipeline the event after the
+ * last one folded into the open window (the checkpoint stays at the window's first event until it closes).
+ */
+export function fetchPosition(state: PartitionState): bigint {
+  return state.folded ?? state.next;
 }

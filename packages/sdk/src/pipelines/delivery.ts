@@ -1,4 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
+import { SideEffectJournal } from '../agents/side-effects';
 import { AccordError } from '../errors';
 import type { SqlClient, SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
@@ -57,6 +58,8 @@ export interface DeliveryDeps {
 
 export class Delivery {
   private readonly reports: DeliveryReports;
+  /** Windowed pipelines' side effects (window.close ctx.sideEffect), made on first use. */
+  private journal: SideEffectJournal | undefined;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -271,6 +274,10 @@ export class Delivery {
     const windows = this.deps.windows!;
     for (const m of messages) {
       if (!isRunning() || isStale()) return;
+      const offset = BigInt(m.offset);
+      // Fetched again (a consumer restart goes back to the checkpoint, the open window's first event):
+      // the open window already holds it; folding it again would count it twice.
+      if (state.folded !== undefined && offset < state.folded) continue;
       const closed = windows.closedBy(topic, partition, Number(m.timestamp));
       if (closed) {
         await this.closeWindow(state, closed, BigInt(m.offset));
@@ -279,6 +286,7 @@ export class Delivery {
       }
       const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
       await this.process(toEvent(topic, partition, m), ctx);
+      state.folded = offset + 1n;
     }
   }
 
@@ -291,7 +299,14 @@ export class Delivery {
     const { topic, partition } = closed;
     const position = { group: this.deps.group, topic, partition, epoch: state.epoch };
     const value = windowValue(closed.start, closed.end);
-    const ctx = { pipeline: this.deps.name, group: this.deps.group };
+    this.journal ??= new SideEffectJournal(this.deps.pool, this.deps.name);
+    const journal = this.journal;
+    const windowId = `${topic}:${partition}:${value}`;
+    const ctx = {
+      pipeline: this.deps.name,
+      group: this.deps.group,
+      sideEffect: <T>(name: string, call: () => Promise<T> | T) => journal.run(windowId, name, call, false),
+    };
     const fenced = () =>
       new FencedError(
         `${this.deps.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,

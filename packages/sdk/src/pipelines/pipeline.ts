@@ -5,7 +5,7 @@ import type { SqlPool } from '../infra/sql';
 import { AvroSerde } from '../schemas/serde';
 import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
-import { planBatch } from './batch-plan';
+import { fetchPosition, planBatch } from './batch-plan';
 import { CheckpointStore } from './checkpoints';
 import { subscribeControl } from './control';
 import { DeadLetterSender } from './dead-letters';
@@ -242,6 +242,7 @@ export class Pipeline {
     heartbeat,
     isRunning,
     isStale,
+    resolveOffset,
     commitOffsetsIfNecessary,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
@@ -263,7 +264,7 @@ export class Pipeline {
         if (!state) return;
         this.partitions.set(key, state);
       }
-      this.consumer!.seek({ topic, partition, offset: state.next.toString() });
+      this.consumer!.seek({ topic, partition, offset: fetchPosition(state).toString() });
       return;
     }
     if (plan.kind === 'end-replay') {
@@ -276,6 +277,9 @@ export class Pipeline {
         return;
       }
       state.next = plan.resume;
+      // A windowed pipeline's open window of replayed events is not closed: it resumes at a window start.
+      delete state.folded;
+      this.windows?.drop(topic, partition);
       delete state.replayResume;
       delete state.replayUntil;
       delete state.replayId;
@@ -337,6 +341,11 @@ export class Pipeline {
       }
       throw error;
     }
+    // Kafka fetches next from the last resolved offset: past what was handled (a windowed pipeline's
+    // open window included), not back at the checkpoint, which would fetch the batch again only to realign.
+    const position = fetchPosition(state);
+    const first = messages[0];
+    if (first && !isStale() && position > BigInt(first.offset)) resolveOffset((position - 1n).toString());
     await heartbeat();
     await commitOffsetsIfNecessary();
   }

@@ -117,6 +117,11 @@ export interface PartitionState {
   /** A bounded replay stops re-processing here and jumps to replayResume. */
   replayUntil?: bigint;
   replayId?: number;
+  /**
+   * Windowed pipelines: the offset after the last event folded into the open window. The window holds
+   * [next, folded): Kafka fetching again from the checkpoint (a consumer restart) folds nothing twice.
+   */
+  folded?: bigint;
 }
 
 /** Header on a dead letter sent back by `accord dlq replay`: only that group processes it again. */

@@ -25,10 +25,21 @@ export interface WindowOptions<S> {
    * so each window's output lands exactly once; at-least-once pipelines may see a window closed again
    * after a crash between close and checkpoint.
    */
-  close: (
-    window: ClosedWindow<S>,
-    ctx: { pipeline: string; group: string; tx?: SqlClient },
-  ) => Promise<void> | void;
+  close: (window: ClosedWindow<S>, ctx: WindowContext) => Promise<void> | void;
+}
+
+export interface WindowContext {
+  pipeline: string;
+  group: string;
+  /** Transactional pipelines: what is written with it commits with the checkpoint. */
+  tx?: SqlClient;
+  /**
+   * An external call (a model that summarizes the window…) journaled per (pipeline, window, name) in
+   * agent_side_effects: made once; a close run again (a crash before the checkpoint committed, a
+   * rebalance) gets the recorded result instead of calling again. Put the logic's version in the name,
+   * so that changed logic calls again.
+   */
+  sideEffect<T>(name: string, call: () => Promise<T> | T): Promise<T>;
 }
 
 export interface ClosedWindow<S> {
