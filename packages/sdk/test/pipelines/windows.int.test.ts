@@ -139,6 +139,62 @@ test('a windowed pipeline checkpoints at window closes and resumes after its las
   expect(after).toMatchObject({ checkpointType: 'window', kafkaOffset: '30' });
 });
 
+test('a window that arrives over many fetches counts each event once, and its close asks a side effect once', async () => {
+  // Regression: Kafka fetched from the checkpoint (the window's first event) after every batch, so a window
+  // spread over several fetches was folded again each time (counted twice) or never got past its batch.
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const group = ctx.group();
+  const calls: number[] = [];
+  const p = createPipeline({
+    name: `log-${group}`,
+    group,
+    topics: [topic],
+    mode: 'transactional',
+    config,
+    pool,
+    window: defineWindow({
+      sizeMs: 10_000,
+      init: () => ({ total: 0 }),
+      add: (state, event) => ({ total: state.total + (event.value?.percent as number) }),
+      close: async (w, { tx, sideEffect }) => {
+        const asked = await sideEffect('describe', () => {
+          calls.push(w.start);
+          return `window of ${w.events}`;
+        });
+        await tx?.query('insert into t_windows (start_ms, events, total, late) values ($1, $2, $3, $4)', [
+          w.start + 1_000_000, // apart from the other test's rows
+          w.events,
+          w.state.total,
+          asked === `window of ${w.events}` ? 0 : -1,
+        ]);
+      },
+    }),
+  });
+  pipelines.push(p);
+  await p.start();
+  for (let second = 0; second < 10; second++) {
+    await publish(topic, [second]);
+    await eventually(async () => p.stats.processed === second + 1, { what: `event ${second} folded` });
+  }
+  await publish(topic, [10]); // closes [0,10)
+  await eventually(
+    async () => (await pool.query('select 1 from t_windows where start_ms = $1', [t0 + 1_000_000])).rowCount === 1,
+    { what: 'the window closed' },
+  );
+  const { rows } = await pool.query<{ events: number; total: number; late: number }>(
+    'select events, total, late from t_windows where start_ms = $1',
+    [t0 + 1_000_000],
+  );
+  // Each publish above is one event of percent 0 (publish numbers events from 0 per call): ten events.
+  expect(rows[0]).toEqual({ events: 10, total: 0, late: 0 });
+  expect(calls).toEqual([t0]);
+  const journal = await pool.query<{ calls: number; result: unknown }>(
+    'select calls, result from agent_side_effects where agent = $1',
+    [`log-${group}`],
+  );
+  expect(journal.rows).toEqual([{ calls: 1, result: { value: 'window of 10' } }]);
+});
+
 test('window options are checked at construction', () => {
   expect(() =>
     createPipeline({ name: 'w', topics: ['t'], config, window: defineWindow({ sizeMs: 0 } as never) }),
