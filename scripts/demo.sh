@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Accord's main job, end to end on the real stack: install what is missing, bring the stack up, run the
-# archive, the feature service and the four owners as services, deploy the commerce agent fleet from its
-# manifests, run the commerce scenario (traffic that provokes the article's contradictions), let the
-# independent auditor recount, print the report, and leave the console running until Ctrl-C.
+# archive, the feature service, the four owners and the log pipeline's three stages as services, deploy the
+# commerce agent fleet from its manifests, run the commerce scenario (traffic that provokes the article's
+# contradictions), let the independent auditor recount, ship the bundled log sample through the log
+# pipeline, print the report, and leave the console running until Ctrl-C.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ACCORD_ROOT"
@@ -13,7 +14,8 @@ Usage: scripts/demo.sh [--duration <s>] [--rate <n>] [--seed <n>] [--keep] [--no
 
 Accord's main job: the stack, the reference commerce fleet (owners of orders, payments, stock items and
 customers; agents fulfillment, pricing, risk, support, billing, inventory, personalization), a scenario
-that provokes contradictions, an independent auditor, a report, and the console.
+that provokes contradictions, an independent auditor, the log pipeline (parse → summarize → detect) over
+the bundled sample, a report, and the console.
 
   --duration <s>   how long the traffic runs (default 60)
   --rate <n>       story steps per second (default 5)
@@ -71,7 +73,7 @@ trap 'exit 130' INT TERM
 for group in $(accord lag --json 2>/dev/null | node -e '
   const text = require("fs").readFileSync(0, "utf8");
   if (!text.trim()) process.exit(0);
-  const mine = (g) => g === "accord-archive" || g.startsWith("features.") || g.startsWith("owner-") || g.startsWith("agent-");
+  const mine = (g) => g === "accord-archive" || g.startsWith("features.") || g.startsWith("owner-") || g.startsWith("agent-") || g.startsWith("log-");
   const stale = JSON.parse(text).filter((r) => mine(r.group) && (r.haltedReason || r.verdict === "identity-changed" || r.verdict === "out-of-range"));
   process.stdout.write([...new Set(stale.map((r) => r.group))].join(" "));
 ' || true); do
@@ -87,11 +89,12 @@ start() { # name, then the command: runs it in the background with its log in .a
 start archive services/archive/dist/main.js
 start features services/features/dist/main.js
 for e in "${OWNERS[@]}"; do start "owner-$e" services/owners/dist/main.js --entity "$e"; done
-for name in archive features "${OWNERS[@]/#/owner-}"; do
+for stage in parse summarize detect; do start "logs-$stage" services/logs/dist/main.js "$stage"; done
+for name in archive features "${OWNERS[@]/#/owner-}" logs-parse logs-summarize logs-detect; do
   for _ in $(seq 1 120); do grep -q '"msg":"running"' ".accord/demo/$name.log" 2>/dev/null && break; sleep 0.5; done
   grep -q '"msg":"running"' ".accord/demo/$name.log" || { echo "[demo] $name did not start: see .accord/demo/$name.log" >&2; tail -5 ".accord/demo/$name.log" >&2; exit 1; }
 done
-echo "[demo] services running: archive, features, owners of ${OWNERS[*]}"
+echo "[demo] services running: archive, features, owners of ${OWNERS[*]}; the log pipeline (parse, summarize, detect)"
 
 manifests=()
 for a in "${AGENTS[@]}"; do manifests+=("packages/reference/manifests/commerce/$a.yaml"); done
@@ -100,6 +103,14 @@ accord deploy "${manifests[@]}"
 status=0
 node --disable-warning=TimeoutNegativeWarning services/commerce/dist/main.js \
   --duration "$duration" --rate "$rate" --seed "$seed" --html .accord/reports/commerce.html || status=$?
+
+echo
+echo "[demo] the log pipeline: shipping the bundled sample (once per stack), then its report"
+logs_status=0
+node --disable-warning=TimeoutNegativeWarning services/logs/dist/main.js ingest --once > /dev/null || logs_status=$?
+echo
+node --disable-warning=TimeoutNegativeWarning services/logs/dist/main.js report || logs_status=$?
+[ "$status" -eq 0 ] && status=$logs_status
 
 echo
 accord ps || true

@@ -59,6 +59,8 @@ export interface RunningService {
   output: string[];
   /** SIGTERM, then waits for it to exit (idempotent). */
   stop: () => Promise<void>;
+  /** SIGKILL: dies at once, mid-whatever; resolves when it is gone. */
+  kill: () => Promise<void>;
 }
 
 /**
@@ -84,9 +86,14 @@ export async function startService(
     await once(child, 'exit');
   };
   stops.push(stop);
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  };
   await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
     timeoutMs: 60000,
     what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
   });
-  return { output, stop };
+  return { output, stop, kill };
 }

@@ -70,3 +70,6 @@ grant select, insert, update on agent_side_effects to accord_logs;
 drop policy if exists agent_side_effects_logs on agent_side_effects;
 create policy agent_side_effects_logs on agent_side_effects for all to accord_logs
   using (agent like 'log-%') with check (agent like 'log-%');
+
+-- The auditor's reports count dead letters with what operators did about them.
+grant select on pipeline_dead_letter_actions to accord_auditor;

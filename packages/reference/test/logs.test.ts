@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type Baseline,
   BUNDLED_SAMPLE_DIR,
   BUNDLED_SAMPLE_MINUTES,
   BUNDLED_SAMPLE_SEED,
-  type Baseline,
   detect,
   fold,
   generateLogSample,
@@ -35,7 +35,9 @@ test('the bundled sample is what the seeded generator writes (regenerate: node s
 });
 
 test('a line parses into time, level, message and attributes; a bad one names its column', () => {
-  expect(parseLogLine('2026-11-24T08:00:01.250Z WARN POST /api/cart slow: 812ms req=ab12cd service=checkout')).toEqual({
+  expect(
+    parseLogLine('2026-11-24T08:00:01.250Z WARN POST /api/cart slow: 812ms req=ab12cd service=checkout'),
+  ).toEqual({
     loggedAt: Date.parse('2026-11-24T08:00:01.250Z'),
     level: 'WARN',
     message: 'POST /api/cart slow: 812ms',
@@ -49,7 +51,8 @@ test('a line parses into time, level, message and attributes; a bad one names it
   expect(() => parseLogLine('2026-11-24T08')).toThrow(/^column 1: .*got "2026-11-24T08"/);
 });
 
-const at = (minute: number, second = 0) => Date.parse('2026-11-24T08:00:00Z') + minute * 60_000 + second * 1000;
+const at = (minute: number, second = 0) =>
+  Date.parse('2026-11-24T08:00:00Z') + minute * 60_000 + second * 1000;
 
 test('the fold counts each line once: re-published lines are left out and counted, late ones wait for the close', () => {
   const state = newFold();
@@ -66,7 +69,12 @@ test('the fold counts each line once: re-published lines are left out and counte
   fold(state, record(12, 3, 'INFO', 2), 60_000, 'templates'); // of the closed minute 2: late
   const s = state.services.get('auth');
   expect(state.start).toBe(at(3));
-  expect({ lines: s?.lines, duplicates: s?.duplicates, late: s?.late.length, last: s?.lastSourceOffset }).toEqual({
+  expect({
+    lines: s?.lines,
+    duplicates: s?.duplicates,
+    late: s?.late.length,
+    last: s?.lastSourceOffset,
+  }).toEqual({
     lines: 2,
     duplicates: 1,
     late: 1,

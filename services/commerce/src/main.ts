@@ -18,6 +18,7 @@ import {
   refuseSuperuser,
   resolveConfig,
   serviceDatabaseUrl,
+  topicNamespace,
   UsageError,
 } from '@accord/sdk';
 import { Ops } from '@accord/sdk/ops';
@@ -49,8 +50,15 @@ Environment:
   AUDITOR_DATABASE_URL  Postgres as the read-only auditor (default: DATABASE_URL with the user accord_auditor)
   KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, ACCORD_TOPIC_NAMESPACE`;
 
-const GROUPS =
-  /^(agent-(fulfillment|pricing|risk|support|billing|inventory|personalization)|owner-|accord-archive|features\.)/;
+/** The fleet's groups: agents and owners (in this run's topic namespace, if any), the archive, the features. */
+function fleetGroups(): RegExp {
+  const ns = topicNamespace();
+  const prefix = ns ? `${ns.replace(/[.-]/g, '\\$&')}\\.` : '';
+  return new RegExp(
+    `^(${prefix}(agent-(fulfillment|pricing|risk|support|billing|inventory|personalization)|owner-)|accord-archive|features\\.)`,
+  );
+}
+const GROUPS = fleetGroups();
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -12,12 +12,18 @@ import {
 } from '@accord/reference';
 import {
   ChatClient,
+  createPgPool,
   describeError,
   type RunningService,
+  refuseSuperuser,
+  resolveConfig,
   runService,
   type ServiceContext,
+  serviceDatabaseUrl,
   UsageError,
 } from '@accord/sdk';
+import { Ops } from '@accord/sdk/ops';
+import { formatLogReport, measureLogs, settleLogs } from './report';
 import { startDetector, startParser, startSummarizer } from './stages';
 import { ingest, writeSample } from './tools';
 
@@ -42,6 +48,9 @@ Stages (services: run until SIGTERM or SIGINT, stop cleanly):
 Tools:
   sample      writes the seeded sample: <out>/<service>.log and <out>/incidents.json
   ingest      ships a directory of <service>.log files to logs.raw_log.events, merged in time order
+  report      waits until the stages settled, then recounts from Kafka and the tables (as the read-only
+              auditor): lines, dead letters, summaries per logic, anomalies against the sample's known
+              incidents, lag. Exit 1 when it did not settle, an incident was missed or a false alarm raised.
 
 Options:
   --group <id>            consumer group of a stage (default log-parser, log-summarizer, log-detector)
@@ -52,7 +61,11 @@ Options:
   --seed <n>              sample: the seed (default ${BUNDLED_SAMPLE_SEED})
   --minutes <n>           sample: how long the sample runs (default ${BUNDLED_SAMPLE_MINUTES})
   --out <dir>             sample: where to write (default the bundled sample)
-  --dir <dir>             ingest: what to ship (default the bundled sample)
+  --dir <dir>             ingest, report: the log directory (default the bundled sample)
+  --once                  ingest: ship only when the raw topic is empty (a re-run of the demo ships nothing
+                          twice; it says so)
+  --wait <s>              report: how long to wait for the stages to settle (default 120)
+  --json                  report: as JSON on stdout
   -h, --help              this help
 
 Environment:
@@ -70,6 +83,9 @@ type Values = {
   minutes?: string;
   out?: string;
   dir?: string;
+  once?: boolean;
+  wait?: string;
+  json?: boolean;
 };
 
 const OPTIONS = {
@@ -81,6 +97,9 @@ const OPTIONS = {
   minutes: { type: 'string' },
   out: { type: 'string' },
   dir: { type: 'string' },
+  once: { type: 'boolean' },
+  wait: { type: 'string' },
+  json: { type: 'boolean' },
 } as const;
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number): number {
@@ -133,6 +152,8 @@ async function main(argv: string[]): Promise<number> {
         },
         rest,
       );
+    case 'report':
+      return report(rest);
     case 'sample':
     case 'ingest': {
       let values: Values;
@@ -161,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         let shown = 0;
         const shipped = await ingest(dir, {
+          once: values.once === true,
           progress: (done, total) => {
             if (done === total || Date.now() - shown > 2000) {
               shown = Date.now();
@@ -168,7 +190,13 @@ async function main(argv: string[]): Promise<number> {
             }
           },
         });
-        process.stdout.write(`${JSON.stringify({ shipped: shipped.lines, services: shipped.services })}\n`);
+        if (shipped.skipped !== undefined)
+          process.stderr.write(
+            `[logs] not shipped: ${shipped.skipped} record(s) already in the raw topic (--once); the stages' results stand\n`,
+          );
+        process.stdout.write(
+          `${JSON.stringify({ shipped: shipped.lines, services: shipped.services, alreadyThere: shipped.skipped ?? 0 })}\n`,
+        );
         return 0;
       } catch (error) {
         process.stderr.write(`logs: cannot ingest ${dir}: ${describeError(error)}\n`);
@@ -183,6 +211,43 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`logs: unknown command "${command}" (see --help)\n`);
       return 2;
+  }
+}
+
+async function report(argv: string[]): Promise<number> {
+  let values: Values & { help?: boolean };
+  let waitMs: number;
+  try {
+    values = parseArgs({ args: argv, options: { ...OPTIONS, help: { type: 'boolean', short: 'h' } } }).values;
+    waitMs = positiveInteger('wait', values.wait, 120) * 1000;
+  } catch (error) {
+    process.stderr.write(`logs: ${describeError(error)} (see --help)\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const databaseUrl = serviceDatabaseUrl('accord_auditor', 'AUDITOR_DATABASE_URL');
+  const pool = createPgPool(databaseUrl, { max: 2 });
+  let ops: Ops | undefined;
+  try {
+    await refuseSuperuser(pool, 'logs report', databaseUrl, 'accord_auditor');
+    ops = await Ops.connect(resolveConfig({ databaseUrl }));
+    const settled = await settleLogs(ops, pool, waitMs);
+    if (!settled) process.stderr.write(`[logs] the stages had not settled after ${waitMs / 1000} s\n`);
+    const measured = await measureLogs(ops, pool, values.dir ?? BUNDLED_SAMPLE_DIR);
+    process.stdout.write(
+      values.json ? `${JSON.stringify(measured, null, 2)}\n` : `${formatLogReport(measured)}\n`,
+    );
+    const missed = measured.incidents.some((i) => !i.found);
+    return settled && !missed && measured.falseAlarms === 0 ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`logs report: ${describeError(error)}\n`);
+    return 1;
+  } finally {
+    await ops?.close();
+    await pool.end();
   }
 }
 

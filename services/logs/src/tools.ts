@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { generateLogSample, referenceCatalog } from '@accord/reference';
 import { createAccord, type PublishItem, UsageError } from '@accord/sdk';
+import { Ops } from '@accord/sdk/ops';
 
 /** `sample`: writes the seeded sample, one file per service, and incidents.json (what the detector should find). */
 export function writeSample(out: string, seed: number, minutes: number): { files: number; lines: number } {
@@ -71,10 +72,23 @@ export function readLogDirectory(dir: string): Line[] {
  */
 export async function ingest(
   dir: string,
-  options: { batch?: number; progress?: (done: number, total: number) => void } = {},
-) {
+  options: { batch?: number; once?: boolean; progress?: (done: number, total: number) => void } = {},
+): Promise<{ lines: number; services: number; skipped?: number }> {
   const lines = readLogDirectory(dir);
+  const services = new Set(lines.map((l) => l.service)).size;
   const accord = createAccord({ catalog: referenceCatalog });
+  if (options.once) {
+    const ops = await Ops.connect(accord.config);
+    try {
+      const there = await ops.topicRecords(referenceCatalog.eventsTopic('raw_log'));
+      if (there > 0) {
+        await accord.close();
+        return { lines: 0, services, skipped: there };
+      }
+    } finally {
+      await ops.close();
+    }
+  }
   const publisher = accord.publisher({ producer: 'log-shipper' });
   const host = hostname();
   const size = options.batch ?? 500;
@@ -95,5 +109,5 @@ export async function ingest(
   } finally {
     await accord.close();
   }
-  return { lines: lines.length, services: new Set(lines.map((l) => l.service)).size };
+  return { lines: lines.length, services };
 }

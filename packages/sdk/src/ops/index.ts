@@ -124,6 +124,13 @@ export class Ops {
     return (await this.admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
   }
 
+  /** Records a topic holds now (the sum over its partitions of log end − log start); 0 when it does not exist. */
+  async topicRecords(topic: string): Promise<number> {
+    if (!(await this.admin.listTopics()).includes(topic)) return 0;
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  }
+
   /** An agent's most recent decision over the entity types it proposes to (undefined if none yet). */
   async lastDecision(
     agent: string,

@@ -178,7 +178,8 @@ test('a window that arrives over many fetches counts each event once, and its cl
   }
   await publish(topic, [10]); // closes [0,10)
   await eventually(
-    async () => (await pool.query('select 1 from t_windows where start_ms = $1', [t0 + 1_000_000])).rowCount === 1,
+    async () =>
+      (await pool.query('select 1 from t_windows where start_ms = $1', [t0 + 1_000_000])).rowCount === 1,
     { what: 'the window closed' },
   );
   const { rows } = await pool.query<{ events: number; total: number; late: number }>(
