@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { describeError } from '@accord/sdk';
+import { describeError, type SqlPool } from '@accord/sdk';
 import { HttpError, invalidVersion, storeError } from './errors';
-import type { RegistryStore, VersionRef } from './store';
+import { deleteConfig, deleteMode, readConfig, readMode, writeConfig, writeMode } from './settings';
+import { entity, type RegistryStore, type VersionRef } from './store';
 
 export const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -37,48 +38,56 @@ function parseId(raw: string): number {
 const flag = (query: Query, name: string) => query.get(name) === 'true';
 
 /** The Confluent Schema Registry REST API over a RegistryStore. */
-export function routes(store: RegistryStore): Route[] {
+export function routes(store: RegistryStore, pool: SqlPool): Route[] {
   const r = (method: string, path: string, handler: Handler): Route => ({
     method,
     // {x} segments match one URL-encoded path segment, captured as the named group x
     pattern: new RegExp(`^${path.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`),
     handler,
   });
+  const subjectOf = (p: (name: Param) => string) => p('s');
+  const compatibility = async (
+    p: (name: Param) => string,
+    q: Query,
+    body: () => Promise<Record<string, unknown>>,
+    v?: string,
+  ) => {
+    const result = await store.testCompatibility(
+      subjectOf(p),
+      v === undefined ? undefined : parseVersion(v),
+      await body(),
+    );
+    return flag(q, 'verbose')
+      ? { is_compatible: result.compatible, messages: result.messages }
+      : { is_compatible: result.compatible };
+  };
   return [
     r('GET', '/', async () => ({})),
     r('GET', '/schemas/types', async () => ['AVRO']),
-    r('GET', '/subjects', async (_, q) => store.subjects(flag(q, 'deleted'))),
+    // Only the default context exists (no multi-context registries here).
+    r('GET', '/contexts', async () => ['.']),
+    r('GET', '/subjects', async (_, q) => store.subjects(flag(q, 'deleted'), q.get('subjectPrefix') ?? '')),
     r('GET', '/subjects/{s}/versions', async (p, q) => store.listVersions(p('s'), flag(q, 'deleted'))),
-    r('POST', '/subjects/{s}/versions', async (p, _, body) => {
-      const b = await body();
-      return store.register(p('s'), b.schema, b.schemaType);
+    r('POST', '/subjects/{s}/versions', async (p, q, body) => {
+      const { subject: _, ...response } = await store.register(p('s'), await body(), flag(q, 'normalize'));
+      return response;
     }),
-    r('GET', '/subjects/{s}/versions/{v}', async (p, q) => {
-      const row = await store.getVersion(p('s'), parseVersion(p('v')), flag(q, 'deleted'));
-      return { subject: row.subject, id: row.id, version: row.version, schema: row.schema };
-    }),
-    r('GET', '/subjects/{s}/versions/{v}/schema', async (p, q) => {
-      const row = await store.getVersion(p('s'), parseVersion(p('v')), flag(q, 'deleted'));
-      return JSON.parse(row.schema);
-    }),
+    r('GET', '/subjects/{s}/versions/{v}', async (p, q) =>
+      entity(await store.getVersion(p('s'), parseVersion(p('v')), flag(q, 'deleted'))),
+    ),
+    r('GET', '/subjects/{s}/versions/{v}/schema', async (p, q) =>
+      JSON.parse((await store.getVersion(p('s'), parseVersion(p('v')), flag(q, 'deleted'))).schema),
+    ),
     r('GET', '/subjects/{s}/versions/{v}/referencedby', async (p) => {
-      await store.getVersion(p('s'), parseVersion(p('v')), false);
-      return []; // schema references are not supported: nothing refers to anything
+      const row = await store.getVersion(p('s'), parseVersion(p('v')), false);
+      return store.referencedBy(pool, row.subject, row.version);
     }),
-    r('POST', '/subjects/{s}', async (p, q, body) => {
-      const b = await body();
-      const row = await store.lookup(p('s'), b.schema, b.schemaType, flag(q, 'deleted'));
-      return { subject: row.subject, id: row.id, version: row.version, schema: row.schema };
-    }),
+    r('POST', '/subjects/{s}', async (p, q, body) => store.lookup(p('s'), await body(), flag(q, 'deleted'))),
     r('DELETE', '/subjects/{s}', async (p, q) => store.deleteSubject(p('s'), flag(q, 'permanent'))),
     r('DELETE', '/subjects/{s}/versions/{v}', async (p, q) =>
       store.deleteVersion(p('s'), parseVersion(p('v')), flag(q, 'permanent')),
     ),
-    r('GET', '/schemas/ids/{id}', async (p) => {
-      const row = await store.schemaById(parseId(p('id')));
-      // Confluent omits schemaType for AVRO, the default.
-      return row.schemaType === 'AVRO' ? { schema: row.schema } : row;
-    }),
+    r('GET', '/schemas/ids/{id}', async (p) => store.schemaById(parseId(p('id')))),
     r('GET', '/schemas/ids/{id}/schema', async (p) =>
       JSON.parse((await store.schemaById(parseId(p('id')))).schema),
     ),
@@ -88,32 +97,26 @@ export function routes(store: RegistryStore): Route[] {
     r('GET', '/schemas/ids/{id}/subjects', async (p, q) => [
       ...new Set((await store.versionsOfSchema(parseId(p('id')), flag(q, 'deleted'))).map((v) => v.subject)),
     ]),
-    r('GET', '/config', async () => ({ compatibilityLevel: await store.getConfig(undefined, true) })),
-    r('PUT', '/config', async (_, __, body) => ({
-      compatibility: await store.setConfig(undefined, (await body()).compatibility),
-    })),
-    r('GET', '/config/{s}', async (p, q) => ({
-      compatibilityLevel: await store.getConfig(p('s'), flag(q, 'defaultToGlobal')),
-    })),
-    r('PUT', '/config/{s}', async (p, _, body) => ({
-      compatibility: await store.setConfig(p('s'), (await body()).compatibility),
-    })),
-    r('DELETE', '/config/{s}', async (p) => ({ compatibilityLevel: await store.deleteConfig(p('s')) })),
-    r('GET', '/mode', async () => ({ mode: 'READWRITE' })),
-    r('POST', '/compatibility/subjects/{s}/versions', async (p, q, body) => {
-      const b = await body();
-      const result = await store.testCompatibility(p('s'), undefined, b.schema, b.schemaType);
-      return flag(q, 'verbose')
-        ? { is_compatible: result.compatible, messages: result.messages }
-        : { is_compatible: result.compatible };
-    }),
-    r('POST', '/compatibility/subjects/{s}/versions/{v}', async (p, q, body) => {
-      const b = await body();
-      const result = await store.testCompatibility(p('s'), parseVersion(p('v')), b.schema, b.schemaType);
-      return flag(q, 'verbose')
-        ? { is_compatible: result.compatible, messages: result.messages }
-        : { is_compatible: result.compatible };
-    }),
+    r('GET', '/schemas/guids/{id}', async (p) => store.schemaById({ guid: p('id') })),
+    r('GET', '/config', async () => readConfig(pool, undefined, true)),
+    r('PUT', '/config', async (_, __, body) => writeConfig(pool, undefined, await body())),
+    r('DELETE', '/config', async () => deleteConfig(pool, undefined)),
+    r('GET', '/config/{s}', async (p, q) => readConfig(pool, p('s'), flag(q, 'defaultToGlobal'))),
+    r('PUT', '/config/{s}', async (p, _, body) => writeConfig(pool, p('s'), await body())),
+    r('DELETE', '/config/{s}', async (p) => deleteConfig(pool, p('s'))),
+    r('GET', '/mode', async () => readMode(pool, undefined, true)),
+    r('PUT', '/mode', async (_, q, body) =>
+      writeMode(pool, undefined, (await body()).mode, flag(q, 'force')),
+    ),
+    r('GET', '/mode/{s}', async (p, q) => readMode(pool, p('s'), flag(q, 'defaultToGlobal'))),
+    r('PUT', '/mode/{s}', async (p, q, body) =>
+      writeMode(pool, p('s'), (await body()).mode, flag(q, 'force')),
+    ),
+    r('DELETE', '/mode/{s}', async (p) => deleteMode(pool, p('s'))),
+    r('POST', '/compatibility/subjects/{s}/versions', async (p, q, body) => compatibility(p, q, body)),
+    r('POST', '/compatibility/subjects/{s}/versions/{v}', async (p, q, body) =>
+      compatibility(p, q, body, p('v')),
+    ),
   ];
 }
 
@@ -155,12 +158,14 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export interface RegistryServerOptions {
   store: RegistryStore;
+  /** The store's pool: config and mode are read and written with it. */
+  pool: SqlPool;
   /** Called for unexpected (5xx) failures, for logs. */
   onError?: (error: unknown, method: string, path: string) => void;
 }
 
-export function createRegistryServer({ store, onError }: RegistryServerOptions): Server {
-  const table = routes(store);
+export function createRegistryServer({ store, pool, onError }: RegistryServerOptions): Server {
+  const table = routes(store, pool);
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://registry');
     const method = req.method ?? 'GET';

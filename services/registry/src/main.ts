@@ -44,6 +44,7 @@ if (require.main === module) {
       }
       const server = createRegistryServer({
         store: new RegistryStore(pool),
+        pool,
         onError: (error, method, path) => log.error({ method, path, error }, 'request failed'),
       });
       server.listen(port, host);

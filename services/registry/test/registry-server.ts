@@ -20,6 +20,8 @@ export interface TestRegistry {
     raw?: string,
   ): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
+  /** Where it listens, for real clients. */
+  url: string;
 }
 
 export async function startTestRegistry(): Promise<TestRegistry> {
@@ -31,10 +33,11 @@ export async function startTestRegistry(): Promise<TestRegistry> {
     await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
   });
   const pool = createPgPool(config.postgres.url, { options: `-c search_path=${schema}`, max: 30 });
-  const server = createRegistryServer({ store: new RegistryStore(pool) });
+  const server = createRegistryServer({ store: new RegistryStore(pool), pool });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
+    url: base,
     async call(method, path, body, raw) {
       const response = await fetch(`${base}${path}`, {
         method,

@@ -35,13 +35,19 @@ test('register, re-register, look up and read versions', async () => {
   const first = await call('POST', `/subjects/${s}/versions`, { schema: v1 });
   expect(first.status).toBe(200);
   const id1 = (first.body as { id: number }).id;
-  expect(first.body).toEqual({ id: expect.any(Number) });
+  // Today's Confluent answers the registered schema in full: id, version, GUID and the schema as sent.
+  expect(first.body).toEqual({
+    id: expect.any(Number),
+    version: 1,
+    guid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    schema: v1,
+  });
   // The same schema again, with other whitespace: same id, no new version.
   expect(
     await call('POST', `/subjects/${s}/versions`, { schema: JSON.stringify(JSON.parse(v1), null, 2) }),
-  ).toEqual({
+  ).toMatchObject({
     status: 200,
-    body: { id: id1 },
+    body: { id: id1, version: 1, schema: v1 },
   });
   const second = await call('POST', `/subjects/${s}/versions`, { schema: v2, schemaType: 'AVRO' });
   const id2 = (second.body as { id: number }).id;
@@ -51,7 +57,7 @@ test('register, re-register, look up and read versions', async () => {
   const latest = await call('GET', `/subjects/${s}/versions/latest`);
   expect(latest).toEqual({
     status: 200,
-    body: { subject: s, id: id2, version: 2, schema: expect.any(String) },
+    body: { subject: s, id: id2, version: 2, guid: expect.any(String), schema: v2 },
   });
   expect(JSON.parse((latest.body as { schema: string }).schema)).toEqual(JSON.parse(v2));
   expect((await call('GET', `/subjects/${s}/versions/1`)).body).toMatchObject({ version: 1, id: id1 });
@@ -68,7 +74,7 @@ test('register, re-register, look up and read versions', async () => {
 
   expect(await call('POST', `/subjects/${s}`, { schema: v1 })).toEqual({
     status: 200,
-    body: { subject: s, id: id1, version: 1, schema: expect.any(String) },
+    body: { subject: s, id: id1, version: 1, guid: (first.body as { guid: string }).guid, schema: v1 },
   });
   expect(await call('POST', `/subjects/${s}`, { schema: breaking })).toEqual({
     status: 404,
@@ -88,10 +94,10 @@ test('schemas by id, and where they are used', async () => {
   const schema = record(uniqueName('Shared', '_'), [{ name: 'x', type: 'long' }]);
   const { id } = (await call('POST', `/subjects/${a}/versions`, { schema })).body as { id: number };
   // The same schema under a second subject gets the same id.
-  expect((await call('POST', `/subjects/${b}/versions`, { schema })).body).toEqual({ id });
+  expect((await call('POST', `/subjects/${b}/versions`, { schema })).body).toMatchObject({ id, version: 1 });
   expect(await call('GET', `/schemas/ids/${id}`)).toEqual({
     status: 200,
-    body: { schema: expect.any(String) },
+    body: { schema, guid: expect.any(String) },
   });
   expect(await call('GET', `/schemas/ids/${id}/versions`)).toEqual({
     status: 200,

@@ -24,23 +24,32 @@ export function stableStringify(value: unknown): string {
 
 /**
  * Parses an Avro schema given as text (as the registry receives it) or as JSON, and validates it with avsc.
- * Throws InvalidSchemaError with a readable reason for malformed JSON or invalid Avro.
+ * `references`: schemas (text or JSON, dependencies first) whose named types it may use by name, as
+ * Confluent's schema references provide them. Throws InvalidSchemaError with a readable reason for
+ * malformed JSON or invalid Avro (an unknown named type included).
  */
-export function parseAvroSchema(input: string | AvroJson): ParsedSchema {
-  let json: AvroJson;
-  if (typeof input === 'string') {
+export function parseAvroSchema(
+  input: string | AvroJson,
+  options: { references?: (string | AvroJson)[] } = {},
+): ParsedSchema {
+  const asJson = (value: string | AvroJson): AvroJson => {
+    if (typeof value !== 'string') return value;
     try {
-      json = JSON.parse(input) as AvroJson;
+      return JSON.parse(value) as AvroJson;
     } catch (error) {
       throw new InvalidSchemaError(`Invalid schema: not valid JSON (${(error as Error).message})`);
     }
-  } else {
-    json = input;
-  }
+  };
+  const json = asJson(input);
+  // avsc resolves names through the registry: referenced types are parsed into it first.
+  const registry: Record<string, Type> = {};
   let type: Type;
   try {
-    type = Type.forSchema(json as Parameters<typeof Type.forSchema>[0], { noAnonymousTypes: true });
+    for (const reference of options.references ?? [])
+      Type.forSchema(asJson(reference) as Parameters<typeof Type.forSchema>[0], { registry, noAnonymousTypes: true });
+    type = Type.forSchema(json as Parameters<typeof Type.forSchema>[0], { registry, noAnonymousTypes: true });
   } catch (error) {
+    if (error instanceof InvalidSchemaError) throw error;
     throw new InvalidSchemaError(`Invalid schema: ${(error as Error).message}`);
   }
   return { json, type, canonical: stableStringify(json) };
