@@ -46,7 +46,10 @@ export function parseAvroSchema(
   let type: Type;
   try {
     for (const reference of options.references ?? [])
-      Type.forSchema(asJson(reference) as Parameters<typeof Type.forSchema>[0], { registry, noAnonymousTypes: true });
+      Type.forSchema(asJson(reference) as Parameters<typeof Type.forSchema>[0], {
+        registry,
+        noAnonymousTypes: true,
+      });
     type = Type.forSchema(json as Parameters<typeof Type.forSchema>[0], { registry, noAnonymousTypes: true });
   } catch (error) {
     if (error instanceof InvalidSchemaError) throw error;
