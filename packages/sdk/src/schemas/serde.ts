@@ -1,9 +1,10 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
 import { AccordError, DecodeError, describeError, RegistryError, UnavailableError } from '../errors';
 import { PLATFORM_CATALOG, type SchemaSource } from '../events/catalog';
 import type { CompatibilityMode } from './compatibility';
 import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
+import { RegistryHttpClient } from './registry-client';
 
 export const MAGIC_BYTE = 0;
 
@@ -49,12 +50,14 @@ export interface Decoded {
  */
 export class AvroSerde {
   readonly registry: SchemaRegistry;
+  private readonly http: RegistryHttpClient;
   readonly catalog: SchemaSource;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
 
   constructor(private readonly options: SerdeOptions) {
     this.registry = new SchemaRegistry({ host: options.registryUrl, retry: { retries: 2 } });
+    this.http = new RegistryHttpClient(options.registryUrl);
     this.catalog = options.catalog ?? PLATFORM_CATALOG;
     if (typeof this.catalog?.avroType !== 'function')
       throw new AccordError('CONFIG_INVALID', 'option catalog must be an EventCatalog (defineCatalog)');
@@ -72,30 +75,25 @@ export class AvroSerde {
   }
 
   private async resolveId(name: string): Promise<number> {
-    const schema = { type: SchemaType.AVRO as const, schema: JSON.stringify(this.catalog.schema(name)) };
-    try {
-      return await this.registry.getRegistryIdBySchema(name, schema);
-    } catch (error) {
-      const status = (error as { status?: number }).status ?? statusOf(error);
-      if (status === 404 && this.options.autoRegister) {
-        try {
-          const { id } = await this.registry.register(schema, {
-            subject: name,
-            compatibility: COMPATIBILITY[this.options.compatibility ?? REPLAYABLE_DEFAULT_MODE],
-          });
-          return id;
-        } catch (registerError) {
-          throw registryFailure(this.options.registryUrl, `registering ${name}`, registerError);
-        }
-      }
-      if (status === 404) {
-        throw new RegistryError(
-          404,
-          40403,
-          `schema ${name} (as in schemas/) is not registered: run accord schemas register`,
-        );
-      }
+    // Lookup and registration go through the REST client: its errors carry the registry's status and
+    // error code (the @kafkajs client drops them on a 404, which hid "not registered yet" as "unreachable").
+    const schema = JSON.stringify(this.catalog.schema(name));
+    const found = await this.http.lookup(name, schema).catch((error: unknown) => {
       throw registryFailure(this.options.registryUrl, `looking up ${name}`, error);
+    });
+    if (found) return found.id;
+    if (!this.options.autoRegister)
+      throw new RegistryError(
+        404,
+        40403,
+        `schema ${name} (as in schemas/) is not registered: run accord schemas register`,
+      );
+    try {
+      if ((await this.http.subjectCompatibility(name)) === undefined)
+        await this.http.setSubjectCompatibility(name, this.options.compatibility ?? REPLAYABLE_DEFAULT_MODE);
+      return (await this.http.register(name, schema)).id;
+    } catch (error) {
+      throw registryFailure(this.options.registryUrl, `registering ${name}`, error);
     }
   }
 
@@ -168,6 +166,9 @@ function statusOf(error: unknown): number | undefined {
 }
 
 function registryFailure(url: string, doing: string, error: unknown): Error {
+  if (error instanceof UnavailableError) return error;
+  if (error instanceof RegistryError)
+    return new RegistryError(error.status, error.errorCode, `${doing}: ${error.message}`);
   const status = statusOf(error);
   if (status === undefined) {
     return new UnavailableError(
