@@ -7,7 +7,14 @@
  */
 
 import { referenceCatalog } from '@accord/reference';
-import { createKafka, createPipeline, EventPublisher, type Pipeline, resolveConfig } from '@accord/sdk';
+import {
+  AvroSerde,
+  createKafka,
+  createPipeline,
+  EventPublisher,
+  type Pipeline,
+  resolveConfig,
+} from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import {
   AvroDeserializer,
@@ -119,6 +126,18 @@ test('@kafkajs/confluent-schema-registry: register, references, encode and decod
   );
   const encoded = await kafkajsRegistry.encode(id, { total: { cents: 1250 } });
   expect(await kafkajsRegistry.decode(encoded)).toEqual({ total: { cents: 1250 } });
+  // Accord's serde reads it too, its reference resolved through the registry.
+  const serde = new AvroSerde({ registryUrl: registry.url });
+  expect((await serde.decode(encoded)).value).toEqual({ total: { cents: 1250 } });
+  // A schema not registered is a registry error with Confluent's code, not "unreachable".
+  await expect(
+    new AvroSerde({ registryUrl: registry.url, catalog: referenceCatalog }).schemaId(
+      'accord.commerce.RiskFlagged',
+    ),
+  ).rejects.toMatchObject({
+    name: 'RegistryError',
+    errorCode: 40403,
+  });
 });
 
 test("through Kafka: Accord's events decode with Confluent's deserializer, Confluent's records feed an Accord pipeline", async () => {

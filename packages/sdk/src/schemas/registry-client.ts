@@ -3,17 +3,33 @@ import type { CompatibilityMode } from './compatibility';
 
 export const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
-export interface SubjectVersion {
+export interface SchemaReference {
+  name: string;
+  subject: string;
+  version: number;
+}
+
+/** A schema as the registry keeps it (Confluent's Schema entity, empty fields left out). */
+export interface RegisteredSchema {
+  schema: string;
+  schemaType?: string;
+  references?: SchemaReference[];
+  metadata?: Record<string, unknown>;
+  ruleSet?: Record<string, unknown>;
+}
+
+export interface SubjectVersion extends RegisteredSchema {
   subject: string;
   id: number;
   version: number;
-  schema: string;
 }
 
+export type RegistryMode = 'READWRITE' | 'READONLY' | 'READONLY_OVERRIDE' | 'IMPORT';
+
 /**
- * A small client for the Confluent Schema Registry REST API, for the parts the CLI and the tests need
- * that @kafkajs/confluent-schema-registry does not expose (listing, config, verbose compatibility).
- * Works against Accord's registry and Confluent's alike.
+ * Accord's one client for the Confluent Schema Registry REST API (the serde, the CLI, migrations): every
+ * failure is a RegistryError with the registry's HTTP status and error_code, or UnavailableError when the
+ * registry cannot be reached. Works against Accord's registry and Confluent's alike.
  */
 export class RegistryHttpClient {
   constructor(private readonly baseUrl: string) {}
@@ -57,8 +73,71 @@ export class RegistryHttpClient {
     return this.request('GET', '/subjects');
   }
 
-  versions(subject: string): Promise<number[]> {
-    return this.request('GET', `/subjects/${encodeURIComponent(subject)}/versions`);
+  versions(subject: string, options: { deleted?: boolean } = {}): Promise<number[]> {
+    return this.request(
+      'GET',
+      `/subjects/${encodeURIComponent(subject)}/versions${options.deleted ? '?deleted=true' : ''}`,
+    );
+  }
+
+  /** A schema by id, as registered, with its references, metadata and rule set. */
+  schemaById(id: number): Promise<RegisteredSchema> {
+    return this.request('GET', `/schemas/ids/${id}`);
+  }
+
+  /**
+   * A schema's text with the texts of its references, dependencies first (what an Avro parser needs to
+   * resolve the named types it borrows), references of references included.
+   */
+  async withReferences(schema: RegisteredSchema, seen = new Set<string>()): Promise<string[]> {
+    const out: string[] = [];
+    for (const ref of schema.references ?? []) {
+      const key = `${ref.subject}\u0000${ref.version}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const referenced = await this.version(ref.subject, ref.version);
+      out.push(...(await this.withReferences(referenced, seen)), referenced.schema);
+    }
+    return out;
+  }
+
+  /** POST /subjects/{s}/versions with everything Confluent takes (references, metadata, rule set, and in IMPORT mode id and version). */
+  registerFull(
+    subject: string,
+    body: RegisteredSchema & { id?: number; version?: number },
+    options: { normalize?: boolean } = {},
+  ): Promise<SubjectVersion> {
+    return this.request(
+      'POST',
+      `/subjects/${encodeURIComponent(subject)}/versions${options.normalize ? '?normalize=true' : ''}`,
+      { schemaType: 'AVRO', ...body },
+    );
+  }
+
+  /** The mode in force (globally, or for a subject, falling back to the global one). */
+  async mode(subject?: string): Promise<RegistryMode> {
+    const path = subject ? `/mode/${encodeURIComponent(subject)}?defaultToGlobal=true` : '/mode';
+    return (await this.request<{ mode: RegistryMode }>('GET', path)).mode;
+  }
+
+  async setMode(mode: RegistryMode, options: { subject?: string; force?: boolean } = {}): Promise<RegistryMode> {
+    const path = `${options.subject ? `/mode/${encodeURIComponent(options.subject)}` : '/mode'}${options.force ? '?force=true' : ''}`;
+    return (await this.request<{ mode: RegistryMode }>('PUT', path, { mode })).mode;
+  }
+
+  /** A subject's own config (undefined when it has none), or the global one. */
+  async config(subject?: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      return await this.request('GET', subject ? `/config/${encodeURIComponent(subject)}` : '/config');
+    } catch (error) {
+      if (error instanceof RegistryError && (error.errorCode === 40408 || error.errorCode === 40401))
+        return undefined;
+      throw error;
+    }
+  }
+
+  setConfig(subject: string | undefined, config: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.request('PUT', subject ? `/config/${encodeURIComponent(subject)}` : '/config', config);
   }
 
   version(subject: string, version: number | 'latest'): Promise<SubjectVersion> {

@@ -1,8 +1,8 @@
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
 import { AccordError, DecodeError, describeError, RegistryError, UnavailableError } from '../errors';
 import { PLATFORM_CATALOG, type SchemaSource } from '../events/catalog';
 import type { CompatibilityMode } from './compatibility';
+import { parseAvroSchema } from './canonical';
 import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
 import { RegistryHttpClient } from './registry-client';
 
@@ -43,20 +43,18 @@ export interface Decoded {
 }
 
 /**
- * Encodes and decodes the Confluent wire format through @kafkajs/confluent-schema-registry, with an id
- * cache per schema. Subjects follow RecordNameStrategy: the subject is the record's full name, so one topic
+ * Encodes and decodes the Confluent wire format, talking to the registry with the SDK's REST client
+ * (RegistryHttpClient), with an id cache per schema. Subjects follow RecordNameStrategy: the subject is the record's full name, so one topic
  * can carry several event types. Decoding resolves the writer's schema to the local one when the catalog
  * has it, so code always sees the current shape of old events.
  */
 export class AvroSerde {
-  readonly registry: SchemaRegistry;
   private readonly http: RegistryHttpClient;
   readonly catalog: SchemaSource;
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
 
   constructor(private readonly options: SerdeOptions) {
-    this.registry = new SchemaRegistry({ host: options.registryUrl, retry: { retries: 2 } });
     this.http = new RegistryHttpClient(options.registryUrl);
     this.catalog = options.catalog ?? PLATFORM_CATALOG;
     if (typeof this.catalog?.avroType !== 'function')
@@ -129,9 +127,11 @@ export class AvroSerde {
     if (cached) return cached;
     let writer: Type;
     try {
-      writer = (await this.registry.getSchema(schemaId)) as unknown as Type;
+      const registered = await this.http.schemaById(schemaId);
+      // A schema with references names types defined in other subjects: they are parsed first.
+      writer = parseAvroSchema(registered.schema, { references: await this.http.withReferences(registered) }).type;
     } catch (error) {
-      if (statusOf(error) === 404) {
+      if (error instanceof RegistryError && error.status === 404) {
         throw new DecodeError(
           'SCHEMA_NOT_FOUND',
           `schema id ${schemaId} is not in the registry at ${this.options.registryUrl}`,
@@ -154,30 +154,14 @@ export class AvroSerde {
   }
 }
 
-// mappersmith (under the Confluent client) reports a failed connection as an HTTP 400 whose message carries
-// the socket error; it exposes no structured code, so the errno names are the only signal.
-const NETWORK_FAILURE =
-  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)\b|socket hang up/;
-
-function statusOf(error: unknown): number | undefined {
-  if (NETWORK_FAILURE.test(describeError(error))) return undefined;
-  const e = error as { status?: number; originalError?: { status?: number } } | undefined;
-  return e?.status ?? e?.originalError?.status;
-}
-
 function registryFailure(url: string, doing: string, error: unknown): Error {
   if (error instanceof UnavailableError) return error;
   if (error instanceof RegistryError)
     return new RegistryError(error.status, error.errorCode, `${doing}: ${error.message}`);
-  const status = statusOf(error);
-  if (status === undefined) {
-    return new UnavailableError(
-      'SCHEMA_REGISTRY_UNAVAILABLE',
-      `${doing}: schema registry at ${url} is not reachable: ${describeError(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new RegistryError(status, status, `${doing}: ${describeError(error)}`);
+  if (error instanceof AccordError) return error; // an invalid schema from the registry, said as such
+  return new UnavailableError(
+    'SCHEMA_REGISTRY_UNAVAILABLE',
+    `${doing}: schema registry at ${url} failed: ${describeError(error)}`,
+    { cause: error },
+  );
 }
