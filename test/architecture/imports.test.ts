@@ -6,7 +6,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
-const DRIVERS = /^(kafkajs|pg|ioredis|avsc|@kafkajs\/confluent-schema-registry|@confluentinc\/.*|@opentelemetry\/.*)$/;
+const DRIVERS =
+  /^(kafkajs|pg|ioredis|avsc|@kafkajs\/confluent-schema-registry|@confluentinc\/.*|@opentelemetry\/.*)$/;
 
 /** Which package a repository path belongs to: packages/<name> or services/<name>. */
 function packageOf(path: string): string | undefined {

@@ -187,7 +187,22 @@ export {
   REPLAYABLE_DEFAULT_MODE,
   readIssues,
 } from './schemas/compatibility';
-export { REGISTRY_CONTENT_TYPE, RegistryHttpClient, type SubjectVersion } from './schemas/registry-client';
+export {
+  EXPORT_FORMAT,
+  type ExportedVersion,
+  exportRegistry,
+  type ImportResult,
+  importRegistry,
+  type RegistryExport,
+} from './schemas/migrate';
+export {
+  REGISTRY_CONTENT_TYPE,
+  type RegisteredSchema,
+  RegistryHttpClient,
+  type RegistryMode,
+  type SchemaReference,
+  type SubjectVersion,
+} from './schemas/registry-client';
 export { AvroSerde, type Decoded, MAGIC_BYTE, readWireHeader, type SerdeOptions } from './schemas/serde';
 // The platform's own records (generated from schemas/platform).
 export type {

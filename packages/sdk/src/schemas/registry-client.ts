@@ -120,7 +120,10 @@ export class RegistryHttpClient {
     return (await this.request<{ mode: RegistryMode }>('GET', path)).mode;
   }
 
-  async setMode(mode: RegistryMode, options: { subject?: string; force?: boolean } = {}): Promise<RegistryMode> {
+  async setMode(
+    mode: RegistryMode,
+    options: { subject?: string; force?: boolean } = {},
+  ): Promise<RegistryMode> {
     const path = `${options.subject ? `/mode/${encodeURIComponent(options.subject)}` : '/mode'}${options.force ? '?force=true' : ''}`;
     return (await this.request<{ mode: RegistryMode }>('PUT', path, { mode })).mode;
   }

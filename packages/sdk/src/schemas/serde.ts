@@ -1,8 +1,8 @@
 import type { Type } from 'avsc';
 import { AccordError, DecodeError, describeError, RegistryError, UnavailableError } from '../errors';
 import { PLATFORM_CATALOG, type SchemaSource } from '../events/catalog';
-import type { CompatibilityMode } from './compatibility';
 import { parseAvroSchema } from './canonical';
+import type { CompatibilityMode } from './compatibility';
 import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
 import { RegistryHttpClient } from './registry-client';
 
@@ -129,7 +129,9 @@ export class AvroSerde {
     try {
       const registered = await this.http.schemaById(schemaId);
       // A schema with references names types defined in other subjects: they are parsed first.
-      writer = parseAvroSchema(registered.schema, { references: await this.http.withReferences(registered) }).type;
+      writer = parseAvroSchema(registered.schema, {
+        references: await this.http.withReferences(registered),
+      }).type;
     } catch (error) {
       if (error instanceof RegistryError && error.status === 404) {
         throw new DecodeError(
