@@ -55,3 +55,19 @@ export const invalidCompatibility = (value: unknown) =>
     `Invalid compatibility level ${JSON.stringify(value)}. Valid values are none, backward, forward, full, and their transitive versions`,
   );
 export const storeError = () => new HttpError(500, 50001, 'Error in the backend data store');
+
+/** Postgres text and jsonb cannot hold NUL: a value carrying one is refused, named, before it gets there. */
+export function refuseNul(name: string, value: unknown, refuse: (message: string) => Error): void {
+  const walk = (v: unknown, at: string): void => {
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) throw refuse(`${at} contains a NUL character`);
+    } else if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${at}[${i}]`);
+    } else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        if (k.includes('\u0000')) throw refuse(`${at} has a key with a NUL character`);
+        walk(x, `${at}.${k}`);
+      }
+  };
+  walk(value, name);
+}

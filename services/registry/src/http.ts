@@ -6,6 +6,8 @@ import { entity, type RegistryStore, type VersionRef } from './store';
 
 export const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 type Query = URLSearchParams;
 type Param = 's' | 'v' | 'id';
@@ -31,7 +33,9 @@ function parseVersion(raw: string): VersionRef {
 
 function parseId(raw: string): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new HttpError(404, 40403, `Schema ${raw} not found`);
+  // Ids are positive 32-bit integers (the wire format's 4 bytes); anything else names no schema.
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > 2 ** 31 - 1)
+    throw new HttpError(404, 40403, `Schema ${raw} not found`);
   return n;
 }
 
@@ -181,11 +185,22 @@ export function createRegistryServer({ store, pool, onError }: RegistryServerOpt
     const param = (name: Param): string => {
       const raw = groups[name];
       if (raw === undefined) throw new Error(`route ${route.pattern} has no parameter ${name}`);
+      let value: string;
       try {
-        return decodeURIComponent(raw);
+        value = decodeURIComponent(raw);
       } catch {
         throw new HttpError(404, 404, `HTTP 404 Not Found (bad escape in ${name})`);
       }
+      // Control characters (NUL included) are never part of a subject, as in Confluent.
+      if (name === 's' && CONTROL.test(value))
+        throw method === 'POST' || method === 'PUT'
+          ? new HttpError(
+              422,
+              42208,
+              `Invalid subject ${JSON.stringify(value)}: control characters are not allowed`,
+            )
+          : new HttpError(404, 40401, `Subject ${JSON.stringify(value)} not found.`);
+      return value;
     };
     Promise.resolve()
       .then(() => route.handler(param, url.searchParams, () => readBody(req)))

@@ -1,5 +1,5 @@
 import { type CompatibilityMode, isCompatibilityMode, type SqlClient, type SqlPool } from '@accord/sdk';
-import { HttpError, invalidCompatibility, subjectConfigNotFound } from './errors';
+import { HttpError, invalidCompatibility, refuseNul, subjectConfigNotFound } from './errors';
 
 /**
  * Config and mode, globally (subject '') and per subject, as Confluent keeps them: a subject's setting
@@ -86,6 +86,7 @@ function object(name: string, value: unknown): Record<string, unknown> | null {
   if (value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value))
     throw new HttpError(422, 42203, `Invalid config: ${name} must be an object`);
+  refuseNul(name, value, (m) => new HttpError(422, 42203, `Invalid config: ${m}`));
   return value as Record<string, unknown>;
 }
 
@@ -109,6 +110,11 @@ export async function writeConfig(db: Db, subject: string | undefined, body: Rec
   if (body.compatibilityGroup !== undefined) {
     if (body.compatibilityGroup !== null && typeof body.compatibilityGroup !== 'string')
       throw new HttpError(422, 42203, 'Invalid config: compatibilityGroup must be a metadata property name');
+    refuseNul(
+      'compatibilityGroup',
+      body.compatibilityGroup,
+      (m) => new HttpError(422, 42203, `Invalid config: ${m}`),
+    );
     set.compatibility_group = body.compatibilityGroup;
     answer.compatibilityGroup = body.compatibilityGroup;
   }

@@ -13,6 +13,7 @@ import {
   HttpError,
   incompatible,
   invalidSchema,
+  refuseNul,
   schemaNotFound,
   subjectNotFound,
   subjectNotSoftDeleted,
@@ -107,6 +108,7 @@ function objectOrNull(name: string, value: unknown): Json | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value))
     throw invalidSchema(`Invalid schema: ${name} must be an object, got ${JSON.stringify(value)}`);
+  refuseNul(name, value, (m) => invalidSchema(`Invalid schema: ${m}`));
   return value as Json;
 }
 
@@ -125,6 +127,7 @@ function referencesOf(value: unknown): Reference[] {
       throw invalidSchema(
         `Invalid schema: references[${i}] must be {name, subject, version ≥ 1}, got ${JSON.stringify(r)}`,
       );
+    refuseNul(`references[${i}]`, ref, (m) => invalidSchema(`Invalid schema: ${m}`));
     return { name: ref.name, subject: ref.subject, version: ref.version as number };
   });
 }
@@ -227,6 +230,7 @@ export class RegistryStore {
         'Invalid schema: the request body needs a "schema" field holding the schema as a JSON string',
       );
     }
+    refuseNul('schema', schemaText, (m) => invalidSchema(`Invalid schema: ${m}`));
     const resolved = await this.resolve(db, references);
     try {
       return parseAvroSchema(schemaText, { references: resolved });

@@ -237,6 +237,22 @@ test('contexts, GUIDs, subject prefixes and unsupported schema types', async () 
     error_code: 40403,
   });
   expect((await call('GET', `/subjects?subjectPrefix=${s.slice(0, -2)}`)).body).toEqual([s]);
+  // Found by the fuzz test: ids past 32 bits and NUL characters reached Postgres (HTTP 500).
+  expect((await call('GET', '/schemas/ids/2147483648')).body).toEqual({
+    error_code: 40403,
+    message: 'Schema 2147483648 not found',
+  });
+  expect((await call('POST', '/subjects/a%00b/versions', { schema })).body).toMatchObject({
+    error_code: 42208,
+  });
+  expect((await call('GET', '/subjects/a%00b/versions')).body).toMatchObject({ error_code: 40401 });
+  expect(
+    (await call('POST', `/subjects/${s}/versions`, { schema, metadata: { properties: { k: 'a\u0000b' } } }))
+      .body,
+  ).toMatchObject({
+    error_code: 42201,
+    message: 'Invalid schema: metadata.properties.k contains a NUL character',
+  });
   for (const schemaType of ['JSON', 'PROTOBUF'])
     expect((await call('POST', `/subjects/${s}/versions`, { schema: '{}', schemaType })).body).toEqual({
       error_code: 42201,

@@ -22,7 +22,7 @@ import {
   SchemaRegistryClient,
   SerdeType,
 } from '@confluentinc/schemaregistry';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { record, startTestRegistry, type TestRegistry } from './registry-server';
 
 jest.setTimeout(120000);
@@ -120,10 +120,26 @@ test('@kafkajs/confluent-schema-registry: register, references, encode and decod
   });
   await kafkajsRegistry.register({ type: SchemaType.AVRO, schema: money }, { subject: shared });
   const order = record(uniqueName('KjsOrder', '_'), [{ name: 'total', type: 'kjs.Cash' }]);
+  const orders = uniqueName('orders');
   const { id } = await kafkajsRegistry.register(
     { type: SchemaType.AVRO, schema: order, references: [{ name: 'kjs.Cash', subject: shared, version: 1 }] },
-    { subject: uniqueName('orders') },
+    { subject: orders },
   );
+  // Its lookup sends no references (a client limitation): looked up here is the referenced schema itself.
+  const cash = await kafkajsRegistry.getLatestSchemaId(shared);
+  expect(await kafkajsRegistry.getRegistryIdBySchema(shared, { type: SchemaType.AVRO, schema: money })).toBe(
+    cash,
+  );
+  expect(await kafkajsRegistry.getLatestSchemaId(orders)).toBe(id);
+  // register with a compatibility sets the subject's level first, as the client does against Confluent.
+  const strict = uniqueName('strict');
+  await kafkajsRegistry.register(
+    { type: SchemaType.AVRO, schema: record(uniqueName('Strict', '_'), [{ name: 'a', type: 'string' }]) },
+    { subject: strict, compatibility: COMPATIBILITY.FULL_TRANSITIVE },
+  );
+  expect((await registry.call('GET', `/config/${strict}`)).body).toEqual({
+    compatibilityLevel: 'FULL_TRANSITIVE',
+  });
   const encoded = await kafkajsRegistry.encode(id, { total: { cents: 1250 } });
   expect(await kafkajsRegistry.decode(encoded)).toEqual({ total: { cents: 1250 } });
   // Accord's serde reads it too, its reference resolved through the registry.
