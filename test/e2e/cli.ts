@@ -27,6 +27,20 @@ export function accord(args: string[], env: Record<string, string | undefined> =
   });
 }
 
+/** Runs `scripts/accord <args>` with `stdin` as its standard input. */
+export function accordWithStdin(args: string[], stdin: string): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(
+      'bash',
+      [join(ROOT, 'scripts', 'accord'), ...args],
+      { timeout: 120000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        resolvePromise({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
 /** A TCP port that nothing listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();

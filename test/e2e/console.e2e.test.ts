@@ -8,24 +8,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestContext, uniqueName } from '@accord/testing';
-import { accord, type CliResult, ROOT } from './cli';
+import { accord, accordWithStdin, ROOT } from './cli';
 
 jest.setTimeout(120000);
 
 const ctx = new TestContext();
 afterAll(() => ctx.cleanup());
-
-function accordWithStdin(args: string[], stdin: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'bash',
-      [join(ROOT, 'scripts', 'accord'), ...args],
-      { timeout: 60000 },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(stdin);
-  });
-}
 
 const data = (n: number) => JSON.stringify({ orderId: `o-${n}`, percent: n, approvedBy: 'cli' });
 
@@ -64,7 +52,7 @@ test('publish one event, publish NDJSON from stdin, refuse bad input, tail them 
   );
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(
-    /^accord publish: event 1: invalid accord\.commerce\.DiscountApproved: percent: expected "double", got "x"; approvedBy: expected "string", got missing \[SCHEMA_VALIDATION_FAILED\]\n$/,
+    /^accord publish: stdin line 2: invalid accord\.commerce\.DiscountApproved: percent: expected "double", got "x"; approvedBy: expected "string", got missing \[SCHEMA_VALIDATION_FAILED\]\n$/,
   );
   const notJson = await accordWithStdin(
     ['publish', topic, '--type', 'DiscountApproved', '--entity', 'o-9'],

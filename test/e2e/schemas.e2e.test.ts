@@ -96,10 +96,17 @@ test('schemas usage errors name what was wrong', async () => {
   const missing = await accord(['schemas']);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(
-    /^accord schemas: missing subcommand: check, register, list or generate .*\[USAGE\]\n$/,
+    /^accord schemas: missing subcommand: check, register, list, generate, export or import .*\[USAGE\]\n$/,
   );
   const unknown = await accord(['schemas', 'publish']);
   expect(unknown.stderr).toMatch(/unknown subcommand "publish"/);
+  const badRegistry = await accord(['schemas', 'export', '--registry', 'ftp://x']);
+  expect({ code: badRegistry.code, stderr: badRegistry.stderr }).toEqual({
+    code: 2,
+    stderr: 'accord schemas: --registry must be an http(s) URL, got "ftp://x" [USAGE]\n',
+  });
+  const noFile = await accord(['schemas', 'import']);
+  expect(noFile.stderr).toMatch(/needs the export file: accord schemas import <file>/);
   const down = await accord(['schemas', 'list'], {
     SCHEMA_REGISTRY_URL: `http://127.0.0.1:${await freePort()}`,
   });

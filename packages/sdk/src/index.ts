@@ -83,6 +83,7 @@ export {
   type PublishedEvent,
   type PublishedRecord,
   type PublisherOptions,
+  PublishIncompleteError,
   type PublishItem,
   type PublishOptions,
   type SomePublisher,

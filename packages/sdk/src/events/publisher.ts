@@ -70,6 +70,24 @@ export interface PublisherOptions<Types extends TypeMap = AnyEvents> {
   serde?: AvroSerde;
   /** Register catalog schemas on first use (local runs and tests). */
   autoRegister?: boolean;
+  /**
+   * Most bytes (keys, values, headers) one produce request of publishMany carries; a larger batch is sent
+   * as several requests, in order. The broker refuses a record batch over its message.max.bytes (1 MiB by
+   * default), so the default stays well under it. Default 512 KiB.
+   */
+  maxRequestBytes?: number;
+}
+
+/** publishMany stopped part-way: `sent` events (the first ones, in order) were acknowledged; none after them. */
+export class PublishIncompleteError extends AccordError {
+  constructor(
+    readonly sent: number,
+    readonly total: number,
+    message: string,
+    cause: AccordError,
+  ) {
+    super(cause.code, message, { cause, retriable: cause.retriable });
+  }
 }
 
 /** A publisher of any domain, for platform code that publishes only platform records (proposals, decisions). */
@@ -88,6 +106,7 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
   private readonly kafka: Kafka;
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
+  private readonly maxRequestBytes: number;
 
   constructor(private readonly options: PublisherOptions<Types>) {
     const config = options.config ?? resolveConfig();
@@ -97,6 +116,12 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
         'option producer must name the agent or service that publishes',
       );
     }
+    this.maxRequestBytes = options.maxRequestBytes ?? 512 * 1024;
+    if (!Number.isInteger(this.maxRequestBytes) || this.maxRequestBytes < 1024)
+      throw new AccordError(
+        'CONFIG_INVALID',
+        `option maxRequestBytes must be an integer ≥ 1024, got ${options.maxRequestBytes}`,
+      );
     this.kafka = createKafka(config);
     this.catalog = options.catalog ?? (PLATFORM_CATALOG as unknown as EventCatalog<Types>);
     this.serde =
@@ -133,11 +158,20 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
    * (W3C traceparent, by the registered propagator), unless its options' headers already carry one (the
    * outbox relay gives each decision event the context of the decision that made it).
    */
-  async prepare<N extends EventName<Types>>(
+  /**
+   * Checks an event as publish would (type, entity id and type, every field against the schema) without
+   * encoding or sending it: what `accord publish --file` runs over a whole file before sending any of it.
+   */
+  validate(type: string, data: Record<string, unknown>, options: PublishOptions): void {
+    const { eventType, record } = this.envelop(type, data as never, options);
+    this.catalog.validate(eventType, record);
+  }
+
+  private envelop<N extends EventName<Types>>(
     type: N | string,
     data: EventData<Types, N>,
     options: PublishOptions,
-  ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
+  ) {
     const eventType = this.catalog.resolveEventName(type) as N;
     if (typeof options?.entityId !== 'string' || options.entityId.trim() === '') {
       throw new AccordError(
@@ -168,6 +202,15 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
       contractVersions: options.contractVersions ?? [],
     };
     const record = { envelope, ...data } as unknown as Types[N];
+    return { eventType, entityType, topic, envelope, record };
+  }
+
+  async prepare<N extends EventName<Types>>(
+    type: N | string,
+    data: EventData<Types, N>,
+    options: PublishOptions,
+  ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
+    const { eventType, entityType, topic, envelope, record } = this.envelop(type, data, options);
     const { buffer, schemaId } = await this.serde.encode(eventType, record);
     const carried = options.headers?.[HEADERS.traceparent];
     const headers = {
@@ -181,7 +224,7 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     if (carried) carriedTrace.set(headers, carried);
     return {
       topic,
-      message: { key: options.entityId, value: buffer, timestamp: String(occurredAt), headers },
+      message: { key: options.entityId, value: buffer, timestamp: String(envelope.occurredAt), headers },
       event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
     };
   }
@@ -257,16 +300,29 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
       }
     }
     if (prepared.length === 0) return [];
-    const byTopic = new Map<string, Message[]>();
-    for (const p of prepared) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
     const producer = await this.connect();
-    try {
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-    } catch (error) {
-      throw kafkaFailure(`publishing ${prepared.length} events`, error);
+    let sent = 0;
+    for (const chunk of requestChunks(prepared, this.maxRequestBytes)) {
+      const byTopic = new Map<string, Message[]>();
+      for (const p of chunk) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
+      try {
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+      } catch (error) {
+        const cause = kafkaFailure(`publishing ${prepared.length} events`, error);
+        if (sent === 0 && chunk.length === prepared.length) throw cause;
+        // A request failed after its retries: the ones before it were acknowledged, those after it not sent;
+        // the idempotent producer never wrote any twice, but the failed request itself may be partly written.
+        throw new PublishIncompleteError(
+          sent,
+          prepared.length,
+          `${cause.message} (${sent} of ${prepared.length} acknowledged in order before the failure; the next ${chunk.length} may be partly written; none after them was sent)`,
+          cause,
+        );
+      }
+      sent += chunk.length;
     }
     return prepared.map((p) => p.event);
   }
@@ -314,4 +370,31 @@ export function kafkaFailure(doing: string, error: unknown): AccordError {
     );
   }
   return new AccordError('PUBLISH_FAILED', `${doing}: ${describeError(error)}`, { cause: error });
+}
+
+/** Splits prepared events, in order, into produce requests of at most `maxBytes` (one event alone if bigger). */
+export function requestChunks<T extends { message: Message }>(prepared: T[], maxBytes: number): T[][] {
+  const size = (m: Message) => {
+    let n = (m.value as Buffer | null)?.length ?? 0;
+    n += typeof m.key === 'string' ? Buffer.byteLength(m.key) : ((m.key as Buffer | null)?.length ?? 0);
+    for (const [k, v] of Object.entries(m.headers ?? {}))
+      n +=
+        Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : ((v as Buffer)?.length ?? 0));
+    return n + 64; // record overhead (offsets, lengths, timestamp)
+  };
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const p of prepared) {
+    const n = size(p.message);
+    if (current.length > 0 && bytes + n > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(p);
+    bytes += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
