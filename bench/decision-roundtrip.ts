@@ -21,9 +21,14 @@ import {
   resolveConfig,
 } from '@accord/sdk';
 import { migrate } from '@accord/sdk/ops';
+import { writeMetrics } from './metrics.ts';
 
 const { values } = parseArgs({
-  options: { rate: { type: 'string', default: '20' }, seconds: { type: 'string', default: '15' } },
+  options: {
+    rate: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '15' },
+    json: { type: 'string' },
+  },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
@@ -125,6 +130,18 @@ async function main(): Promise<void> {
         `  ${name.padEnd(20)} n=${s.count}  p50=${s.p50?.toFixed(1)}ms  p95=${s.p95?.toFixed(1)}ms  p99=${s.p99?.toFixed(1)}ms\n`,
       );
     }
+    writeMetrics(
+      values.json,
+      'decision-roundtrip',
+      results.flatMap(({ name, h }) => {
+        const s = h.summary();
+        return (['p50', 'p95', 'p99'] as const).map((p) => ({
+          name: `decision loop (${name}) ${p} at ${rate}/s`,
+          value: s[p] ?? Number.NaN,
+          unit: 'ms' as const,
+        }));
+      }),
+    );
     if (pushed?.p50 && polled?.p50 && pushed.p95 && polled.p95 && pushed.p99 && polled.p99)
       process.stdout.write(
         `  ratio pushed/polled: p50 ${(pushed.p50 / polled.p50).toFixed(2)}, p95 ${(pushed.p95 / polled.p95).toFixed(2)}, p99 ${(pushed.p99 / polled.p99).toFixed(2)}\n`,

@@ -17,9 +17,11 @@ import {
   stateKey,
   Telemetry,
 } from '@accord/sdk';
+import { writeMetrics } from './metrics.ts';
 
 const { values } = parseArgs({
   options: {
+    json: { type: 'string' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
     reads: { type: 'string', default: '2000' },
@@ -149,6 +151,30 @@ async function main(): Promise<void> {
     process.stdout.write(
       `  p50 ${staleness.p50} ms  p95 ${staleness.p95} ms  p99 ${staleness.p99} ms  (${staleness.count} events)\n`,
     );
+    writeMetrics(values.json, 'feature-read', [
+      { name: 'features: raw redis HGETALL p50', value: r.p50 ?? Number.NaN, unit: 'ms', ratio: 1 },
+      {
+        name: 'features: FeatureReader.get p50',
+        value: s.p50 ?? Number.NaN,
+        unit: 'ms',
+        ratio: (r.p50 ?? 0) / (s.p50 ?? 1),
+      },
+      {
+        name: `features: end-to-end staleness p50 at ${rate}/s`,
+        value: staleness.p50 ?? Number.NaN,
+        unit: 'ms',
+      },
+      {
+        name: `features: end-to-end staleness p95 at ${rate}/s`,
+        value: staleness.p95 ?? Number.NaN,
+        unit: 'ms',
+      },
+      {
+        name: `features: end-to-end staleness p99 at ${rate}/s`,
+        value: staleness.p99 ?? Number.NaN,
+        unit: 'ms',
+      },
+    ]);
   } finally {
     await features.stop();
     features.redis.disconnect();

@@ -7,9 +7,14 @@
 import { parseArgs } from 'node:util';
 import { referenceCatalog } from '@accord/reference';
 import { createKafka, createPgPool, createPipeline, EventPublisher, resolveConfig } from '@accord/sdk';
+import { writeMetrics } from './metrics.ts';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '50000' }, partitions: { type: 'string', default: '6' } },
+  options: {
+    events: { type: 'string', default: '50000' },
+    partitions: { type: 'string', default: '6' },
+    json: { type: 'string' },
+  },
 });
 const total = Number(values.events);
 const partitions = Number(values.partitions);
@@ -121,6 +126,16 @@ async function main(): Promise<void> {
         `${r.name.padEnd(40)}${r.seconds.toFixed(2).padStart(9)}${Math.round(rate).toString().padStart(11)}${`${ratio.toFixed(2)}x`.padStart(9)}\n`,
       );
     }
+    writeMetrics(
+      values.json,
+      'pipeline-throughput',
+      results.map((r) => ({
+        name: `consume: ${r.name}`,
+        value: total / r.seconds,
+        unit: 'events/s' as const,
+        ratio: raw.seconds / r.seconds,
+      })),
+    );
     process.stdout.write(
       `\n(same topic, broker and machine; ${total} events; each consumer a fresh group reading from the start;\n timed from the first event handled to the last, so group joins are not counted)\n`,
     );

@@ -1,0 +1,142 @@
+/**
+ * `npm run bench`: every benchmark, each pair (Accord and the raw client) measured in the same run on the
+ * same broker, several runs, medians; the table (markdown) and the numbers (JSON) written with the machine
+ * they ran on. `--quick` runs small sizes once: CI runs it so the benchmarks never rot (no timing
+ * assertions anywhere).
+ *
+ *   npm run bench [-- --quick] [-- --runs 3] [-- --out bench/results]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Metric } from './metrics.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    runs: { type: 'string' },
+    out: { type: 'string', default: 'bench/results' },
+    only: { type: 'string' },
+  },
+});
+const quick = values.quick === true;
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+if (!Number.isInteger(runs) || runs < 1) {
+  process.stderr.write(`bench: --runs must be a positive integer, got "${values.runs}"\n`);
+  process.exit(2);
+}
+
+/** Each benchmark with its full and its quick arguments. */
+const BENCHES: { name: string; full: string[]; quick: string[] }[] = [
+  { name: 'publish-throughput', full: ['--events', '50000'], quick: ['--events', '2000'] },
+  { name: 'pipeline-throughput', full: ['--events', '50000'], quick: ['--events', '3000'] },
+  {
+    name: 'feature-read',
+    full: ['--rate', '500', '--seconds', '10'],
+    quick: ['--rate', '100', '--seconds', '2', '--reads', '200'],
+  },
+  {
+    name: 'decision-roundtrip',
+    full: ['--rate', '20', '--seconds', '15'],
+    quick: ['--rate', '10', '--seconds', '2'],
+  },
+  { name: 'bulk-publish', full: ['--lines', '1000000'], quick: ['--lines', '20000'] },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function kafkaVersion(): string {
+  try {
+    const jar = readdirSync(join('.accord', 'kafka', 'libs')).find((f) =>
+      /^kafka_[\d.]+-[\d.]+\.jar$/.test(f),
+    );
+    return jar?.replace(/^kafka_[\d.]+-/, '').replace(/\.jar$/, '') ?? 'unknown';
+  } catch {
+    return 'unknown (external broker)';
+  }
+}
+
+const selected = values.only ? BENCHES.filter((b) => values.only?.split(',').includes(b.name)) : BENCHES;
+const scratch = join(tmpdir(), `accord-bench-${process.pid}`);
+mkdirSync(scratch, { recursive: true });
+const collected = new Map<string, { bench: string; unit: string; values: number[]; ratios: number[] }>();
+const started = Date.now();
+let failed = 0;
+for (let r = 1; r <= runs; r++) {
+  for (const bench of selected) {
+    const json = join(scratch, `${bench.name}-${r}.json`);
+    process.stderr.write(
+      `[bench] run ${r}/${runs}: ${bench.name} ${(quick ? bench.quick : bench.full).join(' ')}\n`,
+    );
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--disable-warning=TimeoutNegativeWarning',
+        '--disable-warning=ExperimentalWarning',
+        '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+        join('bench', `${bench.name}.ts`),
+        ...(quick ? bench.quick : bench.full),
+        '--json',
+        json,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    if (child.status !== 0) {
+      failed++;
+      process.stderr.write(`[bench] ${bench.name} failed (exit ${child.status ?? child.signal})\n`);
+      continue;
+    }
+    const { metrics } = JSON.parse(readFileSync(json, 'utf8')) as { metrics: Metric[] };
+    for (const m of metrics) {
+      const entry = collected.get(m.name) ?? { bench: bench.name, unit: m.unit, values: [], ratios: [] };
+      entry.values.push(m.value);
+      if (m.ratio !== undefined) entry.ratios.push(m.ratio);
+      collected.set(m.name, entry);
+    }
+  }
+}
+rmSync(scratch, { recursive: true, force: true });
+
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  kafka: kafkaVersion(),
+};
+const results = [...collected].map(([metric, e]) => ({
+  bench: e.bench,
+  metric,
+  unit: e.unit,
+  median: median(e.values),
+  ...(e.ratios.length ? { ratio: median(e.ratios) } : {}),
+  values: e.values,
+}));
+const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? Math.round(n).toString() : n.toFixed(1)) : '-');
+const table = [
+  `| metric | median | unit | vs raw (same run) | runs |`,
+  `|---|---:|---|---:|---:|`,
+  ...results.map(
+    (r) =>
+      `| ${r.metric} | ${fmt(r.median)} | ${r.unit} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${r.values.length} |`,
+  ),
+].join('\n');
+const header = `${quick ? 'Quick run' : 'Run'} of ${new Date(started).toISOString()}: ${runs} run(s) per benchmark, medians; ${machine.cpus} × ${machine.cpu}, ${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}, Kafka ${machine.kafka} (one local broker). Ratios: raw/Accord time for throughputs (1.00× = as fast as the raw client), raw/Accord latency for latencies.`;
+mkdirSync(values.out as string, { recursive: true });
+writeFileSync(
+  join(values.out as string, quick ? 'quick.json' : 'latest.json'),
+  `${JSON.stringify({ date: new Date(started).toISOString(), quick, runs, machine, results }, null, 2)}\n`,
+);
+writeFileSync(join(values.out as string, quick ? 'quick.md' : 'latest.md'), `${header}\n\n${table}\n`);
+process.stdout.write(
+  `\n${header}\n\n${table}\n\n(${Math.round((Date.now() - started) / 1000)} s; written to ${values.out})\n`,
+);
+process.exit(failed > 0 ? 1 : 0);
