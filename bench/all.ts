@@ -28,8 +28,8 @@ if (!Number.isInteger(runs) || runs < 1) {
   process.exit(2);
 }
 
-/** Each benchmark with its full and its quick arguments. */
-const BENCHES: { name: string; full: string[]; quick: string[] }[] = [
+/** Each benchmark with its full and its quick arguments (no quick arguments: full runs only). */
+const BENCHES: { name: string; full: string[]; quick?: string[] }[] = [
   { name: 'publish-throughput', full: ['--events', '50000'], quick: ['--events', '2000'] },
   { name: 'pipeline-throughput', full: ['--events', '50000'], quick: ['--events', '3000'] },
   {
@@ -63,18 +63,19 @@ function kafkaVersion(): string {
   }
 }
 
-const selected = values.only ? BENCHES.filter((b) => values.only?.split(',').includes(b.name)) : BENCHES;
+const selected = (
+  values.only ? BENCHES.filter((b) => values.only?.split(',').includes(b.name)) : BENCHES
+).filter((b) => !quick || b.quick !== undefined);
 const scratch = join(tmpdir(), `accord-bench-${process.pid}`);
 mkdirSync(scratch, { recursive: true });
 const collected = new Map<string, { bench: string; unit: string; values: number[]; ratios: number[] }>();
 const started = Date.now();
 let failed = 0;
 for (let r = 1; r <= runs; r++) {
-  for (const bench of selected) {
-    const json = join(scratch, `${bench.name}-${r}.json`);
-    process.stderr.write(
-      `[bench] run ${r}/${runs}: ${bench.name} ${(quick ? bench.quick : bench.full).join(' ')}\n`,
-    );
+  for (const [i, bench] of selected.entries()) {
+    const args = (quick ? bench.quick : bench.full) ?? bench.full;
+    const json = join(scratch, `${i}-${bench.name}-${r}.json`);
+    process.stderr.write(`[bench] run ${r}/${runs}: ${bench.name} ${args.join(' ')}\n`);
     const child = spawnSync(
       process.execPath,
       [
@@ -82,7 +83,7 @@ for (let r = 1; r <= runs; r++) {
         '--disable-warning=ExperimentalWarning',
         '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
         join('bench', `${bench.name}.ts`),
-        ...(quick ? bench.quick : bench.full),
+        ...args,
         '--json',
         json,
       ],

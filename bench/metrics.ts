@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 export interface Metric {
   name: string;
   value: number;
-  unit: 'events/s' | 'ms' | 'MB';
+  unit: 'events/s' | 'ms' | 'MB' | 'count';
   ratio?: number;
 }
 
