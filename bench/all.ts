@@ -42,6 +42,9 @@ const BENCHES: { name: string; full: string[]; quick?: string[] }[] = [
     full: ['--rate', '20', '--seconds', '15'],
     quick: ['--rate', '10', '--seconds', '2'],
   },
+  { name: 'decision-roundtrip', full: ['--rate', '100', '--seconds', '10', '--ways', 'pushed'] },
+  { name: 'decision-roundtrip', full: ['--rate', '1000', '--seconds', '5', '--ways', 'pushed'] },
+  { name: 'decision-roundtrip', full: ['--find-max', '--seconds', '5'] },
   { name: 'bulk-publish', full: ['--lines', '1000000'], quick: ['--lines', '20000'] },
 ];
 

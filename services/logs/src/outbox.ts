@@ -65,8 +65,15 @@ export function startTableRelay<Row extends { id: string }>(
       stopped = true;
       wake?.();
       await loop;
-      // What the last transactions wrote goes out before the process does.
-      published += await relayTable(pool, publisher, outbox).catch(() => 0);
+      // What the last transactions wrote goes out before the process does; if it cannot, the rows stay
+      // unpublished in the table and the next start relays them (said, not hidden).
+      published += await relayTable(pool, publisher, outbox).catch((error: unknown) => {
+        log.error(
+          { error, outbox: outbox.table },
+          'the last relay before stopping failed; the next start relays the rest',
+        );
+        return 0;
+      });
     },
     published: () => published,
   };
