@@ -43,11 +43,13 @@ export async function settleLogs(ops: Ops, pool: SqlPool, timeoutMs: number): Pr
   while (Date.now() < deadline) {
     const lag = await ops.lag();
     const of = (group: string) => lag.filter((l) => l.group === group).reduce((n, l) => n + l.lag, 0);
-    const { rows } = await pool.query<{ n: number }>(
+    // One round trip: what is still to relay, and how many summaries exist (the summarizer moving).
+    const { rows } = await pool.query<{ n: number; summaries: number }>(
       `select (select count(*) from log_summaries where published_at is null)::int +
-              (select count(*) from log_anomalies where published_at is null)::int as n`,
+              (select count(*) from log_anomalies where published_at is null)::int as n,
+              (select count(*) from log_summaries)::int as summaries`,
     );
-    const seen = `${of(groups.summarizer)}/${(await pool.query('select 1 from log_summaries')).rowCount}`;
+    const seen = `${of(groups.summarizer)}/${rows[0]?.summaries}`;
     if (seen !== last) {
       last = seen;
       stableSince = Date.now();

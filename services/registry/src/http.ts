@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { describeError, type SqlPool } from '@accord/sdk';
 import { HttpError, invalidVersion, storeError } from './errors';
+import { schemaById, subjects, versionsOfSchema } from './reads';
 import { deleteConfig, deleteMode, readConfig, readMode, writeConfig, writeMode } from './settings';
 import { entity, type RegistryStore, type VersionRef } from './store';
 
@@ -70,7 +71,7 @@ export function routes(store: RegistryStore, pool: SqlPool): Route[] {
     r('GET', '/schemas/types', async () => ['AVRO']),
     // Only the default context exists (no multi-context registries here).
     r('GET', '/contexts', async () => ['.']),
-    r('GET', '/subjects', async (_, q) => store.subjects(flag(q, 'deleted'), q.get('subjectPrefix') ?? '')),
+    r('GET', '/subjects', async (_, q) => subjects(pool, flag(q, 'deleted'), q.get('subjectPrefix') ?? '')),
     r('GET', '/subjects/{s}/versions', async (p, q) => store.listVersions(p('s'), flag(q, 'deleted'))),
     r('POST', '/subjects/{s}/versions', async (p, q, body) => {
       const { subject: _, ...response } = await store.register(p('s'), await body(), flag(q, 'normalize'));
@@ -91,17 +92,17 @@ export function routes(store: RegistryStore, pool: SqlPool): Route[] {
     r('DELETE', '/subjects/{s}/versions/{v}', async (p, q) =>
       store.deleteVersion(p('s'), parseVersion(p('v')), flag(q, 'permanent')),
     ),
-    r('GET', '/schemas/ids/{id}', async (p) => store.schemaById(parseId(p('id')))),
+    r('GET', '/schemas/ids/{id}', async (p) => schemaById(pool, parseId(p('id')))),
     r('GET', '/schemas/ids/{id}/schema', async (p) =>
-      JSON.parse((await store.schemaById(parseId(p('id')))).schema),
+      JSON.parse((await schemaById(pool, parseId(p('id')))).schema),
     ),
     r('GET', '/schemas/ids/{id}/versions', async (p, q) =>
-      store.versionsOfSchema(parseId(p('id')), flag(q, 'deleted')),
+      versionsOfSchema(pool, parseId(p('id')), flag(q, 'deleted')),
     ),
     r('GET', '/schemas/ids/{id}/subjects', async (p, q) => [
-      ...new Set((await store.versionsOfSchema(parseId(p('id')), flag(q, 'deleted'))).map((v) => v.subject)),
+      ...new Set((await versionsOfSchema(pool, parseId(p('id')), flag(q, 'deleted'))).map((v) => v.subject)),
     ]),
-    r('GET', '/schemas/guids/{id}', async (p) => store.schemaById({ guid: p('id') })),
+    r('GET', '/schemas/guids/{id}', async (p) => schemaById(pool, { guid: p('id') })),
     r('GET', '/config', async () => readConfig(pool, undefined, true)),
     r('PUT', '/config', async (_, __, body) => writeConfig(pool, undefined, await body())),
     r('DELETE', '/config', async () => deleteConfig(pool, undefined)),

@@ -1,19 +1,7 @@
-import { createHash } from 'node:crypto';
+import { type CompatibilityMode, inTransaction, type SqlClient, type SqlPool } from '@accord/sdk';
 import {
-  type CompatibilityMode,
-  checkCompatibility,
-  inTransaction,
-  type ParsedSchema,
-  parseAvroSchema,
-  type SqlClient,
-  type SqlPool,
-  stableStringify,
-} from '@accord/sdk';
-import {
-  HttpError,
   incompatible,
   invalidSchema,
-  refuseNul,
   schemaNotFound,
   subjectNotFound,
   subjectNotSoftDeleted,
@@ -22,152 +10,29 @@ import {
   versionNotSoftDeleted,
   versionSoftDeleted,
 } from './errors';
-import { effectiveConfig, modeOf, operationNotPermitted, type RegistryConfig } from './settings';
+import { compatibilityProblems, parseSchema, VERSION_COLUMNS } from './parsing';
+import {
+  entity,
+  fingerprintOf,
+  idDoesNotMatch,
+  type Json,
+  mergeMetadata,
+  mergeRuleSet,
+  objectOrNull,
+  type Reference,
+  referenceExists,
+  referencesOf,
+  type SchemaRequest,
+  same,
+  type VersionRow,
+} from './schema-model';
+import { effectiveConfig, type Mode, modeOf, operationNotPermitted, type RegistryConfig } from './settings';
 
-export interface Reference {
-  name: string;
-  subject: string;
-  version: number;
-}
-
-type Json = Record<string, unknown>;
-
-/** A schema version with everything Confluent keeps with it. */
-export interface VersionRow {
-  subject: string;
-  version: number;
-  id: number;
-  /** As registered (canonical when it was registered with normalize). */
-  schema: string;
-  canonical: string;
-  fingerprint: string;
-  references: Reference[];
-  metadata: Json | null;
-  ruleSet: Json | null;
-  deleted: boolean;
-}
-
-/** What a register or lookup request may carry. */
-export interface SchemaRequest {
-  schema?: unknown;
-  schemaType?: unknown;
-  references?: unknown;
-  metadata?: unknown;
-  ruleSet?: unknown;
-  id?: unknown;
-  version?: unknown;
-}
+export type { Reference, SchemaRequest, VersionRow } from './schema-model';
+export { entity, guidOf } from './schema-model';
 
 /** `latest` (or -1) or a version number. */
 export type VersionRef = number | 'latest';
-
-const VERSION_COLUMNS = `v.subject, v.version, v.schema_id as id, s.schema_text as schema, s.canonical, s.fingerprint,
-  s.refs as "references", s.metadata, s.rule_set as "ruleSet", v.deleted`;
-
-/** The GUID Confluent gives every schema: here derived from the schema's identity. */
-export function guidOf(fingerprint: string): string {
-  const h = fingerprint;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-/** A version as Confluent's Schema entity (empty fields left out; schemaType only when not AVRO). */
-export function entity(row: VersionRow): Json {
-  return {
-    subject: row.subject,
-    version: row.version,
-    id: row.id,
-    guid: guidOf(row.fingerprint),
-    schema: row.schema,
-    ...(row.references.length ? { references: row.references } : {}),
-    ...(row.metadata ? { metadata: row.metadata } : {}),
-    ...(row.ruleSet ? { ruleSet: row.ruleSet } : {}),
-  };
-}
-
-/**
- * A schema's identity: its canonical text (whitespace and key order do not matter, as in Confluent's
- * canonical string), its references, metadata and rule set. Without the last three it is the sha-256 of
- * the canonical text, as before schemas had them, so ids registered earlier are found again.
- */
-export function fingerprintOf(
-  canonical: string,
-  references: Reference[],
-  metadata: Json | null,
-  ruleSet: Json | null,
-) {
-  const extra =
-    references.length || metadata || ruleSet
-      ? `\u0000${stableStringify([references, metadata, ruleSet])}`
-      : '';
-  return createHash('sha256')
-    .update(canonical + extra)
-    .digest('hex');
-}
-
-function objectOrNull(name: string, value: unknown): Json | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value))
-    throw invalidSchema(`Invalid schema: ${name} must be an object, got ${JSON.stringify(value)}`);
-  refuseNul(name, value, (m) => invalidSchema(`Invalid schema: ${m}`));
-  return value as Json;
-}
-
-function referencesOf(value: unknown): Reference[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value))
-    throw invalidSchema('Invalid schema: references must be an array of {name, subject, version}');
-  return value.map((r, i) => {
-    const ref = r as Partial<Reference>;
-    if (
-      typeof ref?.name !== 'string' ||
-      typeof ref.subject !== 'string' ||
-      !Number.isInteger(ref.version) ||
-      (ref.version as number) < 1
-    )
-      throw invalidSchema(
-        `Invalid schema: references[${i}] must be {name, subject, version ≥ 1}, got ${JSON.stringify(r)}`,
-      );
-    refuseNul(`references[${i}]`, ref, (m) => invalidSchema(`Invalid schema: ${m}`));
-    return { name: ref.name, subject: ref.subject, version: ref.version as number };
-  });
-}
-
-/** Metadata as Confluent merges it: properties and tags merged key by key, sensitive names united. */
-function mergeMetadata(base: Json | null | undefined, over: Json | null | undefined): Json | null {
-  if (!base) return over ?? null;
-  if (!over) return base;
-  const merged: Json = { ...base, ...over };
-  for (const key of ['properties', 'tags'] as const)
-    if (base[key] || over[key]) merged[key] = { ...(base[key] as Json), ...(over[key] as Json) };
-  if (base.sensitive || over.sensitive)
-    merged.sensitive = [
-      ...new Set([...((base.sensitive as string[]) ?? []), ...((over.sensitive as string[]) ?? [])]),
-    ];
-  return merged;
-}
-
-function mergeRuleSet(base: Json | null | undefined, over: Json | null | undefined): Json | null {
-  if (!base) return over ?? null;
-  if (!over) return base;
-  const merged: Json = { ...base };
-  for (const key of ['migrationRules', 'domainRules', 'encodingRules'] as const)
-    if (over[key]) {
-      const byName = new Map(((base[key] as Json[]) ?? []).map((r) => [r.name, r]));
-      for (const rule of over[key] as Json[]) byName.set(rule.name, rule);
-      merged[key] = [...byName.values()];
-    }
-  return merged;
-}
-
-// Key order does not count (Postgres jsonb keeps its own).
-const same = (a: unknown, b: unknown) => stableStringify(a ?? null) === stableStringify(b ?? null);
-
-export const referenceExists = (subject: string, version: number) =>
-  new HttpError(
-    422,
-    42206,
-    `One or more references exist to the schema {subject=${subject},version=${version}}`,
-  );
 
 /**
  * The registry's state in Postgres (migrations 0002 and 0019). Every write that allocates a version runs
@@ -185,60 +50,6 @@ export class RegistryStore {
     return client.query('select pg_advisory_xact_lock(hashtext($1))', [`accord-registry:${subject}`]);
   }
 
-  /**
-   * The texts of a schema's references, dependencies first (references of references included), each
-   * checked to exist: a reference to a missing subject or version is an invalid schema.
-   */
-  async resolve(
-    db: SqlPool | SqlClient,
-    references: Reference[],
-    seen = new Set<string>(),
-  ): Promise<string[]> {
-    const out: string[] = [];
-    for (const ref of references) {
-      const key = `${ref.subject}\u0000${ref.version}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const { rows } = await db.query<VersionRow>(
-        `select ${VERSION_COLUMNS} from registry_versions v join registry_schemas s on s.id = v.schema_id
-          where v.subject = $1 and v.version = $2`,
-        [ref.subject, ref.version],
-      );
-      const row = rows[0];
-      if (!row)
-        throw invalidSchema(
-          `Invalid schema: reference ${ref.name} to subject '${ref.subject}' version ${ref.version} not found`,
-        );
-      out.push(...(await this.resolve(db, row.references, seen)), row.schema);
-    }
-    return out;
-  }
-
-  async parse(
-    db: SqlPool | SqlClient,
-    schemaText: unknown,
-    schemaType: unknown,
-    references: Reference[] = [],
-  ): Promise<ParsedSchema> {
-    if (schemaType !== undefined && schemaType !== null && schemaType !== 'AVRO') {
-      throw invalidSchema(
-        `Invalid schema type ${JSON.stringify(schemaType)}: this registry stores AVRO schemas only (JSON and PROTOBUF are not supported)`,
-      );
-    }
-    if (typeof schemaText !== 'string' || schemaText.trim() === '') {
-      throw invalidSchema(
-        'Invalid schema: the request body needs a "schema" field holding the schema as a JSON string',
-      );
-    }
-    refuseNul('schema', schemaText, (m) => invalidSchema(`Invalid schema: ${m}`));
-    const resolved = await this.resolve(db, references);
-    try {
-      return parseAvroSchema(schemaText, { references: resolved });
-    } catch (error) {
-      throw invalidSchema((error as Error).message);
-    }
-  }
-
   private async versions(
     client: SqlPool | SqlClient,
     subject: string,
@@ -250,22 +61,6 @@ export class RegistryStore {
       [subject, includeDeleted],
     );
     return rows;
-  }
-
-  /** The compatibility problems of `candidate` against `previous`, each parsed with its references. */
-  private async problems(
-    db: SqlPool | SqlClient,
-    candidate: ParsedSchema,
-    previous: VersionRow[],
-    mode: CompatibilityMode,
-  ): Promise<string[]> {
-    const versions = [];
-    for (const v of previous)
-      versions.push({
-        version: v.version,
-        type: parseAvroSchema(v.schema, { references: await this.resolve(db, v.references) }).type,
-      });
-    return checkCompatibility(candidate.type, versions, mode).messages;
   }
 
   /** Versions a new one is checked against: with a compatibility group, those of the same group only. */
@@ -285,14 +80,11 @@ export class RegistryStore {
     const references = referencesOf(request.references);
     return this.tx(async (client) => {
       await this.lockSubject(client, subject);
-      const mode = await modeOf(client, subject);
-      if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE')
-        throw operationNotPermitted(`Subject ${subject} is in read-only mode`);
-      const importing = mode === 'IMPORT';
+      const importing = (await this.writable(client, subject)) === 'IMPORT';
       if (request.id !== undefined && !importing)
         throw operationNotPermitted(`Subject ${subject} is not in import mode: an id cannot be given`);
       const config = await effectiveConfig(client, subject);
-      const parsed = await this.parse(client, request.schema, request.schemaType, references);
+      const parsed = await parseSchema(client, request.schema, request.schemaType, references);
       const text = normalizeAsked || config.normalize ? parsed.canonical : (request.schema as string);
       const active = await this.versions(client, subject, false);
       const latest = active[active.length - 1];
@@ -312,7 +104,7 @@ export class RegistryStore {
         return entity(existing);
       }
       if (!importing) {
-        const problems = await this.problems(
+        const problems = await compatibilityProblems(
           client,
           parsed,
           RegistryStore.group(config, active, metadata),
@@ -417,7 +209,7 @@ export class RegistryStore {
   /** POST /subjects/{s}: the version holding this schema (and, when given, these metadata and rule set). */
   async lookup(subject: string, request: SchemaRequest, includeDeleted: boolean): Promise<Json> {
     const references = referencesOf(request.references);
-    const parsed = await this.parse(this.pool, request.schema, request.schemaType, references);
+    const parsed = await parseSchema(this.pool, request.schema, request.schemaType, references);
     const versions = await this.versions(this.pool, subject, includeDeleted);
     if (versions.length === 0) throw subjectNotFound(subject);
     const metadata = objectOrNull('metadata', request.metadata);
@@ -433,15 +225,6 @@ export class RegistryStore {
       );
     if (!match) throw schemaNotFound();
     return entity(match);
-  }
-
-  async subjects(includeDeleted: boolean, prefix = ''): Promise<string[]> {
-    const { rows } = await this.pool.query<{ subject: string }>(
-      `select distinct subject from registry_versions where ($1 or not deleted) and starts_with(subject, $2)
-        order by subject`,
-      [includeDeleted, prefix],
-    );
-    return rows.map((r) => r.subject);
   }
 
   async listVersions(subject: string, includeDeleted: boolean): Promise<number[]> {
@@ -468,10 +251,12 @@ export class RegistryStore {
     return rows.map((r) => r.id);
   }
 
-  private async writable(client: SqlClient, subject: string): Promise<void> {
+  /** The subject's mode, refusing writes in a read-only one (42205). */
+  private async writable(client: SqlClient, subject: string): Promise<Mode> {
     const mode = await modeOf(client, subject);
     if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE')
       throw operationNotPermitted(`Subject ${subject} is in read-only mode`);
+    return mode;
   }
 
   async deleteSubject(subject: string, permanent: boolean): Promise<number[]> {
@@ -527,56 +312,6 @@ export class RegistryStore {
     });
   }
 
-  /** GET /schemas/ids/{id} (or by GUID): the schema as registered, with its references, metadata and rules. */
-  async schemaById(id: number | { guid: string }): Promise<Json & { schema: string }> {
-    const byGuid = typeof id === 'object';
-    const { rows } = await this.pool.query<{
-      schema: string;
-      schemaType: string;
-      references: Reference[];
-      metadata: Json | null;
-      ruleSet: Json | null;
-      id: number;
-      fingerprint: string;
-    }>(
-      `select id, fingerprint, schema_text as schema, schema_type as "schemaType", refs as "references", metadata,
-              rule_set as "ruleSet"
-         from registry_schemas where ${byGuid ? 'fingerprint like $1' : 'id = $1'}`,
-      [
-        byGuid
-          ? `${id.guid
-              .replace(/-/g, '')
-              .toLowerCase()
-              .replace(/[^0-9a-f]/g, '')}%`
-          : id,
-      ],
-    );
-    const row = rows[0];
-    if (!row || (byGuid && guidOf(row.fingerprint) !== id.guid.toLowerCase()))
-      throw byGuid ? new HttpError(404, 40403, `Schema ${id.guid} not found`) : schemaNotFound(id as number);
-    return {
-      // Confluent omits schemaType for AVRO, the default.
-      ...(row.schemaType === 'AVRO' ? {} : { schemaType: row.schemaType }),
-      schema: row.schema,
-      ...(row.references.length ? { references: row.references } : {}),
-      ...(row.metadata ? { metadata: row.metadata } : {}),
-      ...(row.ruleSet ? { ruleSet: row.ruleSet } : {}),
-      ...(byGuid ? { id: row.id } : { guid: guidOf(row.fingerprint) }),
-    };
-  }
-
-  async versionsOfSchema(
-    id: number,
-    includeDeleted: boolean,
-  ): Promise<{ subject: string; version: number }[]> {
-    await this.schemaById(id);
-    const { rows } = await this.pool.query<{ subject: string; version: number }>(
-      `select subject, version from registry_versions where schema_id = $1 and ($2 or not deleted) order by subject, version`,
-      [id, includeDeleted],
-    );
-    return rows;
-  }
-
   /**
    * Is `schemaText` compatible with the subject? Against one version (`ref`), in the subject's mode's
    * direction; or, without `ref`, against every version the mode names (all of them when transitive).
@@ -586,7 +321,7 @@ export class RegistryStore {
     ref: VersionRef | undefined,
     request: SchemaRequest,
   ): Promise<{ compatible: boolean; messages: string[] }> {
-    const parsed = await this.parse(
+    const parsed = await parseSchema(
       this.pool,
       request.schema,
       request.schemaType,
@@ -604,18 +339,9 @@ export class RegistryStore {
       against = [target];
       effective = mode.replace('_TRANSITIVE', '') as CompatibilityMode;
     }
-    const messages = (await this.problems(this.pool, parsed, against, effective)).map(
+    const messages = (await compatibilityProblems(this.pool, parsed, against, effective)).map(
       (m) => `subject "${subject}" ${m}`,
     );
     return { compatible: messages.length === 0, messages };
   }
 }
-
-export const idDoesNotMatch = (existing: number | undefined, wanted: unknown) =>
-  new HttpError(
-    422,
-    42207,
-    existing === undefined
-      ? `Schema id ${JSON.stringify(wanted)} is already used by another schema`
-      : `The given id ${JSON.stringify(wanted)} does not match the schema's id ${existing}`,
-  );
