@@ -33,7 +33,11 @@ export {
   resolveConfig,
   validateBrokers,
   validateUrl,
+  ADMIN_PRINCIPAL,
+  describeKafkaAuth,
+  type KafkaSasl,
 } from './config';
+export { ensureSecret, readSecret, type SecretKind, secretsDir, writeSecret } from './config/secrets';
 // Contracts: versioned business definitions, evaluated the same way in the SDK and in SQL.
 export {
   type Contract,

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { loadSchemaCatalog, registerSchemaCatalog } from '@accord/schema-tools';
 import {
+  ADMIN_PRINCIPAL,
   describeError,
+  ensureSecret,
   loadTopicDeclarations,
   type ResolvedConfig,
   redactUrl,
@@ -19,7 +21,7 @@ import {
 } from '@accord/sdk/ops';
 import { projectCatalog } from '../catalog';
 import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
-import { type StackPaths, stackPaths } from './paths';
+import { type StackPaths, stackEnv, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
 import { redisDown, redisUp } from './redis';
 import { localRegistryPort, registryDown, registryUp, runningLocalRegistry } from './registry';
@@ -37,14 +39,17 @@ export interface Stack {
 export function loadStack(env = process.env): Stack {
   const kafkaExternal = env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '';
   const registryExternal = env.SCHEMA_REGISTRY_URL !== undefined && env.SCHEMA_REGISTRY_URL.trim() !== '';
+  const paths = stackPaths();
+  // The operator's Kafka password exists before the broker does: `up` formats the storage with it.
+  if (!kafkaExternal) ensureSecret('kafka', ADMIN_PRINCIPAL, stackEnv(paths, env));
   const config = resolveConfig(
     {
       ...(kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] }),
       ...(registryExternal ? {} : { schemaRegistryUrl: `http://127.0.0.1:${localRegistryPort(env)}` }),
     },
-    env,
+    stackEnv(paths, env),
   );
-  return { paths: stackPaths(), config, kafkaExternal, registryExternal };
+  return { paths, config, kafkaExternal, registryExternal };
 }
 
 /** Brings every component up, idempotently. Logs one line per step. */

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ResolvedConfig, StackError } from '@accord/sdk';
+import { ADMIN_PRINCIPAL, ensureSecret, type ResolvedConfig, StackError } from '@accord/sdk';
 import { checkKafka } from '@accord/sdk/ops';
-import type { StackPaths } from './paths';
+import { type StackPaths, stackEnv } from './paths';
 import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';
 
@@ -88,11 +88,24 @@ export function ensureJars(paths: StackPaths): void {
   }
 }
 
+/** The local cluster's own principals: the broker between brokers, the controller listener, the operator. */
+function clusterSecrets(paths: StackPaths) {
+  const env = stackEnv(paths);
+  return {
+    broker: ensureSecret('kafka', 'accord-broker', env).value,
+    controller: ensureSecret('kafka', 'accord-controller', env).value,
+    admin: ensureSecret('kafka', ADMIN_PRINCIPAL, env).value,
+  };
+}
+
 function renderProperties(paths: StackPaths, settings: LocalKafkaSettings): void {
+  const secrets = clusterSecrets(paths);
   const values: Record<string, string> = {
     KAFKA_PORT: String(settings.port),
     CONTROLLER_PORT: String(settings.controllerPort),
     LOG_DIRS: paths.kafkaData,
+    BROKER_PASSWORD: secrets.broker,
+    CONTROLLER_PASSWORD: secrets.controller,
   };
   const text = readFileSync(paths.kafkaTemplate, 'utf8').replace(
     /\$\{([A-Z_]+)\}/g,
@@ -103,7 +116,8 @@ function renderProperties(paths: StackPaths, settings: LocalKafkaSettings): void
       return value;
     },
   );
-  writeFileSync(paths.kafkaProperties, text);
+  writeFileSync(paths.kafkaProperties, text, { mode: 0o600 });
+  chmodSync(paths.kafkaProperties, 0o600);
 }
 
 function classpath(paths: StackPaths): string {
@@ -112,7 +126,16 @@ function classpath(paths: StackPaths): string {
 
 /** Formats the KRaft storage once; later starts reuse it (and its topics). */
 function formatStorage(paths: StackPaths): boolean {
-  if (existsSync(join(paths.kafkaData, 'meta.properties'))) return false;
+  if (existsSync(join(paths.kafkaData, 'meta.properties'))) {
+    if (!existsSync(join(paths.kafkaData, SECURED_STAMP))) {
+      throw new StackError(
+        'STACK_START_FAILED',
+        `the Kafka data in ${paths.kafkaData} was formatted before Accord turned on authentication: it has no credentials for the broker or the operator. Stop the stack (accord down), move that directory away (its topics go with it) and run accord up again`,
+      );
+    }
+    return false;
+  }
+  const secrets = clusterSecrets(paths);
   // As Kafka's own Uuid.randomUuid(): never an id that starts with '-', which the storage tool would read
   // as an option (it failed one format in 64).
   let clusterId = randomBytes(16).toString('base64url');
@@ -130,6 +153,10 @@ function formatStorage(paths: StackPaths): boolean {
       '-c',
       paths.kafkaProperties,
       '--ignore-formatted',
+      '--add-scram',
+      `SCRAM-SHA-512=[name=accord-broker,password=${secrets.broker}]`,
+      '--add-scram',
+      `SCRAM-SHA-512=[name=${ADMIN_PRINCIPAL},password=${secrets.admin}]`,
     ],
     { encoding: 'utf8' },
   );
@@ -143,8 +170,12 @@ function formatStorage(paths: StackPaths): boolean {
       `formatting Kafka storage in ${paths.kafkaData} failed: ${reason}`,
     );
   }
+  writeFileSync(join(paths.kafkaData, SECURED_STAMP), 'SCRAM credentials written at format\n');
   return true;
 }
+
+/** Marks storage formatted with the cluster's SCRAM credentials (older local stacks had none). */
+const SECURED_STAMP = 'accord-secured';
 
 function lastLogError(file: string): string | undefined {
   try {

@@ -50,3 +50,8 @@ export function stackPaths(): StackPaths {
     migrationsDir: join(root, 'infra', 'postgres', 'migrations'),
   };
 }
+
+/** The environment with this stack's state dir: the SDK finds the stack's secrets under it. */
+export function stackEnv(paths: StackPaths, env = process.env): Record<string, string | undefined> {
+  return { ...env, ACCORD_STATE_DIR: paths.stateDir };
+}

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { ConfigError } from '../errors';
+import { readSecret, readSecretFile } from './secrets';
 
 /**
  * Configuration travels in three stages, each its own type:
@@ -20,7 +22,25 @@ export interface AccordOptions {
   kafkaLogLevel?: KafkaLogLevel;
   /** Accord's structured (JSON) log level. Env: ACCORD_LOG_LEVEL. Default 'info'. */
   logLevel?: LogLevel;
+  /**
+   * Kafka SASL credentials. Env: KAFKA_SASL_USERNAME with KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE
+   * (mode 0600), KAFKA_SASL_MECHANISM (default scram-sha-512). Without them, the local stack's secret of
+   * `kafkaPrincipal` is used when `accord up` made one; `false` connects without authentication.
+   */
+  kafkaSasl?: KafkaSasl | false;
+  /** Whose local secret to use when no credentials are given. Default accord-admin (the operator). */
+  kafkaPrincipal?: string;
 }
+
+export const SASL_MECHANISMS = ['scram-sha-512', 'scram-sha-256', 'plain'] as const;
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+export interface KafkaSasl {
+  mechanism: SaslMechanism;
+  username: string;
+  password: string;
+}
+/** The operator's principal on the local stack (a Kafka super user). */
+export const ADMIN_PRINCIPAL = 'accord-admin';
 
 export type ConfigSource = 'option' | 'env' | 'default';
 
@@ -30,7 +50,14 @@ export const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ResolvedConfig {
-  kafka: { brokers: string[]; clientId: string; source: ConfigSource; logLevel: KafkaLogLevel };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    source: ConfigSource;
+    logLevel: KafkaLogLevel;
+    /** Absent: no authentication. Never printed: see describeKafkaAuth. */
+    sasl?: KafkaSasl & { source: ConfigSource | 'local secret' };
+  };
   postgres: { url: string; source: ConfigSource };
   redis: { url: string; source: ConfigSource };
   schemaRegistry: { url: string; source: ConfigSource };
@@ -130,6 +157,7 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
     );
   }
 
+  const sasl = resolveSasl(options, env, brokers.source);
   return {
     log: { level: logLevel.value as LogLevel },
     kafka: {
@@ -137,6 +165,7 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
       clientId: clientId.value,
       source: brokers.source,
       logLevel: kafkaLogLevel.value as KafkaLogLevel,
+      ...(sasl ? { sasl } : {}),
     },
     postgres: {
       url: validateUrl(database.value, label(database.source, 'databaseUrl', 'DATABASE_URL'), [
@@ -158,6 +187,48 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
     },
     testMode: env.NODE_ENV === 'test' || (env.CI !== undefined && env.CI !== '' && env.CI !== 'false'),
   };
+}
+
+function resolveSasl(
+  options: AccordOptions,
+  env: Env,
+  brokersSource: ConfigSource,
+): (KafkaSasl & { source: ConfigSource | 'local secret' }) | undefined {
+  if (options.kafkaSasl === false) return undefined;
+  if (options.kafkaSasl) return { ...validSasl(options.kafkaSasl, 'option kafkaSasl'), source: 'option' };
+  const username = env.KAFKA_SASL_USERNAME?.trim();
+  if (username) {
+    let password = env.KAFKA_SASL_PASSWORD;
+    if (!password && env.KAFKA_SASL_PASSWORD_FILE) {
+      if (!existsSync(env.KAFKA_SASL_PASSWORD_FILE))
+        throw new ConfigError(`KAFKA_SASL_PASSWORD_FILE ${env.KAFKA_SASL_PASSWORD_FILE} does not exist`);
+      password = readSecretFile(env.KAFKA_SASL_PASSWORD_FILE, 'KAFKA_SASL_PASSWORD_FILE');
+    }
+    if (!password)
+      throw new ConfigError('KAFKA_SASL_USERNAME is set but neither KAFKA_SASL_PASSWORD nor KAFKA_SASL_PASSWORD_FILE');
+    const mechanism = (env.KAFKA_SASL_MECHANISM?.trim().toLowerCase() || 'scram-sha-512') as SaslMechanism;
+    return { ...validSasl({ mechanism, username, password }, 'KAFKA_SASL_*'), source: 'env' };
+  }
+  // The local stack: its secrets sit under the state dir. A cluster named by KAFKA_BROKERS is not ours.
+  if (brokersSource === 'env') return undefined;
+  const principal = options.kafkaPrincipal ?? ADMIN_PRINCIPAL;
+  const password = readSecret('kafka', principal, env);
+  if (password === undefined) return undefined;
+  return { mechanism: 'scram-sha-512', username: principal, password, source: 'local secret' };
+}
+
+function validSasl(sasl: KafkaSasl, name: string): KafkaSasl {
+  if (!(SASL_MECHANISMS as readonly string[]).includes(sasl.mechanism))
+    throw new ConfigError(`${name}: mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got "${sasl.mechanism}"`);
+  if (!sasl.username) throw new ConfigError(`${name}: username is empty`);
+  if (!sasl.password) throw new ConfigError(`${name}: password is empty`);
+  return sasl;
+}
+
+/** How this config authenticates to Kafka, without the secret: for status output and logs. */
+export function describeKafkaAuth(config: ResolvedConfig): string {
+  const sasl = config.kafka.sasl;
+  return sasl ? `SASL ${sasl.mechanism.toUpperCase()} as ${sasl.username} (${sasl.source})` : 'no authentication';
 }
 
 /** A URL with its password replaced, for logs and status output. */

@@ -29,6 +29,15 @@ export function createKafka(
     brokers: config.kafka.brokers,
     logLevel: KAFKA_LOG_LEVEL[config.kafka.logLevel],
     logCreator: kafkaLogAdapter(logger),
+    ...(config.kafka.sasl
+      ? {
+          sasl: {
+            mechanism: config.kafka.sasl.mechanism,
+            username: config.kafka.sasl.username,
+            password: config.kafka.sasl.password,
+          } as KafkaConfig['sasl'],
+        }
+      : {}),
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: config.testMode
