@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, logLines, ROOT } from './cli';
+import { accord, grantService, logLines, ROOT } from './cli';
 
 jest.setTimeout(240000);
 
@@ -26,7 +26,8 @@ afterAll(async () => {
   await ctx.cleanup();
 });
 
-function startArchive(group: string, topic: string): ChildProcess & { output: string[] } {
+async function startArchive(group: string, topic: string): Promise<ChildProcess & { output: string[] }> {
+  await grantService('services/archive/dist/main.js', ['--group', group], {});
   const child = spawn(
     process.execPath,
     [
@@ -91,7 +92,7 @@ test('killed and restarted mid-way, the archive holds every event exactly once, 
   }
 
   const group = uniqueName('t-archive');
-  const first = startArchive(group, topic);
+  const first = await startArchive(group, topic);
   const atKill = await eventually(
     async () => {
       const n = await archived();
@@ -103,7 +104,7 @@ test('killed and restarted mid-way, the archive holds every event exactly once, 
   await once(first, 'exit');
   expect(atKill).toBeLessThan(total); // killed mid-way, not after the end
 
-  const second = startArchive(group, topic);
+  const second = await startArchive(group, topic);
   await eventually(
     () => logLines(second.output).some((l) => l.msg === 'running' && l.service === 'archive'),
     {
@@ -197,7 +198,7 @@ test('accord publish of 100 events for one entity; accord events and accord tail
   });
   expect(published).toEqual({ code: 0, stdout: `published 100 events to ${topic}\n` });
 
-  const archive = startArchive(uniqueName('t-archive'), topic);
+  const archive = await startArchive(uniqueName('t-archive'), topic);
   await eventually(
     async () => {
       const { rows } = await pool.query<{ n: string }>(

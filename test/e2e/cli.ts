@@ -2,6 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { resolveConfig } from '@accord/sdk';
+import { type KafkaAccess, provisionPrincipal, serviceAccess } from '@accord/sdk/ops';
 import { eventually } from '@accord/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -87,6 +89,7 @@ export async function startService(
   env: Record<string, string | undefined>,
   stops: (() => Promise<void>)[],
 ): Promise<RunningService> {
+  await grantService(main, args, env);
   const child = spawn(process.execPath, [join(ROOT, main), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,4 +113,45 @@ export async function startService(
     what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
   });
   return { output, stop, kill };
+}
+
+/**
+ * Gives a service started by a test its Kafka principal's ACLs for the test's namespace, topics and
+ * groups (its own principal, as in production: the suite exercises the ACLs). The operator (this jest
+ * process, accord-admin on the local stack) grants them.
+ */
+export async function grantService(
+  main: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const option = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i === -1 ? undefined : args[i + 1];
+  };
+  const ns = env.ACCORD_TOPIC_NAMESPACE ? `${env.ACCORD_TOPIC_NAMESPACE}.` : '';
+  const group = option('group');
+  let principal: string;
+  let access: KafkaAccess;
+  if (main.includes('services/archive/')) {
+    principal = 'accord_archive';
+    access = { read: ['*'], write: [], groups: [group ?? `${ns}archive*`] };
+  } else if (main.includes('services/features/')) {
+    principal = 'accord_features';
+    access = { read: ['*'], write: [], groups: [`${group ?? `${ns}features`}*`] };
+  } else if (main.includes('services/logs/')) {
+    principal = 'accord_logs';
+    const base = serviceAccess('accord_logs', env.ACCORD_TOPIC_NAMESPACE);
+    access = { ...base, groups: [...base.groups, ...(group ? [group] : [])] };
+  } else if (main.includes('services/owners/')) {
+    const entity = option('entity') ?? 'order';
+    principal = `accord_owner_${entity}`;
+    access = {
+      read: [option('topic') ?? `${ns}commerce.${entity}.proposals`],
+      write: [option('events-topic') ?? `${ns}commerce.${entity}.events`],
+      groups: [group ?? `${ns}owner-${entity}*`],
+    };
+  } else return; // the registry talks to Postgres only; the commerce runner is the operator's load
+  const operatorEnv = { ...process.env, ...env };
+  await provisionPrincipal(resolveConfig({}, operatorEnv), principal, access, operatorEnv);
 }

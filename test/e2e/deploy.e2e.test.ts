@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createAccord, createPgPool, grantCheckpointGroups, propose, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
-import { accord, logLines, ROOT } from './cli';
+import { accord, grantService, logLines, ROOT } from './cli';
 
 jest.setTimeout(600000);
 
@@ -73,6 +73,8 @@ beforeAll(async () => {
   ] as const) {
     const group = uniqueName('t-owner');
     await grantCheckpointGroups(admin, `accord_owner_${entity}`, [group]);
+    const args = ['--entity', entity, '--topic', topic, '--group', group, '--events-topic', decisions];
+    await grantService('services/owners/dist/main.js', args, env());
     const child = spawn(
       process.execPath,
       [

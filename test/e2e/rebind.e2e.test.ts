@@ -14,7 +14,7 @@ import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
-import { accord, freePort, logLines, ROOT } from './cli';
+import { accord, freePort, grantService, logLines, ROOT } from './cli';
 
 jest.setTimeout(300000);
 
@@ -50,7 +50,11 @@ const registry = () => `http://127.0.0.1:${env.ACCORD_REGISTRY_PORT}`;
 /** The CLI against the private stack, with the test's own Postgres schema. */
 const cli = (args: string[]) => accord(args, { ...env, DATABASE_URL: db.url() });
 
-function startArchive(group: string): ChildProcess & { output: string[] } {
+async function startArchive(group: string): Promise<ChildProcess & { output: string[] }> {
+  await grantService('services/archive/dist/main.js', ['--group', group], {
+    ...env,
+    KAFKA_BROKERS: brokers(),
+  });
   const child = spawn(
     process.execPath,
     [
@@ -64,6 +68,7 @@ function startArchive(group: string): ChildProcess & { output: string[] } {
     {
       env: {
         ...process.env,
+        ...env,
         KAFKA_BROKERS: brokers(),
         SCHEMA_REGISTRY_URL: registry(),
         ARCHIVE_DATABASE_URL: db.url('accord_archive'),
@@ -115,7 +120,7 @@ test('a new broker under old checkpoints: the archive refuses and says why, rebi
   const group = uniqueName('t-archive');
   const before = uniqueName('order');
   await publish(before, 3);
-  const first = startArchive(group);
+  const first = await startArchive(group);
   await eventually(async () => (await archivedOf(before)).rows === 3, {
     timeoutMs: 60000,
     what: () => `3 archived events (${first.output.join('')})`,
@@ -136,7 +141,7 @@ test('a new broker under old checkpoints: the archive refuses and says why, rebi
 
   const order = uniqueName('order');
   const ids = await publish(order, 20);
-  const second = startArchive(group);
+  const second = await startArchive(group);
   const refusal = await eventually(
     () => logLines(second.output).find((l) => l.incident === 'identity-changed'),
     { timeoutMs: 60000, what: () => `the archive's refusal (${second.output.join('')})` },

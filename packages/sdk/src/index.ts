@@ -24,18 +24,18 @@ export type {
 // Configuration and errors: one error base with stable codes.
 export {
   type AccordOptions,
+  ADMIN_PRINCIPAL,
   type ConfigSource,
   DEFAULTS,
+  describeKafkaAuth,
   KAFKA_LOG_LEVELS,
   type KafkaLogLevel,
+  type KafkaSasl,
   type ResolvedConfig,
   redactUrl,
   resolveConfig,
   validateBrokers,
   validateUrl,
-  ADMIN_PRINCIPAL,
-  describeKafkaAuth,
-  type KafkaSasl,
 } from './config';
 export { ensureSecret, readSecret, type SecretKind, secretsDir, writeSecret } from './config/secrets';
 // Contracts: versioned business definitions, evaluated the same way in the SDK and in SQL.

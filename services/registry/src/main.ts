@@ -29,6 +29,7 @@ if (require.main === module) {
     options: { port: { type: 'string' }, host: { type: 'string' } },
     role: 'accord_registry',
     databaseUrlVariable: 'REGISTRY_DATABASE_URL',
+    usesKafka: false,
     poolSize: 10,
     async start({ values, config, pool, databaseUrl, log }) {
       const port = Number(values.port ?? (new URL(config.schemaRegistry.url).port || 8081));

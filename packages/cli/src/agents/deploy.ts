@@ -15,7 +15,14 @@ import {
   type ResolvedConfig,
   type SomeCatalog,
 } from '@accord/sdk';
-import { applyDeclaredTopics, type Ops, parseStartPosition } from '@accord/sdk/ops';
+import {
+  agentAccess,
+  applyDeclaredTopics,
+  type KafkaAccess,
+  type Ops,
+  parseStartPosition,
+  provisionPrincipal,
+} from '@accord/sdk/ops';
 import { loadViews } from './run';
 import { agentDir, isAlive, readAgentState, replicaReady } from './state';
 
@@ -32,6 +39,8 @@ export interface AgentPlan {
   actions: Action[];
   /** unchanged, start or rolling update. */
   replicas: 'unchanged' | 'start' | 'roll';
+  /** Its Kafka principal and ACLs, granted (idempotently) on every deploy when Kafka authenticates. */
+  kafka?: { config: ResolvedConfig; principal: string; access: KafkaAccess };
 }
 
 interface Context {
@@ -149,7 +158,24 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
           `rolling update of ${m.name} v${state?.version ?? '?'} → v${m.version ?? '?'} (${m.replicas} replica(s), one at a time)`,
           async () => {},
         );
-      plans.push({ manifest: m, group, actions, replicas });
+      // Its Kafka principal: reads what it consumes; writes its proposals and the events it emits.
+      const kafka = ctx.config.kafka.sasl
+        ? {
+            config: ctx.config,
+            principal: role,
+            access: agentAccess({
+              reads: m.consumes.map((c) => c.topic),
+              proposals: m.proposes.map((e) => m.proposalTopics[e] ?? ctx.catalog.proposalsTopic(e)),
+              // The topics of the events it declares (emit() refuses any other type).
+              emits: m.emits.flatMap((t) => {
+                const entity = ctx.catalog.entityTypeOf(ctx.catalog.resolveEventName(t));
+                return entity ? [ctx.catalog.eventsTopic(entity)] : [];
+              }),
+              groups: [group],
+            }),
+          }
+        : undefined;
+      plans.push({ manifest: m, group, actions, replicas, ...(kafka ? { kafka } : {}) });
     }
     return plans;
   } finally {
@@ -164,6 +190,7 @@ export async function executeDeploy(plans: AgentPlan[], say: (line: string) => v
       say(`${plan.manifest.name}: ${action.what}`);
       await action.run();
     }
+    if (plan.kafka) await provisionPrincipal(plan.kafka.config, plan.kafka.principal, plan.kafka.access);
     if (plan.replicas === 'unchanged') continue;
     const dir = agentDir(plan.manifest.name);
     mkdirSync(dir, { recursive: true });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AgentManifest, backoffMs, loadManifest, pollUntil } from '@accord/sdk';
+import { type AgentManifest, backoffMs, loadManifest, pollUntil, secretsDir } from '@accord/sdk';
 import { freePort } from '../stack/processes';
 import { type AgentState, agentDir, type ReplicaState, replicaReady, writeAgentState } from './state';
 
@@ -67,7 +67,7 @@ export async function supervise(name: string): Promise<number> {
         '--health-port',
         String(replica.healthPort),
       ],
-      { stdio: ['ignore', log, log], env: process.env },
+      { stdio: ['ignore', log, log], env: replicaEnv(name) },
     );
     replica.child = child;
     replica.pid = child.pid ?? null;
@@ -154,4 +154,21 @@ export async function supervise(name: string): Promise<number> {
   save();
   say('stopped');
   return 0;
+}
+
+/**
+ * A replica logs in to Kafka as its agent's own principal when the local stack made one (accord deploy
+ * did): the password is read from its 0600 file, never passed on a command line.
+ */
+function replicaEnv(name: string): NodeJS.ProcessEnv {
+  const principal = `accord_agent_${name}`;
+  const file = join(secretsDir(), 'kafka', principal);
+  if (!existsSync(file)) return process.env;
+  const { KAFKA_SASL_PASSWORD: _password, ...env } = process.env;
+  return {
+    ...env,
+    KAFKA_SASL_USERNAME: principal,
+    KAFKA_SASL_PASSWORD_FILE: file,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+  };
 }

@@ -8,6 +8,7 @@ import {
   type ResolvedConfig,
   redactUrl,
   resolveConfig,
+  secretsDir,
 } from '@accord/sdk';
 import {
   applyDeclaredTopics,
@@ -16,7 +17,13 @@ import {
   checkRedis,
   checkSchemaRegistry,
   type HealthReport,
+  type KafkaAccess,
   needsRebind,
+  ownerAccess,
+  ownerRole,
+  PLATFORM_SERVICES,
+  provisionPrincipal,
+  serviceAccess,
   withOps,
 } from '@accord/sdk/ops';
 import { projectCatalog } from '../catalog';
@@ -111,6 +118,20 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
     `topics: ${topics.length} declared${changed.length ? `; ${changed.map((t) => `${t.topic} ${t.action}${t.action === 'drift' ? ` (${t.detail})` : ''}`).join('; ')}` : ', all up to date'}`,
   );
   log(await checkpointReport(stack));
+  if (stack.config.kafka.sasl) log(await provisionServices(stack));
+}
+
+/** The platform services' and the owners' Kafka principals, with the ACLs that follow ownership. */
+async function provisionServices(stack: Stack): Promise<string> {
+  const env = stackEnv(stack.paths);
+  const catalog = projectCatalog(join(stack.paths.root, 'schemas'));
+  const principals: [string, KafkaAccess][] = [
+    ...PLATFORM_SERVICES.map((role): [string, KafkaAccess] => [role, serviceAccess(role)]),
+    ...catalog.entityTypes().map((e): [string, KafkaAccess] => [ownerRole(e), ownerAccess(catalog, e)]),
+  ];
+  for (const [principal, access] of principals)
+    await provisionPrincipal(stack.config, principal, access, env);
+  return `principals: ${principals.length} service and owner principal(s) with their ACLs (${principals.map(([p]) => p).join(', ')}); secrets in ${secretsDir(env)}`;
 }
 
 /**

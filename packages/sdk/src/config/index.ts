@@ -157,7 +157,7 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
     );
   }
 
-  const sasl = resolveSasl(options, env, brokers.source);
+  const sasl = resolveSasl(options, env);
   return {
     log: { level: logLevel.value as LogLevel },
     kafka: {
@@ -192,7 +192,6 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
 function resolveSasl(
   options: AccordOptions,
   env: Env,
-  brokersSource: ConfigSource,
 ): (KafkaSasl & { source: ConfigSource | 'local secret' }) | undefined {
   if (options.kafkaSasl === false) return undefined;
   if (options.kafkaSasl) return { ...validSasl(options.kafkaSasl, 'option kafkaSasl'), source: 'option' };
@@ -205,12 +204,13 @@ function resolveSasl(
       password = readSecretFile(env.KAFKA_SASL_PASSWORD_FILE, 'KAFKA_SASL_PASSWORD_FILE');
     }
     if (!password)
-      throw new ConfigError('KAFKA_SASL_USERNAME is set but neither KAFKA_SASL_PASSWORD nor KAFKA_SASL_PASSWORD_FILE');
+      throw new ConfigError(
+        'KAFKA_SASL_USERNAME is set but neither KAFKA_SASL_PASSWORD nor KAFKA_SASL_PASSWORD_FILE',
+      );
     const mechanism = (env.KAFKA_SASL_MECHANISM?.trim().toLowerCase() || 'scram-sha-512') as SaslMechanism;
     return { ...validSasl({ mechanism, username, password }, 'KAFKA_SASL_*'), source: 'env' };
   }
-  // The local stack: its secrets sit under the state dir. A cluster named by KAFKA_BROKERS is not ours.
-  if (brokersSource === 'env') return undefined;
+  // The local stack: its secrets sit under the state dir (a private stack's under its ACCORD_STATE_DIR).
   const principal = options.kafkaPrincipal ?? ADMIN_PRINCIPAL;
   const password = readSecret('kafka', principal, env);
   if (password === undefined) return undefined;
@@ -219,7 +219,9 @@ function resolveSasl(
 
 function validSasl(sasl: KafkaSasl, name: string): KafkaSasl {
   if (!(SASL_MECHANISMS as readonly string[]).includes(sasl.mechanism))
-    throw new ConfigError(`${name}: mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got "${sasl.mechanism}"`);
+    throw new ConfigError(
+      `${name}: mechanism must be one of ${SASL_MECHANISMS.join(', ')}, got "${sasl.mechanism}"`,
+    );
   if (!sasl.username) throw new ConfigError(`${name}: username is empty`);
   if (!sasl.password) throw new ConfigError(`${name}: password is empty`);
   return sasl;
@@ -228,7 +230,9 @@ function validSasl(sasl: KafkaSasl, name: string): KafkaSasl {
 /** How this config authenticates to Kafka, without the secret: for status output and logs. */
 export function describeKafkaAuth(config: ResolvedConfig): string {
   const sasl = config.kafka.sasl;
-  return sasl ? `SASL ${sasl.mechanism.toUpperCase()} as ${sasl.username} (${sasl.source})` : 'no authentication';
+  return sasl
+    ? `SASL ${sasl.mechanism.toUpperCase()} as ${sasl.username} (${sasl.source})`
+    : 'no authentication';
 }
 
 /** A URL with its password replaced, for logs and status output. */

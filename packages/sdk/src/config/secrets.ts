@@ -22,7 +22,8 @@ export function secretsDir(env: Env = process.env): string {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$/;
 
 function secretPath(dir: string, kind: SecretKind, name: string): string {
-  if (!NAME.test(name)) throw new ConfigError(`secret name "${name}" must be letters, digits, '.', '_' or '-'`);
+  if (!NAME.test(name))
+    throw new ConfigError(`secret name "${name}" must be letters, digits, '.', '_' or '-'`);
   return join(dir, kind, name);
 }
 

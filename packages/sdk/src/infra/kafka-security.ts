@@ -47,7 +47,11 @@ export async function upsertScramUsers(
     connectionTimeout: 3000,
     requestTimeout: 30000,
   };
-  const broker = new Broker({ connectionPool: new ConnectionPool(options), logger, allowAutoTopicCreation: false });
+  const broker = new Broker({
+    connectionPool: new ConnectionPool(options),
+    logger,
+    allowAutoTopicCreation: false,
+  });
   try {
     await broker.connect();
     const results: { user: string | null; errorCode: number; message: string | null }[] =
@@ -141,8 +145,14 @@ export function aclEntries(principal: string, access: KafkaAccess) {
   const topic = AclResourceTypes.TOPIC;
   const group = AclResourceTypes.GROUP;
   return [
-    ...access.read.flatMap((t) => [entry(topic, t, AclOperationTypes.READ), entry(topic, t, AclOperationTypes.DESCRIBE)]),
-    ...access.write.flatMap((t) => [entry(topic, t, AclOperationTypes.WRITE), entry(topic, t, AclOperationTypes.DESCRIBE)]),
+    ...access.read.flatMap((t) => [
+      entry(topic, t, AclOperationTypes.READ),
+      entry(topic, t, AclOperationTypes.DESCRIBE),
+    ]),
+    ...access.write.flatMap((t) => [
+      entry(topic, t, AclOperationTypes.WRITE),
+      entry(topic, t, AclOperationTypes.DESCRIBE),
+    ]),
     ...access.groups.flatMap((g) => [
       entry(group, g, AclOperationTypes.READ),
       entry(group, g, AclOperationTypes.DESCRIBE),
@@ -155,7 +165,11 @@ export function aclEntries(principal: string, access: KafkaAccess) {
 }
 
 /** Adds the ACLs (idempotent: Kafka keeps one copy of an entry). */
-export async function grantKafkaAccess(kafka: Kafka | Admin, principal: string, access: KafkaAccess): Promise<number> {
+export async function grantKafkaAccess(
+  kafka: Kafka | Admin,
+  principal: string,
+  access: KafkaAccess,
+): Promise<number> {
   const admin = 'admin' in kafka ? kafka.admin() : kafka;
   const own = 'admin' in kafka;
   if (own) await admin.connect();

@@ -35,6 +35,7 @@ import { awaitReplay, type ReplayProgress, type ReplayWaitOutcome } from './repl
 import { type TailRecord, tailTopic } from './tail';
 
 export type { AgentControl } from '../agents/controls';
+export { aclEntries, type KafkaAccess } from '../infra/kafka-security';
 export type { IncidentRow } from '../pipelines/checkpoints';
 export { parseStartPosition, type StartPosition } from '../pipelines/positions';
 export type { AddedConsumer } from './consumers';
@@ -51,6 +52,15 @@ export type {
 } from './lineage';
 export { ensureDatabase, type MigrationResult, migrate } from './migrations';
 export type { AgentMinute, ConflictRow, DecisionMinute, IncidentMinute } from './observe';
+export {
+  agentAccess,
+  ownerAccess,
+  ownerRole,
+  PLATFORM_SERVICES,
+  type PlatformService,
+  provisionPrincipal,
+  serviceAccess,
+} from './principals';
 export type { RebindPartitionPlan, RebindPlan } from './rebind';
 export {
   describeTarget,

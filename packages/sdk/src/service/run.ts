@@ -1,6 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { createAccord, type SomeAccord } from '../accord';
-import { type ResolvedConfig, redactUrl, resolveConfig } from '../config';
+import { ADMIN_PRINCIPAL, type ResolvedConfig, redactUrl, resolveConfig } from '../config';
+import { readSecret } from '../config/secrets';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
@@ -95,6 +96,8 @@ export interface ServiceDefinition<V> {
   role: string;
   databaseUrlVariable: string;
   poolSize?: number;
+  /** False for a service that never talks to Kafka (the registry): it needs no Kafka principal. */
+  usesKafka?: boolean;
   /** The domain the service's pipelines decode and publish (default: platform records only). */
   catalog?: SomeCatalog;
   /** How long transient start failures (Kafka not ready, Postgres restarting) are retried. Default 60 s. */
@@ -129,7 +132,18 @@ export async function runService<V extends Record<string, unknown>>(
   }
   let config: ResolvedConfig;
   try {
-    config = resolveConfig();
+    // Kafka as the service's own principal, named like its Postgres role (docs/security.md).
+    config = resolveConfig({ kafkaPrincipal: def.role });
+    if (
+      def.usesKafka !== false &&
+      !config.kafka.sasl &&
+      readSecret('kafka', ADMIN_PRINCIPAL) !== undefined
+    ) {
+      throw new AccordError(
+        'CONFIG_INVALID',
+        `no Kafka credentials for ${def.role}: the local stack makes them (accord up for platform services and owners, accord principals add for others), or set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      );
+    }
   } catch (error) {
     process.stderr.write(`${def.name}: ${describeError(error)}\n`);
     return 2;
@@ -164,6 +178,7 @@ export async function runService<V extends Record<string, unknown>>(
   const databaseUrl = serviceDatabaseUrl(def.role, def.databaseUrlVariable);
   const accord = createAccord({
     databaseUrl,
+    kafkaPrincipal: def.role,
     logger: log,
     poolSize: def.poolSize ?? 4,
     ...(def.catalog ? { catalog: def.catalog } : {}),
