@@ -12,6 +12,7 @@ import { downCommand } from './commands/down';
 import { escalationsCommand } from './commands/escalations';
 import { eventsCommand } from './commands/events';
 import { pauseCommand, resumeCommand } from './commands/pause';
+import { principalsCommand } from './commands/principals';
 import { logsCommand, psCommand, stopCommand } from './commands/ps';
 import { publishCommand } from './commands/publish';
 import { replayCommand } from './commands/replay';
@@ -49,6 +50,7 @@ const COMMANDS: Command[] = [
   lagCommand,
   contractsCommand,
   rolesCommand,
+  principalsCommand,
 ];
 
 function mainHelp(): string {

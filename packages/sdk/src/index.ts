@@ -144,6 +144,14 @@ export { backoffMs, isTransient, pollUntil, withRetry } from './infra/retry';
 export type { Sql, SqlClient, SqlPool, SqlResult } from './infra/sql';
 export { inTransaction } from './infra/transaction';
 // Owners and proposals: the single writer of each entity type.
+export {
+  loadSigningKey,
+  type ProposerCheck,
+  ProposerKeys,
+  registerAgentKey,
+  SIGNATURE_HEADER,
+  signProposal,
+} from './owners/identity';
 export { relayOutbox, startOutboxRelay } from './owners/outbox';
 export { defineOwner } from './owners/owner';
 export { awaitDecision, type OwnerDecision, type ProposeOptions, propose } from './owners/propose';

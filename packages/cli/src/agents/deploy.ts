@@ -13,6 +13,7 @@ import {
   pollUntil,
   RegistryHttpClient,
   type ResolvedConfig,
+  registerAgentKey,
   type SomeCatalog,
 } from '@accord/sdk';
 import {
@@ -22,6 +23,7 @@ import {
   type Ops,
   parseStartPosition,
   provisionPrincipal,
+  setRolePasswords,
 } from '@accord/sdk/ops';
 import { loadViews } from './run';
 import { agentDir, isAlive, readAgentState, replicaReady } from './state';
@@ -41,6 +43,8 @@ export interface AgentPlan {
   replicas: 'unchanged' | 'start' | 'roll';
   /** Its Kafka principal and ACLs, granted (idempotently) on every deploy when Kafka authenticates. */
   kafka?: { config: ResolvedConfig; principal: string; access: KafkaAccess };
+  /** Where its signing key's public half is registered (as the operator), on every deploy. */
+  databaseUrl: string;
 }
 
 interface Context {
@@ -175,7 +179,14 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
             }),
           }
         : undefined;
-      plans.push({ manifest: m, group, actions, replicas, ...(kafka ? { kafka } : {}) });
+      plans.push({
+        manifest: m,
+        group,
+        actions,
+        replicas,
+        databaseUrl: ctx.config.postgres.url,
+        ...(kafka ? { kafka } : {}),
+      });
     }
     return plans;
   } finally {
@@ -191,6 +202,16 @@ export async function executeDeploy(plans: AgentPlan[], say: (line: string) => v
       await action.run();
     }
     if (plan.kafka) await provisionPrincipal(plan.kafka.config, plan.kafka.principal, plan.kafka.access);
+    // Its identity: the key its proposals are signed with, the public half where owners check it.
+    const operator = createPgPool(plan.databaseUrl, { max: 1 });
+    try {
+      const key = await registerAgentKey(operator, plan.manifest.name);
+      // Its Postgres password (the local secret, made once), set on every deploy: a new state dir heals.
+      await setRolePasswords(operator, [`accord_agent_${plan.manifest.name}`]);
+      if (key.created) say(`${plan.manifest.name}: signing key made; owners check its proposals against it`);
+    } finally {
+      await operator.end();
+    }
     if (plan.replicas === 'unchanged') continue;
     const dir = agentDir(plan.manifest.name);
     mkdirSync(dir, { recursive: true });

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { loadSchemaCatalog, registerSchemaCatalog } from '@accord/schema-tools';
 import {
   ADMIN_PRINCIPAL,
+  createPgPool,
   describeError,
+  describeKafkaAuth,
   ensureSecret,
   loadTopicDeclarations,
   type ResolvedConfig,
@@ -24,6 +26,7 @@ import {
   PLATFORM_SERVICES,
   provisionPrincipal,
   serviceAccess,
+  setRolePasswords,
   withOps,
 } from '@accord/sdk/ops';
 import { projectCatalog } from '../catalog';
@@ -81,6 +84,13 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
         ? `applied ${m.applied.join(', ')}`
         : `migrations up to date (${m.alreadyApplied.length})`),
   );
+  const passwords = await withPool(stack.config.postgres.url, (pool) =>
+    setRolePasswords(pool, undefined, stackEnv(stack.paths)),
+  );
+  const made = passwords.filter((p) => p.created).length;
+  log(
+    `postgres: ${passwords.length} login role(s) with their passwords${made ? ` (${made} new)` : ''}, secrets in ${secretsDir(stackEnv(stack.paths))}/postgres`,
+  );
   const redis = await redisUp(stack.paths, stack.config.redis.url, log);
   log(`redis: ${redis.started ? 'started' : 'reachable'} at ${redactUrl(stack.config.redis.url)}`);
   const registry = await registryUp(
@@ -91,7 +101,7 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
   );
   switch (registry.action) {
     case 'external':
-      log(`schema-registry: using ${registry.url} (SCHEMA_REGISTRY_URL)`);
+      log(`schema-registry: using ${redactUrl(registry.url)} (SCHEMA_REGISTRY_URL)`);
       break;
     case 'already-running':
       log(`schema-registry: already running (pid ${registry.pid}) on 127.0.0.1:${registry.port}`);
@@ -119,6 +129,18 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
   );
   log(await checkpointReport(stack));
   if (stack.config.kafka.sasl) log(await provisionServices(stack));
+}
+
+async function withPool<T>(
+  url: string,
+  work: (pool: ReturnType<typeof createPgPool>) => Promise<T>,
+): Promise<T> {
+  const pool = createPgPool(url, { max: 1 });
+  try {
+    return await work(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** The platform services' and the owners' Kafka principals, with the ACLs that follow ownership. */
@@ -194,9 +216,19 @@ export async function stackStatus(stack: Stack): Promise<ComponentStatus[]> {
     checkSchemaRegistry(stack.config.schemaRegistry.url),
   ]);
   return [
-    row('kafka', stack.config.kafka.brokers.join(','), kafka, runningLocalKafka(stack.paths)),
+    row(
+      'kafka',
+      stack.config.kafka.brokers.join(','),
+      kafka.ok ? { ...kafka, detail: `${kafka.detail}; ${describeKafkaAuth(stack.config)}` } : kafka,
+      runningLocalKafka(stack.paths),
+    ),
     row('postgres', redactUrl(stack.config.postgres.url), pg, state.postgres ? {} : undefined),
     row('redis', redactUrl(stack.config.redis.url), redis, state.redis),
-    row('schema-registry', stack.config.schemaRegistry.url, registry, runningLocalRegistry(stack.paths)),
+    row(
+      'schema-registry',
+      redactUrl(stack.config.schemaRegistry.url),
+      registry,
+      runningLocalRegistry(stack.paths),
+    ),
   ];
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { SomeAccord } from '../accord';
 import { ContractStore } from '../contracts';
@@ -5,6 +6,7 @@ import { AccordError } from '../errors';
 import { namespacedGroup } from '../events/topics';
 import type { FeatureView } from '../features/views';
 import type { SqlPool } from '../infra/sql';
+import { loadSigningKey } from '../owners/identity';
 import type { Pipeline } from '../pipelines/pipeline';
 import type { PipelineEvent } from '../pipelines/types';
 import { ATTR, inSpan } from '../telemetry/tracing';
@@ -55,6 +57,11 @@ export interface AgentRunOptions {
   featurePrefix?: string;
   /** Where proposals to an entity type go. Default: the catalog's <domain>.<entity>.proposals. */
   proposalsTopic?: (entityType: string) => string;
+  /**
+   * The key its proposals are signed with. Default: ACCORD_SIGNING_KEY_FILE, else the local stack's key
+   * for this agent (accord deploy made it); none: proposals go unsigned (owners requiring it refuse them).
+   */
+  signingKey?: KeyObject | null;
 }
 
 /** A running agent: a checkpointed pipeline whose handler gets the agent's context. */
@@ -99,6 +106,10 @@ export function createAgent(
   const contracts = new ContractStore(pool);
   const recomputes = new Map<number, Promise<boolean>>();
   const group = options.group ?? namespacedGroup(`agent-${definition.name}`);
+  // Its identity: proposals signed with its key when it has one (an explicit null turns signing off).
+  const signingKey =
+    options.signingKey === undefined ? loadSigningKey(definition.name) : (options.signingKey ?? undefined);
+  const signed: AgentRunOptions = { ...options, ...(signingKey ? { signingKey } : {}) };
   const pipeline = accord.pipeline({
     name: group,
     group,
@@ -112,7 +123,7 @@ export function createAgent(
       const agentEvent = toAgentEvent(event);
       const run = new AgentRun(definition.name, agentEvent);
       const ctx = context(
-        { definition, pool, publisher, reader, decisions, journal, contracts, options },
+        { definition, pool, publisher, reader, decisions, journal, contracts, options: signed },
         agentEvent,
         hctx,
         recompute,

@@ -165,6 +165,7 @@ export function context(
             causationId: event.eventId,
             correlationId,
             ...(parts.options.proposalsTopic ? { topic: parts.options.proposalsTopic(entityType) } : {}),
+            ...(parts.options.signingKey ? { signingKey: parts.options.signingKey } : {}),
           }),
       );
       return { proposalId, entityType, entityId };

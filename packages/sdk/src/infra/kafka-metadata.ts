@@ -1,15 +1,21 @@
-import { Socket } from 'node:net';
+import type { KafkaSasl } from '../config';
 import { UnavailableError } from '../errors';
+import { sendRaw } from './kafka-raw';
 
 /**
  * The identity of a Kafka log: which cluster, and which incarnation of a topic (its topic id, new each
  * time a topic is created). Checkpoints record it so that a checkpoint is never applied to another log.
  *
  * kafkajs speaks Metadata up to v6, which carries the cluster id but no topic ids (added in v10, KIP-516),
- * so this module sends one Metadata v12 request itself: a flexible-version request over a plain socket,
- * about a hundred lines, instead of a second Kafka client. It needs a PLAINTEXT listener; when it cannot
- * get an answer, callers fall back to the cluster id alone (and say so).
+ * so this module sends one Metadata v12 request itself: a flexible-version request encoded here, sent
+ * over a kafkajs connection (which authenticates: kafka-raw.ts), instead of a second Kafka client. When
+ * it cannot get an answer, callers fall back to the cluster id alone (and say so).
  */
+export interface KafkaEndpoint {
+  brokers: string[];
+  sasl?: KafkaSasl | undefined;
+}
+
 export interface TopicIdentity {
   topicId: string;
   partitions: number;
@@ -106,15 +112,9 @@ class Reader {
   }
 }
 
-/** Metadata v12 request body for some topics (by name), after a request header v2. */
-function encodeRequest(correlationId: number, clientId: string, topics: string[]): Buffer {
+/** Metadata v12 request: the request header's tagged fields (header v2), then the body, for some topics (by name). */
+function encodeRequest(topics: string[]): Buffer {
   const w = new Writer();
-  w.int16(API_METADATA);
-  w.int16(VERSION);
-  w.int32(correlationId);
-  const id = Buffer.from(clientId);
-  w.int16(id.length);
-  w.raw(id);
   w.uvarint(0); // header tagged fields
   w.uvarint(topics.length + 1);
   for (const topic of topics) {
@@ -127,10 +127,7 @@ function encodeRequest(correlationId: number, clientId: string, topics: string[]
   w.int8(0); // allow_auto_topic_creation
   w.int8(0); // include_topic_authorized_operations
   w.uvarint(0);
-  const body = w.done();
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(body.length);
-  return Buffer.concat([size, body]);
+  return w.done();
 }
 
 export function decodeMetadataResponse(body: Buffer): LogIdentity {
@@ -173,42 +170,26 @@ export function decodeMetadataResponse(body: Buffer): LogIdentity {
   return { clusterId, topics };
 }
 
-function ask(broker: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
-  const split = broker.lastIndexOf(':');
-  const host = broker.slice(0, split).replace(/^\[|\]$/g, '');
-  const port = Number(broker.slice(split + 1));
-  return new Promise((resolve, reject) => {
-    const socket = new Socket();
-    let received = Buffer.alloc(0);
-    const fail = (error: Error) => {
-      socket.destroy();
-      reject(error);
-    };
-    socket.setTimeout(timeoutMs, () => fail(new Error(`no answer from ${broker} in ${timeoutMs} ms`)));
-    socket.on('error', fail);
-    socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.length >= 4 && received.length >= 4 + received.readInt32BE(0)) {
-        socket.end();
-        resolve(received.subarray(4, 4 + received.readInt32BE(0)));
-      }
-    });
-    socket.on('close', () => reject(new Error(`${broker} closed the connection`)));
-    socket.connect(port, host, () => socket.write(request));
-  });
-}
-
 /** The cluster id and the ids of `topics` (those that exist), from the first broker that answers. */
 export async function fetchLogIdentity(
-  brokers: string[],
+  kafka: KafkaEndpoint,
   topics: string[],
   options: { clientId?: string; timeoutMs?: number } = {},
 ): Promise<LogIdentity> {
-  const request = encodeRequest(1, options.clientId ?? 'accord-identity', topics);
+  const body = encodeRequest(topics);
   const failures: string[] = [];
-  for (const broker of brokers) {
+  for (const broker of kafka.brokers) {
     try {
-      return decodeMetadataResponse(await ask(broker, request, options.timeoutMs ?? 5000));
+      const answer = await sendRaw(broker, kafka.sasl, {
+        apiKey: API_METADATA,
+        apiVersion: VERSION,
+        apiName: 'Metadata',
+        body,
+        clientId: options.clientId ?? 'accord-identity',
+        timeoutMs: options.timeoutMs ?? 5000,
+      });
+      // The decoder reads a whole response: the correlation id kafkajs consumed comes back as zeros.
+      return decodeMetadataResponse(Buffer.concat([Buffer.alloc(4), answer]));
     } catch (error) {
       failures.push(`${broker}: ${(error as Error).message}`);
     }

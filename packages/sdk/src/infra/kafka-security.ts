@@ -9,110 +9,78 @@ import {
 } from 'kafkajs';
 import type { ResolvedConfig } from '../config';
 import { AccordError } from '../errors';
+import { sendRaw } from './kafka-raw';
 
-// kafkajs has no AlterUserScramCredentials (API 51, KIP-554): it is sent over a kafkajs broker connection
-// (which does the SASL handshake) with our own encoding. kafkajs 2.2.4 is frozen, so these internals are too.
-const Broker = require('kafkajs/src/broker');
-const ConnectionPool = require('kafkajs/src/network/connectionPool');
-const socketFactory = require('kafkajs/src/network/socketFactory');
-const { createLogger, LEVELS } = require('kafkajs/src/loggers');
+// kafkajs has no AlterUserScramCredentials (API 51, KIP-554): encoded here, sent by kafka-raw.ts.
 const Encoder = require('kafkajs/src/protocol/encoder');
+const Decoder = require('kafkajs/src/protocol/decoder');
 
 const SCRAM_SHA_512 = 2; // Kafka's ScramMechanism enum: 1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512
 const ITERATIONS = 8192;
 
-interface Decoder {
+interface Reader {
   readInt16(): number;
   readInt32(): number;
   readUVarIntString(): string | null;
-  readUVarIntArray<T>(reader: (d: Decoder) => T): T[] | null;
+  readUVarIntArray<T>(reader: (d: Reader) => T): T[] | null;
   readTaggedFields(): void;
 }
 
-/** Creates or replaces SCRAM-SHA-512 credentials (needs ALTER on the cluster: an admin principal). */
+/**
+ * Creates or replaces SCRAM-SHA-512 credentials, and deletes others (needs ALTER on the cluster: an admin
+ * principal). The client salts and hashes: the password itself never travels.
+ */
 export async function upsertScramUsers(
   config: ResolvedConfig,
   users: { name: string; password: string }[],
+  deletions: string[] = [],
 ): Promise<void> {
-  if (users.length === 0) return;
-  const [host, port] = splitBroker(config.kafka.brokers[0] as string);
-  const logger = createLogger({ level: LEVELS.NOTHING, logCreator: () => () => {} });
-  const options = {
-    host,
-    port,
-    logger,
-    socketFactory: socketFactory(),
-    sasl: config.kafka.sasl,
-    clientId: `${config.kafka.clientId}-scram`,
-    connectionTimeout: 3000,
-    requestTimeout: 30000,
-  };
-  const broker = new Broker({
-    connectionPool: new ConnectionPool(options),
-    logger,
-    allowAutoTopicCreation: false,
+  if (users.length === 0 && deletions.length === 0) return;
+  const upsertions = users.map((u) => {
+    const salt = randomBytes(32);
+    const salted = pbkdf2Sync(u.password.normalize('NFKC'), salt, ITERATIONS, 64, 'sha512');
+    return new Encoder()
+      .writeUVarIntString(u.name)
+      .writeInt8(SCRAM_SHA_512)
+      .writeInt32(ITERATIONS)
+      .writeUVarIntBytes(salt)
+      .writeUVarIntBytes(salted)
+      .writeUVarInt(0);
   });
-  try {
-    await broker.connect();
-    const results: { user: string | null; errorCode: number; message: string | null }[] =
-      await broker.connectionPool.send({
-        request: {
-          apiKey: 51,
-          apiVersion: 0,
-          apiName: 'AlterUserScramCredentials',
-          encode: async () => {
-            const upsertions = users.map((u) => {
-              const salt = randomBytes(32);
-              const salted = pbkdf2Sync(u.password.normalize('NFKC'), salt, ITERATIONS, 64, 'sha512');
-              return new Encoder()
-                .writeUVarIntString(u.name)
-                .writeInt8(SCRAM_SHA_512)
-                .writeInt32(ITERATIONS)
-                .writeUVarIntBytes(salt)
-                .writeUVarIntBytes(salted)
-                .writeUVarInt(0);
-            });
-            // The request header's tagged fields (header v2) come first, then the body: no deletions.
-            return new Encoder()
-              .writeUVarInt(0)
-              .writeUVarInt(1)
-              .writeUVarIntArray(upsertions, 'object')
-              .writeUVarInt(0);
-          },
-        },
-        response: {
-          decode: async (raw: Buffer) => {
-            const Decoder = require('kafkajs/src/protocol/decoder');
-            const d: Decoder = new Decoder(raw);
-            d.readTaggedFields(); // response header v1
-            d.readInt32(); // throttle time
-            const results = d.readUVarIntArray((r) => {
-              const user = r.readUVarIntString();
-              const errorCode = r.readInt16();
-              const message = r.readUVarIntString();
-              r.readTaggedFields();
-              return { user, errorCode, message };
-            });
-            return results ?? [];
-          },
-          parse: async <T>(data: T) => data,
-        },
-      });
-    const failed = results.filter((r) => r.errorCode !== 0);
-    if (failed.length) {
-      throw new AccordError(
-        'KAFKA_UNAVAILABLE',
-        `Kafka refused SCRAM credentials for ${failed.map((f) => `${f.user} (error ${f.errorCode}${f.message ? `: ${f.message}` : ''})`).join(', ')}`,
-      );
-    }
-  } finally {
-    await broker.disconnect().catch(() => {});
+  const removals = deletions.map((name) =>
+    new Encoder().writeUVarIntString(name).writeInt8(SCRAM_SHA_512).writeUVarInt(0),
+  );
+  const body: Buffer = new Encoder()
+    .writeUVarInt(0) // request header tagged fields (header v2)
+    .writeUVarIntArray(removals, 'object')
+    .writeUVarIntArray(upsertions, 'object')
+    .writeUVarInt(0).buffer;
+  const answer = await sendRaw(config.kafka.brokers[0] as string, config.kafka.sasl, {
+    apiKey: 51,
+    apiVersion: 0,
+    apiName: 'AlterUserScramCredentials',
+    body,
+    clientId: `${config.kafka.clientId}-scram`,
+    timeoutMs: 30000,
+  });
+  const r: Reader = new Decoder(answer);
+  r.readTaggedFields(); // response header v1
+  r.readInt32(); // throttle time
+  const results =
+    r.readUVarIntArray((d) => {
+      const user = d.readUVarIntString();
+      const errorCode = d.readInt16();
+      const message = d.readUVarIntString();
+      d.readTaggedFields();
+      return { user, errorCode, message };
+    }) ?? [];
+  const failed = results.filter((x) => x.errorCode !== 0);
+  if (failed.length) {
+    throw new AccordError(
+      'KAFKA_UNAVAILABLE',
+      `Kafka refused SCRAM credentials for ${failed.map((f) => `${f.user} (error ${f.errorCode}${f.message ? `: ${f.message}` : ''})`).join(', ')}`,
+    );
   }
-}
-
-function splitBroker(broker: string): [string, number] {
-  const i = broker.lastIndexOf(':');
-  return [broker.slice(0, i).replace(/^\[|\]$/g, ''), Number(broker.slice(i + 1))];
 }
 
 /** What one principal may do; every name is literal unless it ends with '*' (a prefix). */
@@ -164,6 +132,29 @@ export function aclEntries(principal: string, access: KafkaAccess) {
   ];
 }
 
+/** Removes every ACL of `principal` (a test's, a retired agent's). */
+export async function revokeKafkaAccess(kafka: Kafka, principal: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { filterResponses } = await admin.deleteAcls({
+      filters: [
+        {
+          resourceType: AclResourceTypes.ANY,
+          resourcePatternType: ResourcePatternTypes.ANY,
+          principal: `User:${principal}`,
+          host: '*',
+          operation: AclOperationTypes.ANY,
+          permissionType: AclPermissionTypes.ANY,
+        },
+      ],
+    });
+    return filterResponses.reduce((n, r) => n + r.matchingAcls.length, 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Adds the ACLs (idempotent: Kafka keeps one copy of an entry). */
 export async function grantKafkaAccess(
   kafka: Kafka | Admin,
@@ -179,5 +170,40 @@ export async function grantKafkaAccess(
     return acl.length;
   } finally {
     if (own) await admin.disconnect();
+  }
+}
+
+export interface AclRow {
+  principal: string;
+  resource: string;
+  name: string;
+  pattern: string;
+  operation: string;
+}
+
+/** Every ALLOW entry on the cluster, one row per principal, resource and operation. */
+export async function listAcls(kafka: Kafka): Promise<AclRow[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeAcls({
+      resourceType: AclResourceTypes.ANY,
+      resourcePatternType: ResourcePatternTypes.ANY,
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    });
+    const label = <T extends Record<string, string | number>>(e: T, v: number) =>
+      (Object.entries(e).find(([, n]) => n === v)?.[0] ?? String(v)).toLowerCase();
+    return resources.flatMap((r) =>
+      r.acls.map((a) => ({
+        principal: a.principal.replace(/^User:/, ''),
+        resource: label(AclResourceTypes, r.resourceType),
+        name: r.resourceName,
+        pattern: label(ResourcePatternTypes, r.resourcePatternType),
+        operation: label(AclOperationTypes, a.operation),
+      })),
+    );
+  } finally {
+    await admin.disconnect();
   }
 }

@@ -35,7 +35,13 @@ import { awaitReplay, type ReplayProgress, type ReplayWaitOutcome } from './repl
 import { type TailRecord, tailTopic } from './tail';
 
 export type { AgentControl } from '../agents/controls';
-export { aclEntries, type KafkaAccess } from '../infra/kafka-security';
+export {
+  type AclRow,
+  aclEntries,
+  type KafkaAccess,
+  listAcls,
+  upsertScramUsers,
+} from '../infra/kafka-security';
 export type { IncidentRow } from '../pipelines/checkpoints';
 export { parseStartPosition, type StartPosition } from '../pipelines/positions';
 export type { AddedConsumer } from './consumers';
@@ -52,6 +58,7 @@ export type {
 } from './lineage';
 export { ensureDatabase, type MigrationResult, migrate } from './migrations';
 export type { AgentMinute, ConflictRow, DecisionMinute, IncidentMinute } from './observe';
+export { scramVerifier, setRolePasswords } from './passwords';
 export {
   agentAccess,
   ownerAccess,
@@ -59,6 +66,7 @@ export {
   PLATFORM_SERVICES,
   type PlatformService,
   provisionPrincipal,
+  removePrincipal,
   serviceAccess,
 } from './principals';
 export type { RebindPartitionPlan, RebindPlan } from './rebind';
@@ -101,8 +109,8 @@ export class Ops {
     return new Ops(config, kafka, admin, pool);
   }
 
-  private get brokers(): string[] {
-    return this.config.kafka.brokers;
+  private get endpoint(): ResolvedConfig['kafka'] {
+    return this.config.kafka;
   }
 
   addConsumer(group: string, topic: string, from: StartPosition): Promise<AddedConsumer> {
@@ -110,7 +118,7 @@ export class Ops {
   }
 
   lag(options: { group?: string; stuckAfterSeconds?: number } = {}): Promise<PartitionLag[]> {
-    return pipelineLag(this.admin, this.pool, { ...options, brokers: this.brokers });
+    return pipelineLag(this.admin, this.pool, { ...options, kafka: this.endpoint });
   }
 
   incidents(group?: string, limit = 20): Promise<IncidentRow[]> {
@@ -122,7 +130,7 @@ export class Ops {
   }
 
   planReplay(group: string, target: ReplayTarget, untilTime?: Date): Promise<ReplayPlan> {
-    return planReplay(this.admin, this.pool, group, target, untilTime, this.brokers);
+    return planReplay(this.admin, this.pool, group, target, untilTime, this.endpoint);
   }
 
   executeReplay(plan: ReplayPlan, requestedBy: string): Promise<number> {
@@ -224,7 +232,7 @@ export class Ops {
   }
 
   planRebind(group: string, from: StartPosition, options: { topic?: string } = {}): Promise<RebindPlan> {
-    return planRebind(this.admin, this.pool, group, from, { ...options, brokers: this.brokers });
+    return planRebind(this.admin, this.pool, group, from, { ...options, kafka: this.endpoint });
   }
 
   executeRebind(plan: RebindPlan, requestedBy: string): Promise<number> {

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { resolveConfig } from '../config';
+import type { KafkaEndpoint } from '../infra/kafka-metadata';
 import { fetchLogIdentity, type LogIdentity } from '../infra/kafka-metadata';
 import { withRetry } from '../infra/retry';
 import type { SqlPool } from '../infra/sql';
@@ -12,15 +13,15 @@ import {
 } from '../pipelines/log-check';
 
 /** The identity of a topic's log now (cluster id alone when topic ids cannot be read). */
-export async function liveRef(admin: Admin, topic: string, brokers?: string[]): Promise<LogRef> {
-  const identity = await liveIdentity(admin, [topic], brokers);
+export async function liveRef(admin: Admin, topic: string, kafka?: KafkaEndpoint): Promise<LogRef> {
+  const identity = await liveIdentity(admin, [topic], kafka);
   return { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
 }
 
-async function liveIdentity(admin: Admin, topics: string[], brokers?: string[]): Promise<LogIdentity> {
+async function liveIdentity(admin: Admin, topics: string[], kafka?: KafkaEndpoint): Promise<LogIdentity> {
   try {
     // kafkajs does not tell which brokers an admin client talks to: the configured ones, unless given.
-    return await fetchLogIdentity(brokers ?? resolveConfig().kafka.brokers, topics);
+    return await fetchLogIdentity(kafka ?? resolveConfig().kafka, topics);
   } catch {
     const { clusterId } = await admin.describeCluster();
     return { clusterId, topics: new Map() };
@@ -59,7 +60,7 @@ export interface PartitionLag {
 export async function pipelineLag(
   admin: Admin,
   pool: SqlPool,
-  options: { group?: string; stuckAfterSeconds?: number; brokers?: string[] } = {},
+  options: { group?: string; stuckAfterSeconds?: number; kafka?: KafkaEndpoint } = {},
 ): Promise<PartitionLag[]> {
   const rows = await new CheckpointStore(pool).list(options.group);
   const topics = [...new Set(rows.map((r) => r.topic))];
@@ -70,7 +71,7 @@ export async function pipelineLag(
     for (const o of await withRetry(() => admin.fetchTopicOffsets(topic)))
       ends.set(`${topic}:${o.partition}`, o);
   }
-  const identity = live.length ? await liveIdentity(admin, live, options.brokers) : undefined;
+  const identity = live.length ? await liveIdentity(admin, live, options.kafka) : undefined;
   const now = Date.now();
   const stuckAfter = options.stuckAfterSeconds ?? 300;
   return rows.map((r) => {

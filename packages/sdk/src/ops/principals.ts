@@ -3,7 +3,12 @@ import { ensureSecret } from '../config/secrets';
 import { AccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { createKafka } from '../infra/clients';
-import { grantKafkaAccess, type KafkaAccess, upsertScramUsers } from '../infra/kafka-security';
+import {
+  grantKafkaAccess,
+  type KafkaAccess,
+  revokeKafkaAccess,
+  upsertScramUsers,
+} from '../infra/kafka-security';
 
 /**
  * Who may do what on Kafka. A service logs in to Kafka under the name of its Postgres role (one identity
@@ -79,4 +84,11 @@ export async function provisionPrincipal(
   await upsertScramUsers(config, [{ name: principal, password }]);
   const acls = await grantKafkaAccess(createKafka(config), principal, access);
   return { password, acls };
+}
+
+/** Removes a principal: its ACLs and its SCRAM credentials (its local secret file is the caller's to remove). */
+export async function removePrincipal(config: ResolvedConfig, principal: string): Promise<number> {
+  const acls = await revokeKafkaAccess(createKafka(config), principal);
+  await upsertScramUsers(config, [], [principal]);
+  return acls;
 }

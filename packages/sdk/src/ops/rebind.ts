@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { AccordError } from '../errors';
+import type { KafkaEndpoint } from '../infra/kafka-metadata';
 import type { SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import type { LogRef } from '../pipelines/checkpoints';
@@ -42,10 +43,10 @@ export async function planRebind(
   pool: SqlPool,
   group: string,
   from: StartPosition,
-  options: { topic?: string; brokers?: string[] } = {},
+  options: { topic?: string; kafka?: KafkaEndpoint } = {},
 ): Promise<RebindPlan> {
   const rows = (
-    await pipelineLag(admin, pool, { group, ...(options.brokers ? { brokers: options.brokers } : {}) })
+    await pipelineLag(admin, pool, { group, ...(options.kafka ? { kafka: options.kafka } : {}) })
   ).filter((r) => options.topic === undefined || r.topic === options.topic);
   if (rows.length === 0)
     throw new AccordError(
@@ -60,7 +61,7 @@ export async function planRebind(
     const positions = new Map(
       (await resolvePositions(admin, topic, from)).map((p) => [p.partition, p.offset]),
     );
-    const live = await liveRef(admin, topic, options.brokers);
+    const live = await liveRef(admin, topic, options.kafka);
     const { rows: generations } = await pool.query<{ partition: number; generation: number }>(
       'select partition, generation from pipeline_checkpoints where consumer_group = $1 and topic = $2',
       [group, topic],

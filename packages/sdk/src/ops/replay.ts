@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { AccordError } from '../errors';
+import type { KafkaEndpoint } from '../infra/kafka-metadata';
 import type { SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import { CheckpointStore } from '../pipelines/checkpoints';
@@ -77,7 +78,7 @@ export async function planReplay(
   group: string,
   target: ReplayTarget,
   untilTime?: Date,
-  brokers?: string[],
+  kafka?: KafkaEndpoint,
 ): Promise<ReplayPlan> {
   const rows = await new CheckpointStore(pool).list(group);
   if (rows.length === 0)
@@ -86,7 +87,7 @@ export async function planReplay(
       `group "${group}" has no checkpoints: nothing to replay (see accord checkpoints)`,
     );
   // A replay moves positions within the log the checkpoints were written for: refuse any other.
-  const blocked = (await pipelineLag(admin, pool, { group, ...(brokers ? { brokers } : {}) })).filter(
+  const blocked = (await pipelineLag(admin, pool, { group, ...(kafka ? { kafka } : {}) })).filter(
     needsRebind,
   );
   if (blocked.length) {

@@ -156,6 +156,20 @@ async function judge(
   duplicateKey: boolean,
 ): Promise<{ verdict: Verdict; conflicting: number | null }> {
   const e = options.entityType;
+  const identity = proposal.proposer;
+  if (identity?.status === 'forged')
+    return {
+      verdict: { outcome: 'REJECTED', reason: `forged proposer: ${identity.detail}` },
+      conflicting: null,
+    };
+  if (options.proposers === 'required' && identity?.status !== 'verified')
+    return {
+      verdict: {
+        outcome: 'REJECTED',
+        reason: `unsigned proposer: ${proposal.agent} has no registered key (this owner requires signed proposals)`,
+      },
+      conflicting: null,
+    };
   if (duplicateKey) {
     const original = await tx.query<{ proposal_id: string }>(
       `select proposal_id from ${table(e, 'proposals')} where idempotency_key = $1`,

@@ -4,10 +4,12 @@ import { AccordError } from '../errors';
 import { namespacedGroup } from '../events/topics';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
+import { defaultLogger } from '../telemetry/log';
 import type { LifecycleEvent } from '../telemetry/seam';
 import { ATTR, inSpan } from '../telemetry/tracing';
 import { fn, parseOptions } from '../validation';
 import { handleProposal, toProposal } from './decide';
+import { ProposerKeys, SIGNATURE_HEADER } from './identity';
 import type { OwnerOptions } from './types';
 
 export { relayOutbox, startOutboxRelay } from './outbox';
@@ -28,6 +30,7 @@ const Options = z.looseObject({
   topic: z.string().min(1).optional(),
   mergeCommuting: z.boolean().optional(),
   priority: z.array(z.string().min(1)).optional(),
+  proposers: z.enum(['when-registered', 'required']).optional(),
   pool: z.looseObject({}, { error: 'must be a Postgres pool (as the owner role)' }),
 });
 
@@ -48,6 +51,8 @@ export function defineOwner(options: OwnerOptions): Pipeline {
   const topic = options.topic ?? options.catalog?.proposalsTopic(options.entityType) ?? '';
   // Decisions of the chunk in flight, per partition and offset (a chunk run again overwrites its own).
   const pending = new Map<number, Map<bigint, Pending>>();
+  const keys = new ProposerKeys();
+  const identityLog = (options.logger ?? defaultLogger()).child({ owner: options.entityType });
   const pipeline = createPipeline({
     name: group,
     group,
@@ -63,6 +68,31 @@ export function defineOwner(options: OwnerOptions): Pipeline {
       if (!ctx.tx || !event.value)
         throw new TerminalError('owner needs a transaction and a decoded proposal');
       const proposal = toProposal(options.entityType, event.value);
+      proposal.proposer = await keys.check(
+        ctx.tx,
+        {
+          entityType: options.entityType,
+          entityId: proposal.entityId,
+          proposalId: proposal.proposalId,
+          agent: proposal.agent,
+          action: proposal.action,
+          changeJson: String(event.value.changeJson),
+          expectedVersion: proposal.expectedVersion,
+          idempotencyKey: proposal.idempotencyKey,
+        },
+        event.headers[SIGNATURE_HEADER],
+      );
+      if (proposal.proposer.status === 'forged')
+        identityLog.warn(
+          {
+            proposalId: proposal.proposalId,
+            agent: proposal.agent,
+            topic: event.topic,
+            partition: event.partition,
+            offset: event.offset,
+          },
+          `forged proposer refused: ${proposal.proposer.detail}`,
+        );
       const decided = await inSpan(
         `${options.entityType} decide`,
         {

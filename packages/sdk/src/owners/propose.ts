@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import { DecisionWaiter } from '../agents/decisions';
 import { AccordError } from '../errors';
 import type { SomePublisher } from '../events/publisher';
 import type { SqlPool } from '../infra/sql';
+import { SIGNATURE_HEADER, type SignedFields, signProposal } from './identity';
 
 export interface ProposeOptions {
   agent: string;
@@ -18,6 +19,8 @@ export interface ProposeOptions {
   /** The event that led to the proposal, and the conversation it belongs to (see the envelope). */
   causationId?: string | null;
   correlationId?: string | null;
+  /** The agent's Ed25519 key: the proposal carries its signature, which owners check (identity.ts). */
+  signingKey?: KeyObject;
 }
 
 export interface OwnerDecision {
@@ -40,15 +43,25 @@ export async function propose(
   options: ProposeOptions,
 ): Promise<string> {
   const proposalId = options.proposalId ?? randomUUID();
+  const signed: SignedFields = {
+    entityType,
+    entityId,
+    proposalId,
+    agent: options.agent,
+    action,
+    changeJson: JSON.stringify(change),
+    expectedVersion: options.expectedVersion ?? null,
+    idempotencyKey: options.idempotencyKey ?? proposalId,
+  };
   await publisher.publish(
     'accord.platform.ChangeProposal',
     {
       proposalId,
       agent: options.agent,
       action,
-      changeJson: JSON.stringify(change),
-      expectedVersion: options.expectedVersion ?? null,
-      idempotencyKey: options.idempotencyKey ?? proposalId,
+      changeJson: signed.changeJson,
+      expectedVersion: signed.expectedVersion,
+      idempotencyKey: signed.idempotencyKey,
       reason: options.reason ?? null,
       contextJson: options.context === undefined ? null : JSON.stringify(options.context),
     },
@@ -58,6 +71,9 @@ export async function propose(
       topic: options.topic ?? publisher.catalog.proposalsTopic(entityType),
       causationId: options.causationId ?? null,
       correlationId: options.correlationId ?? null,
+      ...(options.signingKey
+        ? { headers: { [SIGNATURE_HEADER]: signProposal(options.signingKey, signed) } }
+        : {}),
     },
   );
   return proposalId;

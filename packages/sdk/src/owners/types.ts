@@ -4,6 +4,7 @@ import type { SomeCatalog } from '../events/catalog';
 import type { SqlClient, SqlPool } from '../infra/sql';
 import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
+import type { ProposerCheck } from './identity';
 
 export interface Proposal {
   proposalId: string;
@@ -20,6 +21,8 @@ export interface Proposal {
   /** The event that led to the proposal, and the conversation it belongs to (from its envelope). */
   causationId?: string | null;
   correlationId?: string | null;
+  /** What the owner found of its signature (owners check it before judging). */
+  proposer?: ProposerCheck;
 }
 
 export interface EntityState {
@@ -69,6 +72,12 @@ export interface OwnerOptions {
   priority?: readonly string[];
   /** Postgres as the owner's role (accord_owner_<entity>). */
   pool: SqlPool;
+  /**
+   * Whose proposals it judges. 'when-registered' (default): a proposal in the name of an agent with a
+   * registered key must carry that agent's signature, others are judged as before; 'required': every
+   * proposal must be signed by a registered agent. Refusals are audited decisions (identity.ts).
+   */
+  proposers?: 'when-registered' | 'required';
   /** Log lines of the owner's pipeline. Default: the process's logger. */
   logger?: Logger;
   /** Lifecycle events of the owner's pipeline, and `decided` for each committed decision. */

@@ -1,6 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { describeError } from '../errors';
-import { fetchLogIdentity } from '../infra/kafka-metadata';
+import { fetchLogIdentity, type KafkaEndpoint } from '../infra/kafka-metadata';
 import { withRetry } from '../infra/retry';
 import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
@@ -17,7 +17,7 @@ import type { PartitionState } from './types';
 export interface GuardOptions {
   admin: () => Admin;
   store: CheckpointStore;
-  brokers: string[];
+  kafka: KafkaEndpoint;
   pipeline: string;
   group: string;
   policy: OutOfRangePolicy;
@@ -104,7 +104,7 @@ export class PartitionGuard {
     if (cached && Date.now() - cached.at < REF_TTL_MS) return cached.ref;
     let ref: LogRef;
     try {
-      const identity = await fetchLogIdentity(this.options.brokers, [topic]);
+      const identity = await fetchLogIdentity(this.options.kafka, [topic]);
       ref = { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
     } catch (error) {
       // No answer to Metadata v12 (e.g. a listener it cannot speak to): the cluster id alone guards.

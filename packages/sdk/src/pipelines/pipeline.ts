@@ -72,7 +72,7 @@ export class Pipeline {
     this.guard = new PartitionGuard({
       admin: () => this.admin!,
       store: this.store,
-      brokers: this.config.kafka.brokers,
+      kafka: this.config.kafka,
       pipeline: this.name,
       group: this.group,
       policy,

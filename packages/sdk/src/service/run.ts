@@ -14,7 +14,10 @@ import { openTelemetryFor } from '../telemetry/otel';
  * refuse to run as a superuser, and run until SIGTERM or SIGINT.
  */
 
-/** `env[variable]` when set, else DATABASE_URL with the service's role as the user (no password: from the env). */
+/**
+ * `env[variable]` when set, else DATABASE_URL with the service's role as the user and its password from
+ * the local stack's secret (accord up sets it; ops/passwords.ts).
+ */
 export function serviceDatabaseUrl(
   role: string,
   variable: string,
@@ -24,7 +27,7 @@ export function serviceDatabaseUrl(
   if (explicit) return explicit;
   const url = new URL(resolveConfig({}, env).postgres.url);
   url.username = role;
-  url.password = '';
+  url.password = readSecret('postgres', role, env) ?? '';
   return url.toString();
 }
 
@@ -134,11 +137,7 @@ export async function runService<V extends Record<string, unknown>>(
   try {
     // Kafka as the service's own principal, named like its Postgres role (docs/security.md).
     config = resolveConfig({ kafkaPrincipal: def.role });
-    if (
-      def.usesKafka !== false &&
-      !config.kafka.sasl &&
-      readSecret('kafka', ADMIN_PRINCIPAL) !== undefined
-    ) {
+    if (def.usesKafka !== false && !config.kafka.sasl && readSecret('kafka', ADMIN_PRINCIPAL) !== undefined) {
       throw new AccordError(
         'CONFIG_INVALID',
         `no Kafka credentials for ${def.role}: the local stack makes them (accord up for platform services and owners, accord principals add for others), or set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,

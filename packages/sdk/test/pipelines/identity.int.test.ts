@@ -88,21 +88,19 @@ async function incidents(group: string) {
 test('Metadata v12 gives the cluster id and a topic id that changes when the topic is created again', async () => {
   const topic = await ctx.createTopic({ partitions: 3 });
   const admin = await ctx.kafkaAdmin();
-  const first = await fetchLogIdentity(config.kafka.brokers, [topic, 'no-such-topic-here']);
+  const first = await fetchLogIdentity(config.kafka, [topic, 'no-such-topic-here']);
   expect(first.clusterId).toBe((await admin.describeCluster()).clusterId);
   expect(first.topics.get(topic)).toEqual({
     topicId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
     partitions: 3,
   });
   expect(first.topics.has('no-such-topic-here')).toBe(false);
-  expect((await fetchLogIdentity(config.kafka.brokers, [topic])).topics.get(topic)).toEqual(
-    first.topics.get(topic),
-  );
+  expect((await fetchLogIdentity(config.kafka, [topic])).topics.get(topic)).toEqual(first.topics.get(topic));
   await recreate(topic);
-  const again = await fetchLogIdentity(config.kafka.brokers, [topic]);
+  const again = await fetchLogIdentity(config.kafka, [topic]);
   expect(again.clusterId).toBe(first.clusterId);
   expect(again.topics.get(topic)?.topicId).not.toBe(first.topics.get(topic)?.topicId);
-  await expect(fetchLogIdentity(['127.0.0.1:1'], [topic])).rejects.toThrow(
+  await expect(fetchLogIdentity({ brokers: ['127.0.0.1:1'] }, [topic])).rejects.toThrow(
     /cannot read the cluster and topic ids \(Metadata v12\): 127\.0\.0\.1:1: /,
   );
 });
@@ -243,7 +241,7 @@ test('a checkpoint past the log end is never "caught up": lag says so, earliest 
   const topic = await ctx.createTopic({ partitions: 1 });
   await publish(topic, 0, 20);
   const group = ctx.group();
-  const identity = await fetchLogIdentity(config.kafka.brokers, [topic]);
+  const identity = await fetchLogIdentity(config.kafka, [topic]);
   const log = { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
   // As after an unclean leader election that truncated the log: the checkpoint (43) is beyond its end (20).
   await new CheckpointStore(pool).seed(group, group, [{ topic, partition: 0, offset: '43', log }]);
