@@ -1,8 +1,12 @@
-import { ConfigError, DEFAULTS, redactUrl, resolveConfig } from '@accord/sdk';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, DEFAULTS, describeKafkaAuth, redactUrl, resolveConfig } from '@accord/sdk';
 
 describe('resolveConfig', () => {
   test('defaults apply when neither option nor env is given', () => {
-    const config = resolveConfig({}, {});
+    // (No local stack's secrets either: those would log in as its operator.)
+    const config = resolveConfig({}, { ACCORD_SECRETS_DIR: '/nonexistent-accord-secrets' });
     expect(config.kafka).toEqual({
       brokers: ['127.0.0.1:9092'],
       clientId: 'accord',
@@ -71,4 +75,53 @@ describe('resolveConfig', () => {
 test('redactUrl hides passwords', () => {
   expect(redactUrl('postgres://svc:s3cret@db:5432/accord')).toBe('postgres://svc:***@db:5432/accord');
   expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+});
+
+describe('Kafka credentials', () => {
+  const base = { KAFKA_BROKERS: '127.0.0.1:9092', ACCORD_SECRETS_DIR: '/nonexistent-accord-secrets' };
+
+  test('from the environment, SCRAM-SHA-512 unless told otherwise; never without a password', () => {
+    const config = resolveConfig({}, { ...base, KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'pw' });
+    expect(config.kafka.sasl).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'svc',
+      password: 'pw',
+      source: 'env',
+    });
+    expect(() => resolveConfig({}, { ...base, KAFKA_SASL_USERNAME: 'svc' })).toThrow(
+      'KAFKA_SASL_USERNAME is set but neither KAFKA_SASL_PASSWORD nor KAFKA_SASL_PASSWORD_FILE',
+    );
+    expect(() =>
+      resolveConfig(
+        {},
+        { ...base, KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'pw', KAFKA_SASL_MECHANISM: 'gssapi' },
+      ),
+    ).toThrow('KAFKA_SASL_*: mechanism must be one of scram-sha-512, scram-sha-256, plain, got "gssapi"');
+    expect(resolveConfig({}, base).kafka.sasl).toBeUndefined();
+  });
+
+  test('a password file others can read is refused, naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'accord-config-'));
+    const file = join(dir, 'password');
+    try {
+      writeFileSync(file, 'from-a-file\n', { mode: 0o644 });
+      chmodSync(file, 0o644);
+      const env = { ...base, KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD_FILE: file };
+      expect(() => resolveConfig({}, env)).toThrow(
+        `KAFKA_SASL_PASSWORD_FILE ${file} is readable by others (mode 644)`,
+      );
+      chmodSync(file, 0o600);
+      expect(resolveConfig({}, env).kafka.sasl?.password).toBe('from-a-file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('describeKafkaAuth says who, never the password', () => {
+    const config = resolveConfig(
+      {},
+      { ...base, KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'pw-secret' },
+    );
+    expect(describeKafkaAuth(config)).toBe('SASL SCRAM-SHA-512 as svc (env)');
+  });
 });

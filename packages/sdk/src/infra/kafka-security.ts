@@ -121,14 +121,18 @@ export function aclEntries(principal: string, access: KafkaAccess) {
       entry(topic, t, AclOperationTypes.WRITE),
       entry(topic, t, AclOperationTypes.DESCRIBE),
     ]),
-    ...access.groups.flatMap((g) => [
-      entry(group, g, AclOperationTypes.READ),
-      entry(group, g, AclOperationTypes.DESCRIBE),
-      // Its dead letters: the pipeline creates <group>.dlq on first use and writes there.
-      entry(topic, `${g}.dlq`, AclOperationTypes.CREATE),
-      entry(topic, `${g}.dlq`, AclOperationTypes.WRITE),
-      entry(topic, `${g}.dlq`, AclOperationTypes.DESCRIBE),
-    ]),
+    ...access.groups.flatMap((g) => {
+      // Its dead letters: the pipeline creates <group>.dlq on first use and writes there (for groups
+      // named by a prefix, the topics under that prefix).
+      const dlq = g.endsWith('*') ? g : `${g}.dlq`;
+      return [
+        entry(group, g, AclOperationTypes.READ),
+        entry(group, g, AclOperationTypes.DESCRIBE),
+        entry(topic, dlq, AclOperationTypes.CREATE),
+        entry(topic, dlq, AclOperationTypes.WRITE),
+        entry(topic, dlq, AclOperationTypes.DESCRIBE),
+      ];
+    }),
   ];
 }
 
