@@ -5,7 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { CheckpointStore, createPipeline, type PipelineEvent } from '@accord/sdk';
 import { eventually } from '@accord/testing';
 import { ROOT } from './cli';
@@ -63,7 +65,17 @@ test('(a)+(c) ten SIGKILLs over 50,000 events: none lost, transactional applies 
   );
   expect(missing[0]).toEqual({ n: '0' });
 
-  // Kafka's stock consumer-groups tool shows the offsets the table holds.
+  // Kafka's stock consumer-groups tool shows the offsets the table holds (logged in as the operator, with
+  // a client properties file of mode 0600 that goes away with the test's directory).
+  const sasl = config.kafka.sasl;
+  const clientProperties = join(mkdtempSync(join(tmpdir(), 'accord-kafka-tool-')), 'client.properties');
+  writeFileSync(
+    clientProperties,
+    sasl
+      ? `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${sasl.username}" password="${sasl.password}";\n`
+      : '',
+    { mode: 0o600 },
+  );
   const describe = await new Promise<string>((done, fail) =>
     execFile(
       'java',
@@ -73,6 +85,8 @@ test('(a)+(c) ten SIGKILLs over 50,000 events: none lost, transactional applies 
         'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
         '--bootstrap-server',
         config.kafka.brokers[0]!,
+        '--command-config',
+        clientProperties,
         '--describe',
         '--group',
         exactly,
@@ -81,6 +95,7 @@ test('(a)+(c) ten SIGKILLs over 50,000 events: none lost, transactional applies 
       (error, stdout) => (error ? fail(error) : done(stdout)),
     ),
   );
+  rmSync(dirname(clientProperties), { recursive: true, force: true });
   for (const row of await store.list(exactly)) {
     expect(describe).toMatch(
       new RegExp(`${exactly}\\s+${topic}\\s+${row.partition}\\s+${row.kafkaOffset}\\s`),

@@ -85,7 +85,11 @@ async function startArchive(group: string): Promise<ChildProcess & { output: str
 }
 
 async function publish(orderId: string, count: number): Promise<string[]> {
-  const config = resolveConfig({ kafkaBrokers: [brokers()], schemaRegistryUrl: registry() });
+  // The private stack's operator (its own secrets, under its state dir).
+  const config = resolveConfig(
+    { kafkaBrokers: [brokers()], schemaRegistryUrl: registry() },
+    { ...process.env, ...env },
+  );
   const publisher = new EventPublisher({ catalog: referenceCatalog, config, producer: 'pricing-agent' });
   try {
     const sent = await publisher.publishMany(

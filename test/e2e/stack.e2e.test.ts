@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accord, freePort } from './cli';
+import { secretsDir } from '@accord/sdk';
+import { accord, freePort, ROOT } from './cli';
 
 jest.setTimeout(240000);
 
@@ -211,12 +212,22 @@ describe('up refuses clearly and starts nothing', () => {
 
 test('with KAFKA_BROKERS and SCHEMA_REGISTRY_URL set, up uses them and starts nothing', async () => {
   const dir = stateDir();
+  // An existing cluster authenticates: its credentials come from the environment (the test stack's operator).
   const result = await accord(['up'], {
     ACCORD_STATE_DIR: dir,
     KAFKA_BROKERS: '127.0.0.1:9092',
+    KAFKA_SASL_USERNAME: 'accord-admin',
+    KAFKA_SASL_PASSWORD_FILE: join(
+      secretsDir({ ...process.env, ACCORD_ROOT: ROOT }),
+      'kafka',
+      'accord-admin',
+    ),
     SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081',
   });
+  expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
+  // Its principals are its operator's to manage: up changes none (accord principals lists them).
+  expect(result.stdout).toContain('[up] principals: not managed on a cluster named by KAFKA_BROKERS');
   expect(result.stdout).toContain('[up] kafka: using 127.0.0.1:9092 (KAFKA_BROKERS)');
   expect(result.stdout).toContain('[up] schema-registry: using http://127.0.0.1:8081 (SCHEMA_REGISTRY_URL)');
   expect(existsSync(join(dir, 'kafka'))).toBe(false);

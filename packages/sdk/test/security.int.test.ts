@@ -244,3 +244,38 @@ test('a proposal in a registered agent’s name without its signature is refused
     await asOwner.end();
   }
 });
+
+test('the archive, features and log roles advance only their own groups’ checkpoints; everyone reads positions', async () => {
+  const insert = (group: string) =>
+    admin.query(
+      `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset)
+       values ('x', $1, 't', 0, '0', 0)`,
+      [group],
+    );
+  await insert('owner-order');
+  await insert('ops-archive-2');
+  const asArchive = createPgPool(db.url('accord_archive'), { max: 1 });
+  try {
+    const move = (group: string) =>
+      asArchive.query('update pipeline_checkpoints set kafka_offset = 7 where consumer_group = $1', [group]);
+    expect((await move('owner-order')).rowCount).toBe(0); // invisible to its writes
+    expect((await move('ops-archive-2')).rowCount).toBe(1); // an archive group: its own
+    await expect(
+      asArchive.query(
+        `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset)
+         values ('x', 'agent-risk', 't', 1, '0', 0)`,
+      ),
+    ).rejects.toMatchObject({ code: '42501' });
+    const { rows } = await asArchive.query<{ n: string }>('select count(*) as n from pipeline_checkpoints');
+    expect(Number(rows[0]?.n)).toBeGreaterThanOrEqual(2);
+  } finally {
+    await asArchive.end();
+  }
+  const { rows } = await admin.query<{ consumer_group: string; kafka_offset: string }>(
+    `select consumer_group, kafka_offset from pipeline_checkpoints where consumer_group in ('owner-order', 'ops-archive-2') order by 1`,
+  );
+  expect(rows).toEqual([
+    { consumer_group: 'ops-archive-2', kafka_offset: '7' },
+    { consumer_group: 'owner-order', kafka_offset: '0' },
+  ]);
+});

@@ -8,9 +8,11 @@ import {
   ensureSecret,
   loadTopicDeclarations,
   type ResolvedConfig,
+  readSecret,
   redactUrl,
   resolveConfig,
   secretsDir,
+  serviceDatabaseUrl,
 } from '@accord/sdk';
 import {
   applyDeclaredTopics,
@@ -44,7 +46,14 @@ export interface Stack {
   kafkaExternal: boolean;
   /** True when SCHEMA_REGISTRY_URL names a registry: Accord uses it and starts none. */
   registryExternal: boolean;
+  /**
+   * DATABASE_URL as given: `up` creates the database, migrates and sets role passwords with it. Every
+   * other command uses config.postgres.url, the operator's login (accord_operator; docs/security.md).
+   */
+  adminDatabaseUrl: string;
 }
+
+const OPERATOR_ROLE = 'accord_operator';
 
 export function loadStack(env = process.env): Stack {
   const kafkaExternal = env.KAFKA_BROKERS !== undefined && env.KAFKA_BROKERS.trim() !== '';
@@ -52,14 +61,24 @@ export function loadStack(env = process.env): Stack {
   const paths = stackPaths();
   // The operator's Kafka password exists before the broker does: `up` formats the storage with it.
   if (!kafkaExternal) ensureSecret('kafka', ADMIN_PRINCIPAL, stackEnv(paths, env));
-  const config = resolveConfig(
-    {
-      ...(kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] }),
-      ...(registryExternal ? {} : { schemaRegistryUrl: `http://127.0.0.1:${localRegistryPort(env)}` }),
-    },
-    stackEnv(paths, env),
-  );
-  return { paths, config, kafkaExternal, registryExternal };
+  const options = {
+    ...(kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] }),
+    ...(registryExternal ? {} : { schemaRegistryUrl: `http://127.0.0.1:${localRegistryPort(env)}` }),
+  };
+  const adminDatabaseUrl = resolveConfig(options, stackEnv(paths, env)).postgres.url;
+  const config = resolveConfig({ ...options, databaseUrl: operatorUrl(paths, env) }, stackEnv(paths, env));
+  return { paths, config, kafkaExternal, registryExternal, adminDatabaseUrl };
+}
+
+/**
+ * Operator commands log in as accord_operator: OPERATOR_DATABASE_URL, else DATABASE_URL with that role and
+ * its local secret. Before the first `accord up` made the role (no secret yet), DATABASE_URL as given.
+ */
+function operatorUrl(paths: StackPaths, env: NodeJS.ProcessEnv): string | undefined {
+  const senv = stackEnv(paths, env);
+  if (env.OPERATOR_DATABASE_URL) return env.OPERATOR_DATABASE_URL;
+  if (readSecret('postgres', OPERATOR_ROLE, senv) === undefined) return undefined;
+  return serviceDatabaseUrl(OPERATOR_ROLE, 'OPERATOR_DATABASE_URL', senv);
 }
 
 /** Brings every component up, idempotently. Logs one line per step. */
@@ -76,7 +95,7 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
       log(`kafka: ready on 127.0.0.1:${kafka.port} in ${kafka.seconds.toFixed(1)}s`);
       break;
   }
-  const pg = await postgresUp(stack.paths, stack.config.postgres.url, log);
+  const pg = await postgresUp(stack.paths, stack.adminDatabaseUrl, log);
   const m = pg.migrations;
   log(
     `postgres: ${pg.started ? 'started' : 'reachable'}; database ${m.database}${m.createdDatabase ? ' created' : ''}; ` +
@@ -84,7 +103,7 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
         ? `applied ${m.applied.join(', ')}`
         : `migrations up to date (${m.alreadyApplied.length})`),
   );
-  const passwords = await withPool(stack.config.postgres.url, (pool) =>
+  const passwords = await withPool(stack.adminDatabaseUrl, (pool) =>
     setRolePasswords(pool, undefined, stackEnv(stack.paths)),
   );
   const made = passwords.filter((p) => p.created).length;
@@ -128,7 +147,11 @@ export async function stackUp(stack: Stack, log: (line: string) => void): Promis
     `topics: ${topics.length} declared${changed.length ? `; ${changed.map((t) => `${t.topic} ${t.action}${t.action === 'drift' ? ` (${t.detail})` : ''}`).join('; ')}` : ', all up to date'}`,
   );
   log(await checkpointReport(stack));
-  if (stack.config.kafka.sasl) log(await provisionServices(stack));
+  if (stack.kafkaExternal)
+    log(
+      'principals: not managed on a cluster named by KAFKA_BROKERS (see accord principals, docs/security.md)',
+    );
+  else if (stack.config.kafka.sasl) log(await provisionServices(stack));
 }
 
 async function withPool<T>(
