@@ -32,7 +32,7 @@ import {
   withOps,
 } from '@accord/sdk/ops';
 import { projectCatalog } from '../catalog';
-import { kafkaDown, kafkaUp, localKafkaSettings, runningLocalKafka } from './kafka';
+import { kafkaDown, kafkaUp, localBrokers, runningLocalKafka, runningLocalNodes } from './kafka';
 import { type StackPaths, stackEnv, stackPaths } from './paths';
 import { postgresDown, postgresUp } from './postgres';
 import { redisDown, redisUp } from './redis';
@@ -62,7 +62,7 @@ export function loadStack(env = process.env): Stack {
   // The operator's Kafka password exists before the broker does: `up` formats the storage with it.
   if (!kafkaExternal) ensureSecret('kafka', ADMIN_PRINCIPAL, stackEnv(paths, env));
   const options = {
-    ...(kafkaExternal ? {} : { kafkaBrokers: [`127.0.0.1:${localKafkaSettings(env).port}`] }),
+    ...(kafkaExternal ? {} : { kafkaBrokers: localBrokers(paths, env) }),
     ...(registryExternal ? {} : { schemaRegistryUrl: `http://127.0.0.1:${localRegistryPort(env)}` }),
   };
   const adminDatabaseUrl = resolveConfig(options, stackEnv(paths, env)).postgres.url;
@@ -82,17 +82,27 @@ function operatorUrl(paths: StackPaths, env: NodeJS.ProcessEnv): string | undefi
 }
 
 /** Brings every component up, idempotently. Logs one line per step. */
-export async function stackUp(stack: Stack, log: (line: string) => void): Promise<void> {
-  const kafka = await kafkaUp(stack.paths, stack.config, stack.kafkaExternal, log);
+export async function stackUp(
+  stack: Stack,
+  log: (line: string) => void,
+  options: { brokers?: number } = {},
+): Promise<void> {
+  const kafka = await kafkaUp(stack.paths, stack.config, stack.kafkaExternal, log, options.brokers);
+  // A cluster just made knows all its brokers now: bootstrap from every one of them.
+  if (!stack.kafkaExternal) Object.assign(stack, { config: loadStack().config });
   switch (kafka.action) {
     case 'external':
       log(`kafka: using ${kafka.brokers.join(',')} (KAFKA_BROKERS)`);
       break;
     case 'already-running':
-      log(`kafka: already running (pid ${kafka.pid}) on 127.0.0.1:${kafka.port}`);
+      log(
+        `kafka: already running (pid ${kafka.pid}) on 127.0.0.1:${kafka.port}${kafka.nodes > 1 ? `, ${kafka.nodes} brokers` : ''}`,
+      );
       break;
     case 'started':
-      log(`kafka: ready on 127.0.0.1:${kafka.port} in ${kafka.seconds.toFixed(1)}s`);
+      log(
+        `kafka: ready on 127.0.0.1:${kafka.port} in ${kafka.seconds.toFixed(1)}s${kafka.nodes > 1 ? ` (${kafka.nodes} brokers, replication factor 3, min ISR 2${kafka.restarted.length ? `; restarted broker ${kafka.restarted.join(', ')}` : ''})` : ''}`,
+      );
       break;
   }
   const pg = await postgresUp(stack.paths, stack.adminDatabaseUrl, log);
@@ -199,7 +209,7 @@ async function checkpointReport(stack: Stack): Promise<string> {
 /** Stops what `up` started from this state dir, and nothing else. */
 export async function stackDown(stack: Stack, log: (line: string) => void): Promise<void> {
   log(await registryDown(stack.paths));
-  log(await kafkaDown(stack.paths));
+  for (const line of (await kafkaDown(stack.paths)).split('\n')) log(line);
   log(await redisDown(stack.paths));
   log(await postgresDown(stack.paths));
 }
@@ -230,6 +240,14 @@ function row(
   };
 }
 
+/** For a local cluster of several brokers: which nodes run. */
+function nodesDetail(stack: Stack): string {
+  const nodes = readState(stack.paths.stateFile).kafka?.nodes ?? [];
+  if (nodes.length < 2) return '';
+  const alive = new Set(runningLocalNodes(stack.paths).map((n) => n.id));
+  return `; nodes ${nodes.map((n) => `${n.id} ${alive.has(n.id) ? `(pid ${n.pid}, :${n.port})` : `down (:${n.port})`}`).join(', ')}`;
+}
+
 export async function stackStatus(stack: Stack): Promise<ComponentStatus[]> {
   const state = readState(stack.paths.stateFile);
   const [kafka, pg, redis, registry] = await Promise.all([
@@ -242,7 +260,9 @@ export async function stackStatus(stack: Stack): Promise<ComponentStatus[]> {
     row(
       'kafka',
       stack.config.kafka.brokers.join(','),
-      kafka.ok ? { ...kafka, detail: `${kafka.detail}; ${describeKafkaAuth(stack.config)}` } : kafka,
+      kafka.ok
+        ? { ...kafka, detail: `${kafka.detail}; ${describeKafkaAuth(stack.config)}${nodesDetail(stack)}` }
+        : kafka,
       runningLocalKafka(stack.paths),
     ),
     row('postgres', redactUrl(stack.config.postgres.url), pg, state.postgres ? {} : undefined),

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ADMIN_PRINCIPAL, ensureSecret, type ResolvedConfig, StackError } from '@accord/sdk';
 import { checkKafka } from '@accord/sdk/ops';
 import { type StackPaths, stackEnv } from './paths';
@@ -9,13 +9,16 @@ import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './pr
 import { readState, updateState } from './state';
 
 export interface LocalKafkaSettings {
+  /** The first node's broker and controller ports; node i (1-based) uses these plus 2·(i-1). */
   port: number;
   controllerPort: number;
+  /** How many combined broker+controller nodes (1, or 3 for a cluster that survives a broker's loss). */
+  brokers: number;
   heap: string;
   startTimeoutMs: number;
 }
 
-export function localKafkaSettings(env = process.env): LocalKafkaSettings {
+export function localKafkaSettings(env = process.env, paths?: StackPaths): LocalKafkaSettings {
   const port = (name: string, fallback: number) => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -28,19 +31,77 @@ export function localKafkaSettings(env = process.env): LocalKafkaSettings {
   return {
     port: port('ACCORD_KAFKA_PORT', 9092),
     controllerPort: port('ACCORD_KAFKA_CONTROLLER_PORT', 9093),
+    // The size is the storage's: fixed when it was formatted (accord up --brokers N).
+    brokers: (paths && readClusterFile(paths)?.brokers) || 1,
     heap: env.ACCORD_KAFKA_HEAP || '512m',
     startTimeoutMs: 120_000,
   };
 }
 
-/** The broker Accord started from this state dir, if it is still running. */
-export function runningLocalKafka(paths: StackPaths): { pid: number; port: number } | undefined {
+/** One node of the local cluster: node 1 keeps the single-node paths, the others live under node-<id>/. */
+export interface KafkaNode {
+  id: number;
+  port: number;
+  controllerPort: number;
+  data: string;
+  properties: string;
+  log: string;
+}
+
+export function kafkaNodes(paths: StackPaths, settings: LocalKafkaSettings): KafkaNode[] {
+  return Array.from({ length: settings.brokers }, (_, i) => {
+    const id = i + 1;
+    const dir = join(paths.kafkaDir, `node-${id}`);
+    return {
+      id,
+      port: settings.port + 2 * i,
+      controllerPort: settings.controllerPort + 2 * i,
+      data: id === 1 ? paths.kafkaData : join(dir, 'data'),
+      properties: id === 1 ? paths.kafkaProperties : join(dir, 'server.properties'),
+      log: id === 1 ? paths.kafkaLog : join(dir, 'kafka.log'),
+    };
+  });
+}
+
+/** The bootstrap brokers of the local cluster (every node). */
+export function localBrokers(paths: StackPaths, env = process.env): string[] {
+  return kafkaNodes(paths, localKafkaSettings(env, paths)).map((n) => `127.0.0.1:${n.port}`);
+}
+
+interface ClusterFile {
+  clusterId: string;
+  brokers: number;
+}
+
+const clusterFile = (paths: StackPaths) => join(paths.kafkaDir, 'cluster.json');
+
+function readClusterFile(paths: StackPaths): ClusterFile | undefined {
+  try {
+    return JSON.parse(readFileSync(clusterFile(paths), 'utf8')) as ClusterFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The nodes Accord started from this state dir that still run (a recycled pid does not pass). */
+export function runningLocalNodes(paths: StackPaths): { id: number; pid: number; port: number }[] {
   const kafka = readState(paths.stateFile).kafka;
-  if (!kafka || !isAlive(kafka.pid)) return undefined;
-  // A recycled pid must not pass for our broker: check it is kafka.Kafka with our properties file.
-  const cmd = commandLine(kafka.pid);
-  if (!cmd.includes('kafka.Kafka') || !cmd.includes(paths.kafkaProperties)) return undefined;
-  return { pid: kafka.pid, port: kafka.port };
+  const nodes =
+    kafka?.nodes ??
+    (kafka ? [{ id: 1, pid: kafka.pid, port: kafka.port, properties: paths.kafkaProperties }] : []);
+  return nodes
+    .filter((n) => {
+      if (!isAlive(n.pid)) return false;
+      const cmd = commandLine(n.pid);
+      return cmd.includes('kafka.Kafka') && cmd.includes(n.properties);
+    })
+    .map(({ id, pid, port }) => ({ id, pid, port }));
+}
+
+/** The broker Accord started from this state dir (its first node), if it is still running. */
+export function runningLocalKafka(paths: StackPaths): { pid: number; port: number } | undefined {
+  const first = runningLocalNodes(paths).find((n) => n.id === 1);
+  return first ? { pid: first.pid, port: first.port } : undefined;
 }
 
 function javaBinary(): string {
@@ -98,12 +159,19 @@ function clusterSecrets(paths: StackPaths) {
   };
 }
 
-function renderProperties(paths: StackPaths, settings: LocalKafkaSettings): void {
+function renderProperties(paths: StackPaths, node: KafkaNode, nodes: KafkaNode[]): void {
   const secrets = clusterSecrets(paths);
+  // Three nodes keep every record on all three and acknowledge a write once two have it: one broker
+  // can be lost without losing an acknowledged event or stopping writes.
+  const replication = Math.min(3, nodes.length);
   const values: Record<string, string> = {
-    KAFKA_PORT: String(settings.port),
-    CONTROLLER_PORT: String(settings.controllerPort),
-    LOG_DIRS: paths.kafkaData,
+    NODE_ID: String(node.id),
+    QUORUM_VOTERS: nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(','),
+    KAFKA_PORT: String(node.port),
+    CONTROLLER_PORT: String(node.controllerPort),
+    LOG_DIRS: node.data,
+    REPLICATION_FACTOR: String(replication),
+    MIN_ISR: String(replication >= 3 ? 2 : 1),
     BROKER_PASSWORD: secrets.broker,
     CONTROLLER_PASSWORD: secrets.controller,
   };
@@ -116,30 +184,61 @@ function renderProperties(paths: StackPaths, settings: LocalKafkaSettings): void
       return value;
     },
   );
-  writeFileSync(paths.kafkaProperties, text, { mode: 0o600 });
-  chmodSync(paths.kafkaProperties, 0o600);
+  mkdirSync(dirname(node.properties), { recursive: true });
+  writeFileSync(node.properties, text, { mode: 0o600 });
+  chmodSync(node.properties, 0o600);
 }
 
 function classpath(paths: StackPaths): string {
   return `${paths.kafkaLibs}/*`;
 }
 
-/** Formats the KRaft storage once; later starts reuse it (and its topics). */
-function formatStorage(paths: StackPaths): boolean {
-  if (existsSync(join(paths.kafkaData, 'meta.properties'))) {
-    if (!existsSync(join(paths.kafkaData, SECURED_STAMP))) {
+/**
+ * The cluster's id and size, chosen once: every node's storage is formatted with the same id, and a
+ * later `up` with another size is refused (the replication of existing topics depends on it).
+ */
+function clusterIdentity(paths: StackPaths, brokers: number): ClusterFile {
+  const existing = readClusterFile(paths);
+  const formatted = existsSync(join(paths.kafkaData, 'meta.properties'));
+  if (existing) {
+    if (existing.brokers !== brokers)
       throw new StackError(
         'STACK_START_FAILED',
-        `the Kafka data in ${paths.kafkaData} was formatted before Accord turned on authentication: it has no credentials for the broker or the operator. Stop the stack (accord down), move that directory away (its topics go with it) and run accord up again`,
+        `the local Kafka in ${paths.kafkaDir} has ${existing.brokers} broker(s), not ${brokers}: its size is fixed when it is formatted. Stop it (accord down) and move that directory away to start another size (its topics go with it)`,
       );
-    }
-    return false;
+    return existing;
   }
-  const secrets = clusterSecrets(paths);
+  if (formatted && brokers !== 1)
+    throw new StackError(
+      'STACK_START_FAILED',
+      `the local Kafka in ${paths.kafkaDir} is a single broker: its size is fixed when it is formatted. Stop it (accord down) and move that directory away to start ${brokers} brokers (its topics go with it)`,
+    );
   // As Kafka's own Uuid.randomUuid(): never an id that starts with '-', which the storage tool would read
   // as an option (it failed one format in 64).
   let clusterId = randomBytes(16).toString('base64url');
   while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  const identity = { clusterId, brokers };
+  // A single node formatted before cluster.json existed keeps its own id (meta.properties has it).
+  if (!formatted) {
+    mkdirSync(paths.kafkaDir, { recursive: true });
+    writeFileSync(clusterFile(paths), `${JSON.stringify(identity)}\n`);
+  }
+  return identity;
+}
+
+/** Formats a node's KRaft storage once; later starts reuse it (and its topics). */
+function formatStorage(paths: StackPaths, node: KafkaNode, clusterId: string): boolean {
+  if (existsSync(join(node.data, 'meta.properties'))) {
+    if (!existsSync(join(node.data, SECURED_STAMP))) {
+      throw new StackError(
+        'STACK_START_FAILED',
+        `the Kafka data in ${node.data} was formatted before Accord turned on authentication: it has no credentials for the broker or the operator. Stop the stack (accord down), move that directory away (its topics go with it) and run accord up again`,
+      );
+    }
+    return false;
+  }
+  mkdirSync(node.data, { recursive: true });
+  const secrets = clusterSecrets(paths);
   const result = spawnSync(
     javaBinary(),
     [
@@ -151,7 +250,7 @@ function formatStorage(paths: StackPaths): boolean {
       '-t',
       clusterId,
       '-c',
-      paths.kafkaProperties,
+      node.properties,
       '--ignore-formatted',
       '--add-scram',
       `SCRAM-SHA-512=[name=accord-broker,password=${secrets.broker}]`,
@@ -165,12 +264,9 @@ function formatStorage(paths: StackPaths): boolean {
     const lines = `${result.stderr}\n${result.stdout}`.trim().split('\n').filter(Boolean);
     const reason =
       lines.filter((l) => !/\] (INFO|DEBUG) /.test(l)).pop() ?? lines.pop() ?? `exit code ${result.status}`;
-    throw new StackError(
-      'STACK_START_FAILED',
-      `formatting Kafka storage in ${paths.kafkaData} failed: ${reason}`,
-    );
+    throw new StackError('STACK_START_FAILED', `formatting Kafka storage in ${node.data} failed: ${reason}`);
   }
-  writeFileSync(join(paths.kafkaData, SECURED_STAMP), 'SCRAM credentials written at format\n');
+  writeFileSync(join(node.data, SECURED_STAMP), 'SCRAM credentials written at format\n');
   return true;
 }
 
@@ -191,18 +287,27 @@ function lastLogError(file: string): string | undefined {
 
 export type KafkaUpResult =
   | { action: 'external'; brokers: string[] }
-  | { action: 'already-running'; pid: number; port: number }
-  | { action: 'started'; pid: number; port: number; seconds: number };
+  | { action: 'already-running'; pid: number; port: number; nodes: number }
+  | { action: 'started'; pid: number; port: number; seconds: number; nodes: number; restarted: number[] };
+
+/** Healthy, and every node of the cluster registered as a broker. */
+async function clusterReady(config: ResolvedConfig, brokers: number): Promise<boolean> {
+  const health = await checkKafka(config);
+  return health.ok && Number(/^(\d+) broker/.exec(health.detail)?.[1] ?? 0) >= brokers;
+}
 
 /**
- * Brings up Kafka. With KAFKA_BROKERS set, that cluster is used and only checked. Otherwise a single-node
- * KRaft broker is started from the Maven jars (downloaded once) and awaited until kafkajs can list topics.
+ * Brings up Kafka. With KAFKA_BROKERS set, that cluster is used and only checked. Otherwise the local
+ * KRaft cluster (one node, or `brokers` combined broker+controller nodes) is started from the Maven jars
+ * (downloaded once): the nodes not running are started (a node killed since is started again), and the
+ * whole cluster is awaited until kafkajs sees every broker.
  */
 export async function kafkaUp(
   paths: StackPaths,
   config: ResolvedConfig,
   external: boolean,
   log: (line: string) => void,
+  brokers?: number,
 ): Promise<KafkaUpResult> {
   if (external) {
     const health = await checkKafka(config);
@@ -215,93 +320,121 @@ export async function kafkaUp(
     return { action: 'external', brokers: config.kafka.brokers };
   }
 
-  const settings = localKafkaSettings();
-  const running = runningLocalKafka(paths);
-  if (running) {
-    const ready = await waitFor(async () => (await checkKafka(config)).ok, settings.startTimeoutMs, 500);
+  const stored = localKafkaSettings(process.env, paths);
+  const settings = { ...stored, brokers: brokers ?? stored.brokers };
+  const identity = clusterIdentity(paths, settings.brokers);
+  const nodes = kafkaNodes(paths, settings);
+  const running = runningLocalNodes(paths);
+  const missing = nodes.filter((n) => !running.some((r) => r.id === n.id));
+  if (missing.length === 0) {
+    const first = running.find((r) => r.id === 1) as { pid: number; port: number };
+    const ready = await waitFor(() => clusterReady(config, nodes.length), settings.startTimeoutMs, 500);
     if (!ready)
       throw new StackError(
         'STACK_START_FAILED',
-        `the local broker (pid ${running.pid}) runs but does not answer; see ${paths.kafkaLog}`,
+        `the local broker (pid ${first.pid}) runs but does not answer; see ${paths.kafkaLog}`,
       );
-    return { action: 'already-running', ...running };
+    return { action: 'already-running', pid: first.pid, port: first.port, nodes: nodes.length };
   }
 
-  for (const port of [settings.port, settings.controllerPort]) {
-    await assertPortFree(
-      port,
-      'stop it, or set KAFKA_BROKERS to use that broker, or ACCORD_KAFKA_PORT/ACCORD_KAFKA_CONTROLLER_PORT to pick other ports',
-    );
-  }
+  for (const node of missing)
+    for (const port of [node.port, node.controllerPort]) {
+      await assertPortFree(
+        port,
+        'stop it, or set KAFKA_BROKERS to use that broker, or ACCORD_KAFKA_PORT/ACCORD_KAFKA_CONTROLLER_PORT to pick other ports',
+      );
+    }
 
   checkJava();
   ensureJars(paths);
-  mkdirSync(paths.kafkaData, { recursive: true });
-  renderProperties(paths, settings);
-  if (formatStorage(paths)) log(`kafka: formatted storage in ${paths.kafkaData}`);
-
   const started = Date.now();
-  const out = openSync(paths.kafkaLog, 'a');
-  const child = spawn(
-    javaBinary(),
-    [
-      `-Xms${settings.heap}`,
-      `-Xmx${settings.heap}`,
-      '-XX:+UseG1GC',
-      '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=${paths.kafkaLog4j}`,
-      '-cp',
-      classpath(paths),
-      'kafka.Kafka',
-      paths.kafkaProperties,
-    ],
-    { detached: true, stdio: ['ignore', out, out] },
-  );
-  closeSync(out);
-  const pid = child.pid;
-  child.unref();
-  if (pid === undefined)
-    throw new StackError('STACK_START_FAILED', `could not start java; see ${paths.kafkaLog}`);
+  const pids = new Map(running.map((r) => [r.id, r.pid]));
+  for (const node of missing) {
+    renderProperties(paths, node, nodes);
+    if (formatStorage(paths, node, identity.clusterId)) log(`kafka: formatted storage in ${node.data}`);
+    const out = openSync(node.log, 'a');
+    const child = spawn(
+      javaBinary(),
+      [
+        `-Xms${settings.heap}`,
+        `-Xmx${settings.heap}`,
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        `-Dlog4j2.configurationFile=${paths.kafkaLog4j}`,
+        '-cp',
+        classpath(paths),
+        'kafka.Kafka',
+        node.properties,
+      ],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+    closeSync(out);
+    child.unref();
+    if (child.pid === undefined)
+      throw new StackError('STACK_START_FAILED', `could not start java; see ${node.log}`);
+    pids.set(node.id, child.pid);
+    log(
+      `kafka: starting broker${nodes.length > 1 ? ` ${node.id}/${nodes.length}` : ''} (pid ${child.pid}) on 127.0.0.1:${node.port}, log ${node.log}`,
+    );
+  }
   updateState(paths.stateFile, (state) => {
+    const startedAt = new Date().toISOString();
+    const first = nodes[0] as KafkaNode;
     state.kafka = {
-      pid,
-      port: settings.port,
-      controllerPort: settings.controllerPort,
-      startedAt: new Date().toISOString(),
+      pid: pids.get(1) as number,
+      port: first.port,
+      controllerPort: first.controllerPort,
+      startedAt,
+      nodes: nodes.map((n) => ({
+        id: n.id,
+        pid: pids.get(n.id) as number,
+        port: n.port,
+        controllerPort: n.controllerPort,
+        properties: n.properties,
+      })),
     };
   });
-  log(`kafka: starting broker (pid ${pid}) on 127.0.0.1:${settings.port}, log ${paths.kafkaLog}`);
 
+  const dead = () => missing.filter((n) => !isAlive(pids.get(n.id) as number));
   const ready = await waitFor(
-    async () => {
-      if (!isAlive(pid)) return true; // stop waiting: it died
-      return (await checkKafka(config)).ok;
-    },
+    async () => dead().length > 0 || (await clusterReady(config, nodes.length)),
     settings.startTimeoutMs,
     500,
   );
-  if (!ready || !isAlive(pid)) {
-    await stopProcess(pid, 5000);
+  const died = dead();
+  if (!ready || died.length) {
+    const failed = died[0] ?? (missing[0] as KafkaNode);
+    for (const node of missing) await stopProcess(pids.get(node.id) as number, 5000);
     updateState(paths.stateFile, (state) => {
       delete state.kafka;
     });
     const reason =
-      lastLogError(paths.kafkaLog) ??
+      lastLogError(failed.log) ??
       (ready ? 'it exited' : `no answer within ${settings.startTimeoutMs / 1000}s`);
     throw new StackError(
       'STACK_START_FAILED',
-      `the Kafka broker did not start: ${reason} (log: ${paths.kafkaLog})`,
+      `the Kafka broker did not start: ${reason} (log: ${failed.log})`,
     );
   }
-  return { action: 'started', pid, port: settings.port, seconds: (Date.now() - started) / 1000 };
+  return {
+    action: 'started',
+    pid: pids.get(1) as number,
+    port: (nodes[0] as KafkaNode).port,
+    seconds: (Date.now() - started) / 1000,
+    nodes: nodes.length,
+    restarted: running.length ? missing.map((n) => n.id) : [],
+  };
 }
 
 export async function kafkaDown(paths: StackPaths): Promise<string> {
-  const running = runningLocalKafka(paths);
+  const running = runningLocalNodes(paths);
   updateState(paths.stateFile, (state) => {
     delete state.kafka;
   });
-  if (!running) return 'kafka: not started by Accord, nothing to stop';
-  const how = await stopProcess(running.pid, 30000);
-  return `kafka: broker (pid ${running.pid}) ${how}`;
+  if (running.length === 0) return 'kafka: not started by Accord, nothing to stop';
+  // All at once: a node stopped after the others finds no controller quorum and cannot shut down cleanly.
+  const how = await Promise.all(running.map((node) => stopProcess(node.pid, 30000)));
+  return running
+    .map((node, i) => `kafka: broker${running.length > 1 ? ` ${node.id}` : ''} (pid ${node.pid}) ${how[i]}`)
+    .join('\n');
 }

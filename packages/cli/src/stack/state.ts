@@ -3,7 +3,15 @@ import { dirname } from 'node:path';
 
 /** What `accord up` started, so that `accord down` stops exactly that and nothing else. */
 export interface StackState {
-  kafka?: { pid: number; port: number; controllerPort: number; startedAt: string };
+  kafka?: {
+    /** The first node (the single broker of a one-node stack). */
+    pid: number;
+    port: number;
+    controllerPort: number;
+    startedAt: string;
+    /** Every node, the first included. */
+    nodes?: { id: number; pid: number; port: number; controllerPort: number; properties: string }[];
+  };
   postgres?: { cluster: string; startedAt: string };
   redis?: { pid: number; port: number; startedAt: string };
   registry?: { pid: number; port: number; startedAt: string };

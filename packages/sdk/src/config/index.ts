@@ -239,7 +239,8 @@ export function describeKafkaAuth(config: ResolvedConfig): string {
 export function redactUrl(raw: string): string {
   try {
     const url = new URL(raw);
-    if (url.password) url.password = '***';
+    if (!url.password) return raw; // as given: no normalising (a trailing slash) when nothing is hidden
+    url.password = '***';
     return url.toString();
   } catch {
     return raw;

@@ -13,6 +13,10 @@ export interface TopicDeclaration {
   retentionMs: number;
   /** Compatibility of the subjects of the event types carried by this topic. */
   compatibility: CompatibilityMode;
+  /** Copies of each partition; default the cluster's (1 on one broker, 3 on `accord up --brokers 3`). */
+  replicationFactor?: number;
+  /** Copies that must have a write before it is acknowledged (acks=all); default the cluster's (1, or 2). */
+  minInsyncReplicas?: number;
 }
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -23,6 +27,8 @@ const Declaration = z.strictObject({
   cleanupPolicy: z.enum(['delete', 'compact', 'compact,delete']),
   retentionMs: z.int().refine((v) => v >= 1 || v === -1, 'must be a positive integer or -1 (forever)'),
   compatibility: z.enum(COMPATIBILITY_MODES),
+  replicationFactor: z.int().min(1, 'must be a positive integer').optional(),
+  minInsyncReplicas: z.int().min(1, 'must be a positive integer').optional(),
 });
 const TopicsFile = z.strictObject({
   $comment: z.string().optional(),
@@ -63,6 +69,9 @@ function configEntries(t: TopicDeclaration) {
   return [
     { name: 'cleanup.policy', value: t.cleanupPolicy },
     { name: 'retention.ms', value: String(t.retentionMs) },
+    ...(t.minInsyncReplicas === undefined
+      ? []
+      : [{ name: 'min.insync.replicas', value: String(t.minInsyncReplicas) }]),
   ];
 }
 
@@ -83,6 +92,7 @@ export async function applyTopics(
       topics: missing.map((d) => ({
         topic: d.name,
         numPartitions: d.partitions,
+        ...(d.replicationFactor === undefined ? {} : { replicationFactor: d.replicationFactor }),
         configEntries: configEntries(d),
       })),
     });
@@ -101,11 +111,13 @@ export async function applyTopics(
     resources: present.map((d) => ({
       type: 2 /* TOPIC */,
       name: d.name,
-      configNames: ['cleanup.policy', 'retention.ms'],
+      configNames: ['cleanup.policy', 'retention.ms', 'min.insync.replicas'],
     })),
   });
   for (const d of present) {
-    const partitions = metadata.topics.find((t) => t.name === d.name)?.partitions.length ?? 0;
+    const found = metadata.topics.find((t) => t.name === d.name)?.partitions ?? [];
+    const partitions = found.length;
+    const replicas = found[0]?.replicas.length ?? 0;
     const current = new Map(
       (configs.resources.find((r) => r.resourceName === d.name)?.configEntries ?? []).map((c) => [
         c.configName,
@@ -119,7 +131,13 @@ export async function applyTopics(
         resources: [{ type: 2, name: d.name, configEntries: configEntries(d) }],
       });
     }
-    if (partitions !== d.partitions) {
+    if (d.replicationFactor !== undefined && replicas !== d.replicationFactor) {
+      results.push({
+        topic: d.name,
+        action: 'drift',
+        detail: `has ${replicas} replica(s) per partition, declared ${d.replicationFactor}: not changed automatically (a reassignment moves data between brokers: kafka-reassign-partitions)`,
+      });
+    } else if (partitions !== d.partitions) {
       results.push({
         topic: d.name,
         action: 'drift',
