@@ -1,6 +1,6 @@
-// Three projects: `unit` (pure logic, no infrastructure), `integration` (the real stack: Kafka, Postgres,
-// Redis) and `e2e` (the `accord` command and services as processes). Integration and e2e share a global
-// setup that brings the stack up with `accord up` (or uses KAFKA_BROKERS / DATABASE_URL / REDIS_URL).
+// Four projects: `unit` (pure logic, no infrastructure), `integration` (the real stack: Kafka, Postgres,
+// Redis), `e2e` (the `accord` command and services as processes) and `faults` (a three-broker cluster of
+// its own). Integration and e2e share a global setup that brings the stack up with `accord up` (or uses KAFKA_BROKERS / DATABASE_URL / REDIS_URL).
 const transform = {
   '^.+\\.ts$': [
     '@swc/jest',
@@ -30,6 +30,14 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts', '<rootDir>/services/*/test/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.js',
+      setupFiles: ['<rootDir>/test/setup/env.js'],
+    },
+    {
+      // Faults on a private three-broker cluster each suite starts itself (test/faults/cluster.ts): the
+      // short version runs with the rest; ACCORD_FAULTS=full (npm run test:faults:full) the long one.
+      ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.faults.test.ts'],
       setupFiles: ['<rootDir>/test/setup/env.js'],
     },
     {

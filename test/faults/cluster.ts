@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type ResolvedConfig, resolveConfig } from '@accord/sdk';
+
+export const ROOT = resolve(__dirname, '..', '..');
+
+/** A private three-broker stack of the test's own: its state dir, ports, registry and credentials. */
+export interface Cluster {
+  env: Record<string, string>;
+  brokers: string[];
+  config: ResolvedConfig;
+  stateDir: string;
+  /** `accord <args>` against this stack. */
+  accord(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The pid of node `id` from the stack's state file (undefined when it is not running). */
+  pidOf(id: number): number | undefined;
+  /** Node id of the active KRaft controller (the quorum leader), asked with Kafka's own tool. */
+  activeController(): Promise<number>;
+  down(): Promise<void>;
+}
+
+const free = (port: number) =>
+  new Promise<boolean>((done) => {
+    const server = createServer()
+      .once('error', () => done(false))
+      .listen(port, '127.0.0.1', () => server.close(() => done(true)));
+  });
+
+/** A base port whose broker and controller ports for three nodes (base … base+5) are all free. */
+async function freeBase(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+    const ports = [0, 1, 2, 3, 4, 5].map((i) => base + i);
+    if ((await Promise.all(ports.map(free))).every(Boolean)) return base;
+  }
+  throw new Error('no six free ports in a row for a three-broker cluster');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+function run(
+  file: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) =>
+    execFile(
+      file,
+      args,
+      { env: { ...process.env, ...env }, timeout: 300000, maxBuffer: 32 << 20 },
+      (error, stdout, stderr) =>
+        done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const base = await freeBase();
+  const stateDir = mkdtempSync(join(tmpdir(), 'accord-faults-'));
+  const env = {
+    ACCORD_STATE_DIR: stateDir,
+    ACCORD_KAFKA_PORT: String(base),
+    ACCORD_KAFKA_CONTROLLER_PORT: String(base + 1),
+    ACCORD_REGISTRY_PORT: String(await freePort()),
+  };
+  const accord = (args: string[]) => run('bash', [join(ROOT, 'scripts', 'accord'), ...args], env);
+  const up = await accord(['up', '--brokers', '3']);
+  if (up.code !== 0) throw new Error(`accord up --brokers 3 failed: ${up.stderr}${up.stdout}`);
+  const brokers = [0, 2, 4].map((i) => `127.0.0.1:${base + i}`);
+  const full = {
+    ...env,
+    KAFKA_BROKERS: brokers.join(','),
+    SCHEMA_REGISTRY_URL: `http://127.0.0.1:${env.ACCORD_REGISTRY_PORT}`,
+  };
+  const config = resolveConfig({}, { ...process.env, ...full });
+  const pidOf = (id: number) => {
+    const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as {
+      kafka?: { nodes?: { id: number; pid: number }[] };
+    };
+    return state.kafka?.nodes?.find((n) => n.id === id)?.pid;
+  };
+  return {
+    env: full,
+    brokers,
+    config,
+    stateDir,
+    accord,
+    pidOf,
+    async activeController() {
+      const sasl = config.kafka.sasl;
+      const properties = join(stateDir, 'tool.properties');
+      writeFileSync(
+        properties,
+        `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${sasl?.username}" password="${sasl?.password}";\n`,
+        { mode: 0o600 },
+      );
+      const result = await run(
+        'java',
+        [
+          '-cp',
+          `${join(ROOT, '.accord/kafka/libs')}/*`,
+          'org.apache.kafka.tools.MetadataQuorumCommand',
+          '--bootstrap-server',
+          brokers.join(','),
+          '--command-config',
+          properties,
+          'describe',
+          '--status',
+        ],
+        {},
+      );
+      const leader = /LeaderId:\s+(\d+)/.exec(result.stdout)?.[1];
+      if (!leader) throw new Error(`no quorum leader in: ${result.stdout}${result.stderr}`);
+      return Number(leader);
+    },
+    async down() {
+      await accord(['down']);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
