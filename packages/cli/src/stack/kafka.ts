@@ -194,36 +194,37 @@ function classpath(paths: StackPaths): string {
 }
 
 /**
- * The cluster's id and size, chosen once: every node's storage is formatted with the same id, and a
- * later `up` with another size is refused (the replication of existing topics depends on it).
+ * The cluster's id and size, chosen when its storage is first formatted: every node is formatted with the
+ * same id, and while any node's storage exists another size is refused (the replication of existing
+ * topics depends on it). Storage that is gone entirely (moved away) makes a new cluster, with a new id.
  */
-function clusterIdentity(paths: StackPaths, brokers: number): ClusterFile {
+function clusterIdentity(paths: StackPaths, nodes: KafkaNode[]): ClusterFile {
+  const brokers = nodes.length;
   const existing = readClusterFile(paths);
-  const formatted = existsSync(join(paths.kafkaData, 'meta.properties'));
-  if (existing) {
-    if (existing.brokers !== brokers)
+  const formatted = [paths.kafkaData, ...nodes.map((n) => n.data)].some((d) =>
+    existsSync(join(d, 'meta.properties')),
+  );
+  if (formatted) {
+    const size = existing?.brokers ?? 1; // a single node formatted before cluster.json existed
+    if (size !== brokers)
       throw new StackError(
         'STACK_START_FAILED',
-        `the local Kafka in ${paths.kafkaDir} has ${existing.brokers} broker(s), not ${brokers}: its size is fixed when it is formatted. Stop it (accord down) and move that directory away to start another size (its topics go with it)`,
+        `the local Kafka in ${paths.kafkaDir} has ${size} broker(s), not ${brokers}: its size is fixed when it is formatted. Stop it (accord down) and move that directory away to start another size (its topics go with it)`,
       );
-    return existing;
+    // That single node keeps the id in its meta.properties; this one is then never used.
+    return existing ?? { clusterId: newClusterId(), brokers };
   }
-  if (formatted && brokers !== 1)
-    throw new StackError(
-      'STACK_START_FAILED',
-      `the local Kafka in ${paths.kafkaDir} is a single broker: its size is fixed when it is formatted. Stop it (accord down) and move that directory away to start ${brokers} brokers (its topics go with it)`,
-    );
-  // As Kafka's own Uuid.randomUuid(): never an id that starts with '-', which the storage tool would read
-  // as an option (it failed one format in 64).
+  const identity = { clusterId: newClusterId(), brokers };
+  mkdirSync(paths.kafkaDir, { recursive: true });
+  writeFileSync(clusterFile(paths), `${JSON.stringify(identity)}\n`);
+  return identity;
+}
+
+/** As Kafka's own Uuid.randomUuid(): never an id that starts with '-', which the storage tool would read as an option. */
+function newClusterId(): string {
   let clusterId = randomBytes(16).toString('base64url');
   while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-  const identity = { clusterId, brokers };
-  // A single node formatted before cluster.json existed keeps its own id (meta.properties has it).
-  if (!formatted) {
-    mkdirSync(paths.kafkaDir, { recursive: true });
-    writeFileSync(clusterFile(paths), `${JSON.stringify(identity)}\n`);
-  }
-  return identity;
+  return clusterId;
 }
 
 /** Formats a node's KRaft storage once; later starts reuse it (and its topics). */
@@ -322,8 +323,8 @@ export async function kafkaUp(
 
   const stored = localKafkaSettings(process.env, paths);
   const settings = { ...stored, brokers: brokers ?? stored.brokers };
-  const identity = clusterIdentity(paths, settings.brokers);
   const nodes = kafkaNodes(paths, settings);
+  const identity = clusterIdentity(paths, nodes);
   const running = runningLocalNodes(paths);
   const missing = nodes.filter((n) => !running.some((r) => r.id === n.id));
   if (missing.length === 0) {

@@ -5,7 +5,7 @@
  * missing password is refused.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +23,12 @@ const superPassword = 'super-secret-for-this-test';
 let port = 0;
 
 /** Postgres refuses to run as root: its tools run as the postgres user, which owns the directory. */
+const RUNUSER =
+  ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
 function asPostgres(command: string, args: string[]): string {
   const root = process.getuid?.() === 0;
   return execFileSync(
-    root ? 'runuser' : join(BIN, command),
+    root ? RUNUSER : join(BIN, command),
     root ? ['-u', 'postgres', '--', join(BIN, command), ...args] : args,
     {
       encoding: 'utf8',
