@@ -18,8 +18,14 @@ import { type Cluster, ROOT, startCluster } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const ROUNDS = FULL ? 3 : 1; // each round: the leader of a partition, then the active controller
-const ENTITIES = FULL ? 200 : 50;
-jest.setTimeout(FULL ? 1_800_000 : 280_000);
+const ENTITIES = FULL ? 100 : 20;
+/** A steady load (a batch per entity set every 100 ms), not a flood the archive then needs minutes to drain. */
+const INTERVAL_MS = 100;
+jest.setTimeout(FULL ? 1_800_000 : 400_000);
+
+/** Progress on stderr: a fault run is long, and a stuck step should say which it is. */
+const note = (line: string) =>
+  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 let cluster: Cluster;
 let ctx: TestContext;
@@ -93,7 +99,7 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
     producer: 'faults',
     autoRegister: true,
   });
-  const acknowledged = new Set<string>();
+  const acknowledged = new Map<string, { entity: string; seq: number }>();
   let seq = 0;
   let failedBatches = 0;
   let lastAck = 0;
@@ -109,11 +115,12 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
             options: { entityId: `o-${e}`, topic },
           })),
         );
-        for (const s of sent) acknowledged.add(s.eventId);
+        for (const s of sent) acknowledged.set(s.eventId, { entity: s.entityId, seq: n });
         lastAck = Date.now();
       } catch {
         failedBatches++; // not acknowledged: may or may not be in the log, never counted as lost
       }
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
     }
   })();
   const batchesAfter = async (count: number) => {
@@ -132,6 +139,7 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
     const failedBefore = failedBatches;
     const killedAt = Date.now();
     process.kill(pid as number, 'SIGKILL');
+    note(`SIGKILL node ${node} (${kind}, pid ${pid}); ${acknowledged.size} acknowledged so far`);
     await eventually(() => lastAck > killedAt, {
       timeoutMs: 120000,
       intervalMs: 50,
@@ -139,7 +147,9 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
     });
     const writesBackMs = lastAck - killedAt;
     await batchesAfter(5); // the cluster runs on two brokers for a while
+    note(`writes back after ${writesBackMs} ms; starting node ${node} again`);
     const restarted = await cluster.accord(['up']);
+    expect({ code: restarted.code, stderr: restarted.stderr }).toEqual({ code: 0, stderr: '' });
     expect(restarted.stdout).toContain(`restarted broker ${node}`);
     await eventually(inSync, { timeoutMs: 120000, intervalMs: 200, what: 'every replica in sync again' });
     faults.push({
@@ -152,6 +162,7 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
   };
 
   await batchesAfter(5);
+  note(`load running: ${acknowledged.size} acknowledged`);
   for (let round = 0; round < ROUNDS; round++) {
     const leader = (await kafkaAdmin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.find(
       (p) => p.partitionId === 0,
@@ -165,18 +176,45 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
   await load;
   await publisher.close();
 
+  note(`load stopped: ${acknowledged.size} acknowledged, ${failedBatches} batch(es) failed`);
   // The auditor: Postgres (the archive) against what Kafka acknowledged.
-  const ids = [...acknowledged];
-  const archived = await eventually(
-    async () => {
-      const { rows } = await admin.query<{ n: string }>(
-        'select count(distinct event_id) as n from event_archive where topic = $1 and event_id = any($2)',
+  const ids = [...acknowledged.keys()];
+  const stoppedAt = Date.now();
+  let seen = 0;
+  const archivedCount = async () => {
+    const { rows } = await admin.query<{ n: string }>(
+      'select count(distinct event_id) as n from event_archive where topic = $1 and event_id = any($2)',
+      [topic, ids],
+    );
+    seen = Number(rows[0]?.n);
+    return seen;
+  };
+  const archived = await eventually(async () => ((await archivedCount()) === ids.length ? seen : undefined), {
+    timeoutMs: 120000,
+    intervalMs: 500,
+    what: 'every acknowledged event archived',
+  })
+    .then((n) => {
+      note(`the archive caught up ${Date.now() - stoppedAt} ms after the load stopped`);
+      return n;
+    })
+    .catch(async (error: Error) => {
+      // The auditor says what is missing, where the archive's checkpoints are and where the log ends.
+      const { rows } = await admin.query<{ event_id: string }>(
+        'select event_id from event_archive where topic = $1 and event_id = any($2)',
         [topic, ids],
       );
-      return Number(rows[0]?.n) === ids.length ? Number(rows[0]?.n) : undefined;
-    },
-    { timeoutMs: 180000, intervalMs: 500, what: () => `${ids.length} acknowledged events archived` },
-  );
+      const have = new Set(rows.map((r) => r.event_id));
+      const missing = ids.filter((id) => !have.has(id)).map((id) => ({ id, ...acknowledged.get(id) }));
+      const { rows: checkpoints } = await admin.query(
+        'select partition, kafka_offset, checkpoint_value from pipeline_checkpoints where consumer_group = $1 order by partition',
+        [group],
+      );
+      const ends = await kafkaAdmin.fetchTopicOffsets(topic);
+      throw new Error(
+        `${error.message}: ${seen} of ${ids.length}; missing ${JSON.stringify(missing.slice(0, 10))}; checkpoints ${JSON.stringify(checkpoints)}; log ends ${JSON.stringify(ends.map((e) => [e.partition, e.high]))}; the archive said: ${archive.output.join('').split('\n').filter(Boolean).slice(-4).join(' | ')}`,
+      );
+    });
   const { rows: counts } = await admin.query<{ rows: string; ids: string }>(
     'select count(*) as rows, count(distinct event_id) as ids from event_archive where topic = $1',
     [topic],
@@ -203,6 +241,7 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
       failedBatches,
     },
     faults,
+    archiveCaughtUpMs: Date.now() - stoppedAt,
     archiveRunning: archive.exitCode === null,
   };
   if (process.env.ACCORD_FAULTS_REPORT) {

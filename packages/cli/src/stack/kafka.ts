@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { ADMIN_PRINCIPAL, ensureSecret, type ResolvedConfig, StackError } from '@accord/sdk';
 import { checkKafka } from '@accord/sdk/ops';
 import { type StackPaths, stackEnv } from './paths';
-import { assertPortFree, commandLine, isAlive, stopProcess, waitFor } from './processes';
+import { assertPortFree, commandLine, isAlive, isPortOpen, stopProcess, waitFor } from './processes';
 import { readState, updateState } from './state';
 
 export interface LocalKafkaSettings {
@@ -291,10 +291,11 @@ export type KafkaUpResult =
   | { action: 'already-running'; pid: number; port: number; nodes: number }
   | { action: 'started'; pid: number; port: number; seconds: number; nodes: number; restarted: number[] };
 
-/** Healthy, and every node of the cluster registered as a broker. */
-async function clusterReady(config: ResolvedConfig, brokers: number): Promise<boolean> {
+/** Every node accepts connections, and the cluster answers with every node registered as a broker. */
+async function clusterReady(config: ResolvedConfig, nodes: KafkaNode[]): Promise<boolean> {
+  if (!(await Promise.all(nodes.map((n) => isPortOpen(n.port)))).every(Boolean)) return false;
   const health = await checkKafka(config);
-  return health.ok && Number(/^(\d+) broker/.exec(health.detail)?.[1] ?? 0) >= brokers;
+  return health.ok && Number(/^(\d+) broker/.exec(health.detail)?.[1] ?? 0) >= nodes.length;
 }
 
 /**
@@ -329,7 +330,7 @@ export async function kafkaUp(
   const missing = nodes.filter((n) => !running.some((r) => r.id === n.id));
   if (missing.length === 0) {
     const first = running.find((r) => r.id === 1) as { pid: number; port: number };
-    const ready = await waitFor(() => clusterReady(config, nodes.length), settings.startTimeoutMs, 500);
+    const ready = await waitFor(() => clusterReady(config, nodes), settings.startTimeoutMs, 500);
     if (!ready)
       throw new StackError(
         'STACK_START_FAILED',
@@ -398,7 +399,7 @@ export async function kafkaUp(
 
   const dead = () => missing.filter((n) => !isAlive(pids.get(n.id) as number));
   const ready = await waitFor(
-    async () => dead().length > 0 || (await clusterReady(config, nodes.length)),
+    async () => dead().length > 0 || (await clusterReady(config, nodes)),
     settings.startTimeoutMs,
     500,
   );
