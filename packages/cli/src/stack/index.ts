@@ -26,7 +26,7 @@ import {
   ownerAccess,
   ownerRole,
   PLATFORM_SERVICES,
-  provisionPrincipal,
+  provisionPrincipals,
   serviceAccess,
   setRolePasswords,
   withOps,
@@ -184,8 +184,7 @@ async function provisionServices(stack: Stack): Promise<string> {
     ...PLATFORM_SERVICES.map((role): [string, KafkaAccess] => [role, serviceAccess(role)]),
     ...catalog.entityTypes().map((e): [string, KafkaAccess] => [ownerRole(e), ownerAccess(catalog, e)]),
   ];
-  for (const [principal, access] of principals)
-    await provisionPrincipal(stack.config, principal, access, env);
+  await provisionPrincipals(stack.config, principals, env);
   return `principals: ${principals.length} service and owner principal(s) with their ACLs (${principals.map(([p]) => p).join(', ')}); secrets in ${secretsDir(env)}`;
 }
 

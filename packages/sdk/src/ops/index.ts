@@ -66,6 +66,7 @@ export {
   PLATFORM_SERVICES,
   type PlatformService,
   provisionPrincipal,
+  provisionPrincipals,
   removePrincipal,
   serviceAccess,
 } from './principals';

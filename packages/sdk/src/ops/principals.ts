@@ -75,15 +75,33 @@ export async function provisionPrincipal(
   access: KafkaAccess,
   env: Record<string, string | undefined> = process.env,
 ): Promise<{ password: string; acls: number }> {
+  const [done] = await provisionPrincipals(config, [[principal, access]], env);
+  return done as { password: string; acls: number };
+}
+
+/** provisionPrincipal for several at once: one credentials request, one admin connection for the ACLs. */
+export async function provisionPrincipals(
+  config: ResolvedConfig,
+  principals: [string, KafkaAccess][],
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ password: string; acls: number }[]> {
   if (!config.kafka.sasl)
     throw new AccordError(
       'CONFIG_INVALID',
-      `cannot create the Kafka principal ${principal}: this process has no Kafka credentials (KAFKA_SASL_USERNAME, or the local stack's accord-admin secret)`,
+      `cannot create the Kafka principals ${principals.map(([p]) => p).join(', ')}: this process has no Kafka credentials (KAFKA_SASL_USERNAME, or the local stack's accord-admin secret)`,
     );
-  const { value: password } = ensureSecret('kafka', principal, env);
-  await upsertScramUsers(config, [{ name: principal, password }]);
-  const acls = await grantKafkaAccess(createKafka(config), principal, access);
-  return { password, acls };
+  const users = principals.map(([name]) => ({ name, password: ensureSecret('kafka', name, env).value }));
+  await upsertScramUsers(config, users);
+  const admin = createKafka(config).admin();
+  await admin.connect();
+  try {
+    const done: { password: string; acls: number }[] = [];
+    for (const [i, [name, access]] of principals.entries())
+      done.push({ password: users[i]?.password ?? '', acls: await grantKafkaAccess(admin, name, access) });
+    return done;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Removes a principal: its ACLs and its SCRAM credentials (its local secret file is the caller's to remove). */
