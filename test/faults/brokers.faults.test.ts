@@ -53,8 +53,11 @@ afterAll(async () => {
     archive.kill('SIGTERM');
     await once(archive, 'exit');
   }
-  await ctx?.cleanup();
-  await cluster?.down();
+  try {
+    await ctx?.cleanup();
+  } finally {
+    await cluster?.down(); // whatever cleanup threw: no broker of this suite outlives it
+  }
 });
 
 test('a partition leader and the active controller SIGKILLed under load: no acknowledged event lost, none archived twice, order kept', async () => {
