@@ -135,7 +135,9 @@ export async function grantService(
   let access: KafkaAccess;
   if (main.includes('services/archive/')) {
     principal = 'accord_archive';
-    access = { read: ['*'], write: [], groups: [group ?? `${ns}archive*`] };
+    access = group
+      ? { read: ['*'], write: [], groups: [group] }
+      : serviceAccess('accord_archive', env.ACCORD_TOPIC_NAMESPACE);
   } else if (main.includes('services/features/')) {
     principal = 'accord_features';
     access = { read: ['*'], write: [], groups: [`${group ?? `${ns}features`}*`] };

@@ -30,7 +30,8 @@ export function serviceAccess(role: PlatformService, namespace?: string): KafkaA
   const ns = prefix(namespace);
   switch (role) {
     case 'accord_archive':
-      return { read: ['*'], write: [], groups: [`${ns}archive*`] };
+      // Its default group is accord-archive; an operator may name others (archive --group …-archive-2).
+      return { read: ['*'], write: [], groups: [`${ns}accord-archive*`, `${ns}archive*`] };
     case 'accord_features':
       return { read: ['*'], write: [], groups: [`${ns}features*`] };
     case 'accord_logs':
