@@ -4,6 +4,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+# npm ci's postinstall applies these to node_modules (kafkajs: see patches/kafkajs+2.2.4.patch)
+COPY patches ./patches
 COPY packages ./packages
 COPY services ./services
 RUN npm ci --no-audit --no-fund && npx tsc -b && npm prune --omit=dev

@@ -19,6 +19,8 @@ export function uniqueName(prefix: string, separator = '-'): string {
 export interface TopicOptions {
   partitions?: number;
   configEntries?: { name: string; value: string }[];
+  /** Which brokers hold each partition, the first the preferred leader (multi-broker tests). */
+  replicaAssignment?: { partition: number; replicas: number[] }[];
 }
 
 /**
@@ -79,7 +81,15 @@ export class TestContext {
     const admin = await this.kafkaAdmin();
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: options.partitions ?? 1, configEntries: options.configEntries ?? [] }],
+      topics: [
+        options.replicaAssignment
+          ? {
+              topic,
+              replicaAssignment: options.replicaAssignment,
+              configEntries: options.configEntries ?? [],
+            }
+          : { topic, numPartitions: options.partitions ?? 1, configEntries: options.configEntries ?? [] },
+      ],
     });
     this.cleanups.push(async () => {
       await admin.deleteTopics({ topics: [topic] });

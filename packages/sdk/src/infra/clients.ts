@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
 import pg from 'pg';
 import type { KafkaLogLevel, ResolvedConfig } from '../config';
+import { AccordError } from '../errors';
 import { defaultLogger, type Logger } from '../telemetry/log';
 
 const KAFKA_LOG_LEVEL: Record<KafkaLogLevel, logLevel> = {
@@ -24,6 +26,7 @@ export function createKafka(
   overrides: Partial<KafkaConfig> = {},
   logger: Logger = defaultLogger(),
 ): Kafka {
+  checkKafkaClient();
   return new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,
@@ -45,6 +48,25 @@ export function createKafka(
       : { initialRetryTime: 300, retries: 8, maxRetryTime: 30000 },
     ...overrides,
   });
+}
+
+const PATCH_MARKER = 'Patched by Accord (patches/kafkajs+2.2.4.patch)';
+let kafkaClientChecked = false;
+
+/**
+ * kafkajs 2.2.4 acknowledges a send whose partition changed leader mid-retry without writing it (see
+ * patches/kafkajs+2.2.4.patch, applied by npm's postinstall). A client without the fix could lose events
+ * silently, so Accord refuses to make one: checked once per process, on the producer's source file.
+ */
+export function checkKafkaClient(file?: string): void {
+  if (file === undefined && kafkaClientChecked) return;
+  const path = file ?? require.resolve('kafkajs/src/producer/sendMessages.js');
+  if (!readFileSync(path, 'utf8').includes(PATCH_MARKER))
+    throw new AccordError(
+      'KAFKA_CLIENT_UNPATCHED',
+      `kafkajs at ${path} lacks Accord's fix for acknowledged-but-unwritten sends on a leader change; run npm install in the project (its postinstall applies patches/kafkajs+2.2.4.patch)`,
+    );
+  if (file === undefined) kafkaClientChecked = true;
 }
 
 /** kafkajs's lines as Accord's structured log lines: `component: kafkajs`, its namespace and fields. */
