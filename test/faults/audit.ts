@@ -1,15 +1,18 @@
 import type { TestContext } from '@accord/testing';
 import { eventually, uniqueName } from '@accord/testing';
 
+export interface LogRecord {
+  partition: number;
+  offset: string;
+  value: Buffer | null;
+}
+
 /**
  * The auditor's view of Kafka: every record of a topic up to the log ends as they are now, by event id
  * (header accord-event-id), read by a raw consumer of its own. Lets an audit tell an acknowledged event
  * that never reached the log (a producer or broker loss) from one in the log that a consumer skipped.
  */
-export async function readLog(
-  ctx: TestContext,
-  topic: string,
-): Promise<Map<string, { partition: number; offset: string }>> {
+export async function readLog(ctx: TestContext, topic: string): Promise<Map<string, LogRecord>> {
   const admin = await ctx.kafkaAdmin();
   const ends = await eventually(() => admin.fetchTopicOffsets(topic).catch(() => undefined), {
     timeoutMs: 30000,
@@ -18,7 +21,7 @@ export async function readLog(
   const remaining = new Map(
     ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
   );
-  const seen = new Map<string, { partition: number; offset: string }>();
+  const seen = new Map<string, LogRecord>();
   if (remaining.size === 0) return seen;
   const group = uniqueName('t-auditor');
   const consumer = ctx.kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
@@ -32,7 +35,7 @@ export async function readLog(
         try {
           for (const m of batch.messages) {
             const id = m.headers?.['accord-event-id']?.toString();
-            if (id) seen.set(id, { partition: batch.partition, offset: m.offset });
+            if (id) seen.set(id, { partition: batch.partition, offset: m.offset, value: m.value });
             const end = remaining.get(batch.partition);
             if (end !== undefined && BigInt(m.offset) + 1n >= end) remaining.delete(batch.partition);
           }

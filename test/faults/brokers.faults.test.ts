@@ -4,7 +4,8 @@
  * them, the leader of a partition is SIGKILLed and started again, then the active controller. The auditor
  * reads Kafka and Postgres afterwards: acknowledged events lost, archived twice and per-entity order
  * violations must be 0, the archive must still run, and each fault's recovery time is measured.
- * ACCORD_FAULTS=short|full (npm run test:faults, test:faults:full) runs it; full runs more rounds with more
+ * The short version runs in the default suite (CI) and with npm run test:faults; ACCORD_FAULTS=full
+ * (npm run test:faults:full) runs more rounds with more
  * events; ACCORD_FAULTS_REPORT=<file> writes the report.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -1,15 +1,18 @@
 /**
- * The producer through a leadership change, on a real three-broker cluster. kafkajs 2.2.4 sends a batch as
- * one request per partition leader and, on a retry, re-sends only to brokers that have not answered yet:
- * when a partition's leadership moved to a broker that already answered for another partition, that
- * partition's records were never sent again and `send` resolved as if they had been (acknowledged, lost).
- * The fault suite found it as "4 acknowledged events not archived" after a broker SIGKILL; here the same
- * leader move is made deterministic with a partition reassignment, no kill needed. Fixed by
- * patches/kafkajs+2.2.4.patch (retries are tracked per partition, not per broker).
+ * The producer through leader changes and lost answers, on a real three-broker cluster: two ways kafkajs
+ * 2.2.4 acknowledged records it never wrote, both fixed by patches/kafkajs+2.2.4.patch, both found by the
+ * broker fault suite as acknowledged events missing from the log after a SIGKILL.
+ * 1. A batch goes out as one request per partition leader, and kafkajs re-sent only to brokers that had not
+ *    answered: a partition whose leadership moved to a broker that had answered for another partition was
+ *    never sent again. Made deterministic here with a partition reassignment.
+ * 2. An idempotent producer gave a failed request's sequence numbers back; when that request had in fact
+ *    been written, the next send reused them and the broker took its records for duplicates. Made
+ *    deterministic here by freezing the followers (SIGSTOP) so a written request times out.
  */
 import { referenceCatalog } from '@accord/reference';
 import { EventPublisher } from '@accord/sdk';
 import { eventually, TestContext } from '@accord/testing';
+import { readLog } from './audit';
 import { type Cluster, startCluster } from './cluster';
 
 jest.setTimeout(300_000);
@@ -100,5 +103,48 @@ test('a batch over two leaders, one partition moving to the other leader meanwhi
     });
   } finally {
     await publisher.close();
+  }
+});
+
+test('a send that failed although its records were written: the next send is written too, not taken for a duplicate', async () => {
+  const admin = await ctx.kafkaAdmin();
+  const topic = await ctx.createTopic({ replicaAssignment: [{ partition: 0, replicas: [1, 2, 3] }] });
+  // The producer an idempotent kafkajs user (and Accord's publisher) has, with a short acknowledgement wait.
+  const producer = ctx.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 1, initialRetryTime: 100 },
+  });
+  await producer.connect();
+  const record = (id: string) => ({ key: 'k', value: id, headers: { 'accord-event-id': id } });
+  const followers = [2, 3].map((id) => cluster.pidOf(id) as number);
+  try {
+    await producer.send({ topic, acks: -1, messages: [record('warm-up')] });
+    // Broker 1 appends A but cannot get it replicated while its followers are frozen: the send fails.
+    for (const pid of followers) process.kill(pid, 'SIGSTOP');
+    let failed: unknown;
+    try {
+      await producer.send({ topic, acks: -1, timeout: 1500, messages: [record('a')] });
+    } catch (error) {
+      failed = error;
+    } finally {
+      for (const pid of followers) process.kill(pid, 'SIGCONT');
+    }
+    expect(failed).toBeInstanceOf(Error);
+    // The followers catch up: A is in the log after all, though its send failed.
+    await eventually(
+      async () => {
+        const [p0] = await admin.fetchTopicOffsets(topic).catch(() => []);
+        return p0 && Number(p0.high) >= 2;
+      },
+      { timeoutMs: 60000, what: "the failed send's record committed once the followers are back" },
+    );
+    // B has as many records as A: with A's sequence numbers it would be acknowledged and dropped.
+    await producer.send({ topic, acks: -1, messages: [record('b')] });
+    const log = await readLog(ctx, topic);
+    expect([...log.keys()].sort()).toEqual(['a', 'b', 'warm-up']);
+  } finally {
+    for (const pid of followers) process.kill(pid, 'SIGCONT');
+    await producer.disconnect();
   }
 });

@@ -50,13 +50,15 @@ export function createKafka(
   });
 }
 
-const PATCH_MARKER = 'Patched by Accord (patches/kafkajs+2.2.4.patch)';
+/** The patch's version, written in the file it patches: an older patch lacks a later fix. */
+const PATCH_MARKER = 'accord-kafkajs-patch: 2';
 let kafkaClientChecked = false;
 
 /**
- * kafkajs 2.2.4 acknowledges a send whose partition changed leader mid-retry without writing it (see
- * patches/kafkajs+2.2.4.patch, applied by npm's postinstall). A client without the fix could lose events
- * silently, so Accord refuses to make one: checked once per process, on the producer's source file.
+ * kafkajs 2.2.4 acknowledges records it never wrote in two cases (a partition's leader moving mid-retry; a
+ * send after one that failed although written): see patches/kafkajs+2.2.4.patch, applied by npm's
+ * postinstall. A client without the fixes could lose events silently, so Accord refuses to make one:
+ * checked once per process, on the producer's source file.
  */
 export function checkKafkaClient(file?: string): void {
   if (file === undefined && kafkaClientChecked) return;
@@ -64,7 +66,7 @@ export function checkKafkaClient(file?: string): void {
   if (!readFileSync(path, 'utf8').includes(PATCH_MARKER))
     throw new AccordError(
       'KAFKA_CLIENT_UNPATCHED',
-      `kafkajs at ${path} lacks Accord's fix for acknowledged-but-unwritten sends on a leader change; run npm install in the project (its postinstall applies patches/kafkajs+2.2.4.patch)`,
+      `kafkajs at ${path} lacks Accord's fixes for acknowledged-but-unwritten sends (leader changes, failed sends); run npm install in the project (its postinstall applies patches/kafkajs+2.2.4.patch)`,
     );
   if (file === undefined) kafkaClientChecked = true;
 }
