@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: install (Node 24, npm packages, Kafka jars), build, lint,
-# type-check the tests, then unit + integration + e2e tests against the real stack.
+# type-check the tests, then unit + integration + e2e tests against the real stack, then the short fault suite.
 # A broker this run started is stopped at the end; one that was already running is left alone.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -24,5 +24,13 @@ stop_stack() {
 trap stop_stack EXIT
 
 bash scripts/accord up
+export NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning ${NODE_OPTIONS:-}"
+# Two test files at a time (ACCORD_TEST_WORKERS): most of a test's time is waiting on Kafka and Postgres,
+# and every test is isolated by its own topics, groups, schema and prefix. The fault suites then run alone,
+# one at a time: each starts a three-broker cluster of its own and kills parts of it.
+status=0
 echo "[test] jest: unit, integration, e2e"
-NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning ${NODE_OPTIONS:-}" npx jest --ci "$@"
+npx jest --ci --maxWorkers="${ACCORD_TEST_WORKERS:-2}" "$@" --selectProjects unit integration e2e || status=$?
+echo "[test] jest: faults (short; ACCORD_FAULTS=full for the long run)"
+npx jest --ci --maxWorkers=1 --passWithNoTests "$@" --selectProjects faults || status=$?
+exit "$status"

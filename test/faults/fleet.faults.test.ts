@@ -1,0 +1,258 @@
+/**
+ * The reference commerce fleet on a real three-broker cluster while its processes are SIGKILLed at random
+ * moments: the archive, the feature service, the four owners (each started again at once) and the agents'
+ * replicas (their supervisor starts them again). The main job's traffic runs through it, provoking the
+ * three contradictions. The auditor then reads Kafka and Postgres: no contradictory customer-facing action,
+ * every published event archived, every proposal in the log decided exactly once (none lost to a crash,
+ * none decided twice), no decision without its proposal, every pipeline caught up, no service down for good.
+ * ACCORD_FAULTS=full runs longer traffic and kills more often; ACCORD_FAULTS_REPORT=<file> writes the report.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AvroSerde, createPgPool, grantCheckpointGroups } from '@accord/sdk';
+import { TestContext, uniqueName } from '@accord/testing';
+import { accord, type RunningService, startService } from '../e2e/cli';
+import { readLog } from './audit';
+import { type Cluster, ROOT, startCluster } from './cluster';
+
+const FULL = process.env.ACCORD_FAULTS === 'full';
+const DURATION_S = FULL ? 120 : 40;
+const KILL_EVERY_MS = FULL ? 3000 : 5000;
+jest.setTimeout(FULL ? 1_800_000 : 600_000);
+
+const AGENTS = ['fulfillment', 'pricing', 'risk', 'support', 'billing', 'inventory', 'personalization'];
+const OWNERS = ['order', 'payment', 'stock_item', 'customer'];
+const note = (line: string) =>
+  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+let cluster: Cluster;
+let ctx: TestContext;
+const stops: (() => Promise<void>)[] = [];
+const ns = uniqueName('t-ns');
+const agentsDir = mkdtempSync(join(tmpdir(), 'accord-fleet-'));
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  ctx = new TestContext(cluster.config);
+}, 240_000);
+
+afterAll(async () => {
+  try {
+    if (env) await accord(['stop', ...AGENTS], env);
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await ctx?.cleanup();
+  } finally {
+    await cluster?.down();
+  }
+});
+
+/** A service of the fleet, started again at once after each SIGKILL. */
+interface Member {
+  name: string;
+  main: string;
+  args: string[];
+  running?: RunningService;
+  /** Its start after a kill, under way (the chaos goes on meanwhile). */
+  starting?: Promise<void>;
+}
+
+test('the commerce fleet with its processes SIGKILLed at random: no contradiction, nothing lost, nothing decided twice', async () => {
+  const db = ctx.database();
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
+  const admin = createPgPool(db.url(), { max: 2 });
+  const prefix = ctx.redisPrefix();
+  env = {
+    ...cluster.env,
+    DATABASE_URL: db.url(),
+    ACCORD_TOPIC_NAMESPACE: ns,
+    ACCORD_AGENTS_DIR: agentsDir,
+    ACCORD_FEATURE_PREFIX: prefix,
+    ACCORD_LOG_LEVEL: 'info',
+  };
+  const kafka = await ctx.kafkaAdmin();
+  await kafka.createTopics({
+    waitForLeaders: true,
+    topics: OWNERS.flatMap((e) => [`${ns}.commerce.${e}.events`, `${ns}.commerce.${e}.proposals`]).map(
+      (topic) => ({ topic, numPartitions: 2 }),
+    ),
+  });
+  for (const e of OWNERS) await grantCheckpointGroups(admin, `accord_owner_${e}`, [`${ns}.owner-${e}`]);
+  const members: Member[] = [
+    { name: 'archive', main: 'services/archive/dist/main.js', args: ['--group', uniqueName('t-archive')] },
+    {
+      name: 'features',
+      main: 'services/features/dist/main.js',
+      args: ['--group', uniqueName('t-features'), '--prefix', prefix],
+    },
+    ...OWNERS.map((e) => ({
+      name: `owner-${e}`,
+      main: 'services/owners/dist/main.js',
+      args: ['--entity', e],
+    })),
+  ];
+  const start = async (m: Member) => {
+    m.running = await startService(m.main, m.args, env, stops);
+  };
+  for (const m of members) await start(m);
+  const deployed = await accord(
+    ['deploy', ...AGENTS.map((a) => join(ROOT, `packages/reference/manifests/commerce/${a}.yaml`))],
+    env,
+  );
+  expect({ code: deployed.code, stderr: deployed.stderr }).toEqual({ code: 0, stderr: '' });
+  note(`fleet up on three brokers: ${members.length} services, ${AGENTS.length} agents`);
+
+  // The traffic: the main job's commerce story, its report as JSON.
+  const run = uniqueName('r').toLowerCase();
+  const traffic = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'services/commerce/dist/main.js'),
+        ...[
+          '--duration',
+          String(DURATION_S),
+          '--rate',
+          '8',
+          '--seed',
+          '11',
+          '--customers',
+          '8',
+          '--skus',
+          '6',
+        ],
+        ...['--run', run, '--json', '--settle-timeout', '240', '--html', join(agentsDir, 'report.html')],
+      ],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+
+  // The chaos: while the traffic runs, a random member or agent replica is SIGKILLed every few seconds.
+  const kills: { at: string; victim: string }[] = [];
+  const starts: Promise<void>[] = [];
+  const chaosUntil = Date.now() + DURATION_S * 1000;
+  while (Date.now() < chaosUntil) {
+    await new Promise((r) => setTimeout(r, KILL_EVERY_MS * (0.5 + Math.random())));
+    if (Math.random() < 0.5) {
+      const m = members[Math.floor(Math.random() * members.length)] as Member;
+      if (m.starting) continue; // still starting after its last kill: another victim next time
+      await m.running?.kill();
+      kills.push({ at: new Date().toISOString(), victim: m.name });
+      note(`SIGKILL ${m.name}; starting it again`);
+      m.starting = start(m).finally(() => {
+        delete m.starting;
+      });
+      starts.push(m.starting);
+      m.starting.catch(() => {}); // awaited below, after the chaos
+    } else {
+      const agent = AGENTS[Math.floor(Math.random() * AGENTS.length)] as string;
+      const state = JSON.parse(readFileSync(join(agentsDir, agent, 'state.json'), 'utf8')) as {
+        replicas: { pid: number | null }[];
+      };
+      const pid = state.replicas.map((r) => r.pid).find((p): p is number => typeof p === 'number' && p > 0);
+      if (pid === undefined) continue; // its supervisor is starting it again: another victim next time
+      try {
+        process.kill(pid, 'SIGKILL');
+        kills.push({ at: new Date().toISOString(), victim: `agent ${agent}` });
+        note(`SIGKILL agent ${agent} (pid ${pid}); its supervisor starts it again`);
+      } catch {
+        // it had just exited
+      }
+    }
+  }
+  await Promise.all(starts); // a start that failed fails the test here
+  note(`${kills.length} kill(s); waiting for the traffic to settle`);
+  const result = await traffic;
+  const report = JSON.parse(result.stdout || '{}') as {
+    lag?: number;
+    audit?: {
+      contradictions: unknown[];
+      provoked: Record<string, { provoked: number; handled: number }>;
+      events: { published: number; archived: number };
+    };
+    decisions?: { total: number };
+  };
+
+  // The auditor: every proposal in the log decided exactly once, and no decision without one.
+  const serde = new AvroSerde({ registryUrl: cluster.config.schemaRegistry.url });
+  const proposals: Record<
+    string,
+    { inLog: number; decided: number; decidedTwice: number; undecided: string[] }
+  > = {};
+  for (const e of OWNERS) {
+    const ids = new Set<string>();
+    for (const record of (await readLog(ctx, `${ns}.commerce.${e}.proposals`)).values()) {
+      if (!record.value) continue;
+      const decoded = await serde.decode(record.value);
+      const id = (decoded.value as { proposalId?: string }).proposalId;
+      if (id) ids.add(id);
+    }
+    const { rows } = await admin.query<{ proposal_id: string; n: number }>(
+      `select proposal_id, count(*)::int as n from ${e}_decisions group by proposal_id`,
+    );
+    const decided = new Map(rows.map((r) => [r.proposal_id, r.n]));
+    proposals[e] = {
+      inLog: ids.size,
+      decided: [...ids].filter((id) => decided.has(id)).length,
+      decidedTwice: rows.filter((r) => r.n > 1).length,
+      undecided: [...ids].filter((id) => !decided.has(id)).slice(0, 5),
+    };
+    // A decision whose proposal is not in the log would be a write around the owner.
+    expect({ entity: e, withoutProposal: rows.filter((r) => !ids.has(r.proposal_id)).length }).toEqual({
+      entity: e,
+      withoutProposal: 0,
+    });
+  }
+  const summary = {
+    mode: FULL ? 'full' : 'short',
+    trafficSeconds: DURATION_S,
+    kills: kills.length,
+    killed: kills.reduce<Record<string, number>>((n, k) => {
+      n[k.victim] = (n[k.victim] ?? 0) + 1;
+      return n;
+    }, {}),
+    exitCode: result.code,
+    contradictions: report.audit?.contradictions.length ?? -1,
+    events: report.audit?.events,
+    decisions: report.decisions?.total,
+    lag: report.lag,
+    proposals,
+    servicesRunning: members.every((m) => m.running !== undefined),
+  };
+  note(JSON.stringify(summary));
+  if (process.env.ACCORD_FAULTS_REPORT) {
+    const file = process.env.ACCORD_FAULTS_REPORT.replace(/\.json$/, '.fleet.json');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  expect({ code: result.code, stderrTail: result.code === 0 ? '' : result.stderr.slice(-2000) }).toEqual({
+    code: 0,
+    stderrTail: '',
+  });
+  expect(report.audit?.contradictions).toEqual([]);
+  expect(report.audit?.events.archived).toBe(report.audit?.events.published);
+  expect(report.lag).toBe(0);
+  for (const [kind, p] of Object.entries(report.audit?.provoked ?? {}))
+    expect({ kind, handled: p.handled }).toEqual({ kind, handled: p.provoked });
+  for (const [e, p] of Object.entries(proposals)) {
+    expect({ e, decided: p.decided, decidedTwice: p.decidedTwice, undecided: p.undecided }).toEqual({
+      e,
+      decided: p.inLog,
+      decidedTwice: 0,
+      undecided: [],
+    });
+  }
+  expect(kills.length).toBeGreaterThan(2);
+  await admin.end();
+});
