@@ -32,12 +32,15 @@ module.exports = {
       globalSetup: '<rootDir>/test/setup/global-setup.js',
       setupFiles: ['<rootDir>/test/setup/env.js'],
     },
-    // Faults on a private three-broker cluster each suite starts itself (test/faults/cluster.ts): the short
-    // version runs with everything else (CI); ACCORD_FAULTS=full (npm run test:faults:full) runs the long one.
+    // Faults on a private three-broker cluster the project's global setup starts and every fault suite
+    // shares (test/faults/cluster.ts): the short version runs in the default suite (CI, after the others,
+    // alone); ACCORD_FAULTS=full (npm run test:faults:full) runs the long one.
     {
       ...common,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.faults.test.ts'],
+      globalSetup: '<rootDir>/test/faults/global-setup.ts',
+      globalTeardown: '<rootDir>/test/faults/global-teardown.ts',
       setupFiles: ['<rootDir>/test/setup/env.js'],
     },
     {

@@ -71,6 +71,8 @@ export function logLines(chunks: string[]): LogLine[] {
 }
 
 export interface RunningService {
+  /** Its process id (fault tests pause it with SIGSTOP). */
+  pid: number;
   /** Its output so far, in chunks (see logLines). */
   output: string[];
   /** SIGTERM, then waits for it to exit (idempotent). */
@@ -112,7 +114,7 @@ export async function startService(
     timeoutMs: 60000,
     what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
   });
-  return { output, stop, kill };
+  return { pid: child.pid as number, output, stop, kill };
 }
 
 /**

@@ -17,7 +17,7 @@ import { createPgPool, EventPublisher } from '@accord/sdk';
 import { provisionPrincipal } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { readLog } from './audit';
-import { type Cluster, ROOT, startCluster } from './cluster';
+import { type Cluster, ROOT, sharedCluster } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const ROUNDS = FULL ? 3 : 1; // each round: the leader of a partition, then the active controller
@@ -33,6 +33,8 @@ const note = (line: string) =>
 let cluster: Cluster;
 let ctx: TestContext;
 let archive: ChildProcess & { output: string[] };
+let stopLoad = () => {};
+let loading: Promise<void> | undefined;
 const group = uniqueName('t-archive');
 
 interface Fault {
@@ -45,12 +47,14 @@ interface Fault {
   failedBatches: number;
 }
 
-beforeAll(async () => {
-  cluster = await startCluster();
+beforeAll(() => {
+  cluster = sharedCluster();
   ctx = new TestContext(cluster.config);
-}, 240_000);
+});
 
 afterAll(async () => {
+  stopLoad(); // a test that failed midway leaves its load running: stop it before the environment goes
+  await loading;
   if (archive && archive.exitCode === null) {
     archive.kill('SIGTERM');
     // A service that cannot finish its shutdown (a broker gone) must not hold the suite: SIGKILL after 15 s.
@@ -58,11 +62,8 @@ afterAll(async () => {
     await once(archive, 'exit');
     clearTimeout(killer);
   }
-  try {
-    await ctx?.cleanup();
-  } finally {
-    await cluster?.down(); // whatever cleanup threw: no broker of this suite outlives it
-  }
+  await ctx?.cleanup();
+  // The cluster is the run's: the project's global teardown stops it.
 });
 
 test('a partition leader and the active controller SIGKILLed under load: no acknowledged event lost, none archived twice, order kept', async () => {
@@ -113,6 +114,9 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
   let failedBatches = 0;
   let lastAck = 0;
   let stop = false;
+  stopLoad = () => {
+    stop = true;
+  };
   const load = (async () => {
     while (!stop) {
       const n = seq++;
@@ -132,6 +136,7 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
       await new Promise((r) => setTimeout(r, INTERVAL_MS));
     }
   })();
+  loading = load;
   const batchesAfter = async (count: number) => {
     const target = seq + count;
     await eventually(() => seq >= target, { timeoutMs: 120000, what: `${count} more batches` });

@@ -64,6 +64,30 @@ function run(
   );
 }
 
+/** What a cluster is made of, to pass from the fault project's global setup to its tests (see sharedCluster). */
+interface ClusterFacts {
+  env: Record<string, string>;
+  brokers: string[];
+  stateDir: string;
+}
+
+const SHARED = 'ACCORD_FAULTS_CLUSTER';
+
+/**
+ * The three-broker cluster every fault suite of a run shares: started once by the project's global setup
+ * (test/faults/global-setup.ts) and stopped by its teardown, so a run pays one cluster start. Suites run
+ * one at a time; each leaves the cluster whole (a killed node started again, replicas in sync).
+ */
+export function sharedCluster(): Cluster {
+  const facts = process.env[SHARED];
+  if (!facts)
+    throw new Error(
+      `${SHARED} is not set: fault suites run in the jest project "faults" (its global setup starts the cluster)`,
+    );
+  return clusterFrom(JSON.parse(facts) as ClusterFacts);
+}
+
+/** Starts a private three-broker stack (its own state dir, ports, registry, credentials) and publishes its facts. */
 export async function startCluster(): Promise<Cluster> {
   const base = await freeBase();
   const stateDir = mkdtempSync(join(tmpdir(), 'accord-faults-'));
@@ -73,8 +97,7 @@ export async function startCluster(): Promise<Cluster> {
     ACCORD_KAFKA_CONTROLLER_PORT: String(base + 1),
     ACCORD_REGISTRY_PORT: String(await freePort()),
   };
-  const accord = (args: string[]) => run('bash', [join(ROOT, 'scripts', 'accord'), ...args], env);
-  const up = await accord(['up', '--brokers', '3']);
+  const up = await run('bash', [join(ROOT, 'scripts', 'accord'), 'up', '--brokers', '3'], env);
   if (up.code !== 0) throw new Error(`accord up --brokers 3 failed: ${up.stderr}${up.stdout}`);
   const brokers = [0, 2, 4].map((i) => `127.0.0.1:${base + i}`);
   const full = {
@@ -82,6 +105,16 @@ export async function startCluster(): Promise<Cluster> {
     KAFKA_BROKERS: brokers.join(','),
     SCHEMA_REGISTRY_URL: `http://127.0.0.1:${env.ACCORD_REGISTRY_PORT}`,
   };
+  const facts: ClusterFacts = { env: full, brokers, stateDir };
+  process.env[SHARED] = JSON.stringify(facts);
+  return clusterFrom(facts);
+}
+
+function clusterFrom({ env: full, brokers, stateDir }: ClusterFacts): Cluster {
+  // `accord` manages the stack from its state dir and ports: with KAFKA_BROKERS set it would take the
+  // cluster for an external one and never start a stopped node.
+  const { KAFKA_BROKERS: _brokers, SCHEMA_REGISTRY_URL: _registry, ...stackEnv } = full;
+  const accord = (args: string[]) => run('bash', [join(ROOT, 'scripts', 'accord'), ...args], stackEnv);
   const config = resolveConfig({}, { ...process.env, ...full });
   const pidOf = (id: number) => {
     const state = JSON.parse(readFileSync(join(stateDir, 'stack.json'), 'utf8')) as {

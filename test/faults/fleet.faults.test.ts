@@ -1,7 +1,9 @@
 /**
  * The reference commerce fleet on a real three-broker cluster while its processes are SIGKILLed at random
  * moments: the archive, the feature service, the four owners (each started again at once) and the agents'
- * replicas (their supervisor starts them again). The main job's traffic runs through it, provoking the
+ * replicas (their supervisor starts them again); meanwhile an owner is paused past its session timeout and
+ * resumes as a zombie (a second instance took over), and a second archive instance joins and leaves its
+ * group every few seconds (a rebalance storm). The main job's traffic runs through it, provoking the
  * three contradictions. The auditor then reads Kafka and Postgres: no contradictory customer-facing action,
  * every published event archived, every proposal in the log decided exactly once (none lost to a crash,
  * none decided twice), no decision without its proposal, every pipeline caught up, no service down for good.
@@ -15,11 +17,11 @@ import { AvroSerde, createPgPool, grantCheckpointGroups } from '@accord/sdk';
 import { TestContext, uniqueName } from '@accord/testing';
 import { accord, type RunningService, startService } from '../e2e/cli';
 import { readLog } from './audit';
-import { type Cluster, ROOT, startCluster } from './cluster';
+import { type Cluster, ROOT, sharedCluster } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
-const DURATION_S = FULL ? 120 : 40;
-const KILL_EVERY_MS = FULL ? 3000 : 5000;
+const DURATION_S = FULL ? 120 : 30;
+const KILL_EVERY_MS = FULL ? 3000 : 4000;
 jest.setTimeout(FULL ? 1_800_000 : 600_000);
 
 const AGENTS = ['fulfillment', 'pricing', 'risk', 'support', 'billing', 'inventory', 'personalization'];
@@ -34,19 +36,16 @@ const ns = uniqueName('t-ns');
 const agentsDir = mkdtempSync(join(tmpdir(), 'accord-fleet-'));
 let env: Record<string, string>;
 
-beforeAll(async () => {
-  cluster = await startCluster();
+beforeAll(() => {
+  cluster = sharedCluster();
   ctx = new TestContext(cluster.config);
-}, 240_000);
+});
 
 afterAll(async () => {
-  try {
-    if (env) await accord(['stop', ...AGENTS], env);
-    for (const stop of stops.reverse()) await stop().catch(() => {});
-    await ctx?.cleanup();
-  } finally {
-    await cluster?.down();
-  }
+  if (env) await accord(['stop', ...AGENTS], env);
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  await ctx?.cleanup();
+  // The cluster is the run's: the project's global teardown stops it.
 });
 
 /** A service of the fleet, started again at once after each SIGKILL. */
@@ -92,11 +91,15 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
       main: 'services/owners/dist/main.js',
       args: ['--entity', e],
     })),
+    // A second order owner in the same group: the one paused past its session timeout has a live peer.
+    { name: 'owner-order#2', main: 'services/owners/dist/main.js', args: ['--entity', 'order'] },
   ];
   const start = async (m: Member) => {
     m.running = await startService(m.main, m.args, env, stops);
   };
-  for (const m of members) await start(m);
+  // In parallel (one per principal first: the second order owner shares the first one's principal).
+  await Promise.all(members.filter((m) => !m.name.includes('#')).map(start));
+  await Promise.all(members.filter((m) => m.name.includes('#')).map(start));
   const deployed = await accord(
     ['deploy', ...AGENTS.map((a) => join(ROOT, `packages/reference/manifests/commerce/${a}.yaml`))],
     env,
@@ -138,15 +141,47 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 
-  // The chaos: while the traffic runs, a random member or agent replica is SIGKILLed every few seconds.
-  const kills: { at: string; victim: string }[] = [];
-  const starts: Promise<void>[] = [];
+  // A rebalance storm meanwhile: a second archive instance joins the archive's group and leaves again,
+  // every few seconds, for as long as the chaos lasts.
   const chaosUntil = Date.now() + DURATION_S * 1000;
+  const archive = members[0] as Member;
+  let stormJoins = 0;
+  const storm = (async () => {
+    while (Date.now() < chaosUntil - 5000) {
+      const extra = await startService(archive.main, archive.args, env, stops);
+      stormJoins++;
+      await new Promise((r) => setTimeout(r, 2000 + Math.random() * 3000));
+      await extra.stop();
+      await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2000));
+    }
+  })();
+
+  // The chaos: while the traffic runs, a random member or agent replica is SIGKILLed every few seconds;
+  // once, the first order owner is paused (SIGSTOP) past its session timeout, its peer takes over, and it
+  // resumes as a zombie that must be fenced (its late writes refused by the claim's epoch).
+  const kills: { at: string; victim: string }[] = [];
+  const pauses: { at: string; victim: string; ms: number }[] = [];
+  const starts: Promise<void>[] = [];
+  const zombieAt = Date.now() + (DURATION_S * 1000) / 3;
   while (Date.now() < chaosUntil) {
     await new Promise((r) => setTimeout(r, KILL_EVERY_MS * (0.5 + Math.random())));
+    const order = members.find((m) => m.name === 'owner-order') as Member;
+    if (pauses.length === 0 && Date.now() >= zombieAt && order.running && !order.starting) {
+      const { pid } = order.running;
+      const ms = 10_000; // the session timeout is 6 s in test mode
+      process.kill(pid, 'SIGSTOP');
+      pauses.push({ at: new Date().toISOString(), victim: order.name, ms });
+      note(`SIGSTOP ${order.name} (pid ${pid}) for ${ms} ms: past its session timeout`);
+      setTimeout(() => {
+        process.kill(pid, 'SIGCONT');
+        note(`SIGCONT ${order.name}: it resumes as a zombie`);
+      }, ms);
+      continue;
+    }
     if (Math.random() < 0.5) {
       const m = members[Math.floor(Math.random() * members.length)] as Member;
-      if (m.starting) continue; // still starting after its last kill: another victim next time
+      if (m.starting || pauses.some((p) => p.victim === m.name && Date.parse(p.at) + p.ms > Date.now()))
+        continue; // still starting after its last kill, or paused: another victim next time
       await m.running?.kill();
       kills.push({ at: new Date().toISOString(), victim: m.name });
       note(`SIGKILL ${m.name}; starting it again`);
@@ -172,6 +207,7 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     }
   }
   await Promise.all(starts); // a start that failed fails the test here
+  await storm;
   note(`${kills.length} kill(s); waiting for the traffic to settle`);
   const result = await traffic;
   const report = JSON.parse(result.stdout || '{}') as {
@@ -218,6 +254,8 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     mode: FULL ? 'full' : 'short',
     trafficSeconds: DURATION_S,
     kills: kills.length,
+    pauses: pauses.length,
+    stormJoins,
     killed: kills.reduce<Record<string, number>>((n, k) => {
       n[k.victim] = (n[k.victim] ?? 0) + 1;
       return n;
@@ -254,5 +292,6 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     });
   }
   expect(kills.length).toBeGreaterThan(2);
+  expect({ pauses: pauses.length, stormed: stormJoins > 1 }).toEqual({ pauses: 1, stormed: true });
   await admin.end();
 });

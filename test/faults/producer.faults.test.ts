@@ -13,24 +13,21 @@ import { referenceCatalog } from '@accord/reference';
 import { EventPublisher } from '@accord/sdk';
 import { eventually, TestContext } from '@accord/testing';
 import { readLog } from './audit';
-import { type Cluster, startCluster } from './cluster';
+import { type Cluster, sharedCluster } from './cluster';
 
 jest.setTimeout(300_000);
 
 let cluster: Cluster;
 let ctx: TestContext;
 
-beforeAll(async () => {
-  cluster = await startCluster();
+beforeAll(() => {
+  cluster = sharedCluster();
   ctx = new TestContext(cluster.config);
-}, 240_000);
+});
 
 afterAll(async () => {
-  try {
-    await ctx?.cleanup();
-  } finally {
-    await cluster?.down();
-  }
+  await ctx?.cleanup();
+  // The cluster is the run's: the project's global teardown stops it.
 });
 
 test('a batch over two leaders, one partition moving to the other leader meanwhile: every acknowledged event is in the log', async () => {

@@ -185,6 +185,19 @@ async function judge(
   }
   let verdict: Verdict;
   let conflicting: number | null = null;
+  if (
+    proposal.expectedVersion !== null &&
+    (proposal.expectedVersion > current.version || proposal.expectedVersion < 0)
+  ) {
+    // A version the entity never had is a lie, not staleness: nothing to merge with or outrank.
+    return {
+      verdict: {
+        outcome: 'REJECTED',
+        reason: `invalid expected version ${proposal.expectedVersion}: the ${e} is at version ${current.version} and never had that one`,
+      },
+      conflicting: current.version,
+    };
+  }
   if (proposal.expectedVersion !== null && proposal.expectedVersion !== current.version) {
     conflicting = current.version;
     const since = options.mergeCommuting

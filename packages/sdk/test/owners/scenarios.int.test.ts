@@ -285,6 +285,15 @@ test('a stale proposal that commutes with the changes since its version is merge
     conflictingVersion: 2,
     reason: expect.stringMatching(/^stale: expected version 0/),
   });
+  // A version the entity never had (ahead of it, or negative) is refused, never merged: a lying proposal.
+  for (const expected of [9, -1]) {
+    expect(await ask('order', 'o-4', 'gift', { giftWrap: false }, 'support', expected)).toMatchObject({
+      outcome: 'REJECTED',
+      conflictingVersion: 2,
+      versionAfter: null,
+      reason: `invalid expected version ${expected}: the order is at version 2 and never had that one`,
+    });
+  }
   expect(commutes({ a: 1 }, ['b'])).toBe(true);
   expect(outranks('risk', 'pricing', REFERENCE_PRIORITY)).toBe(true);
   expect(outranks('support', 'fulfillment', REFERENCE_PRIORITY)).toBe(false);
