@@ -9,6 +9,8 @@
  *   decided once with its reason (or dead-lettered), and only accepted ones change the entity.
  * - SQL through registry subjects and fuzzed `accord` arguments (fast-check): never a crash (`INTERNAL`),
  *   never a changed table.
+ * - An agent's credentials against what it does not own: the brokers refuse its write to an owner's
+ *   events topic; the owner refuses its proposal in another (registered) agent's name, and audits it.
  * ACCORD_FAULTS=full fuzzes the CLI with many more runs.
  */
 import { join } from 'node:path';
@@ -21,7 +23,10 @@ import {
   grantCheckpointGroups,
   MAGIC_BYTE,
   propose,
+  registerAgentKey,
+  resolveConfig,
 } from '@accord/sdk';
+import { agentAccess, provisionPrincipal } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import fc from 'fast-check';
 import { checkpointsCommand, lagCommand } from '../../packages/cli/src/commands/checkpoints';
@@ -439,6 +444,94 @@ test('SQL through registry subjects and fuzzed CLI arguments: never a crash, nev
     );
     expect(await tables()).toBe(before);
   } finally {
+    await admin.end();
+  }
+});
+
+test("an agent's credentials against what it does not own: the brokers refuse a write to the owner's topic, the owner a proposal in another agent's name", async () => {
+  const db = ctx.database();
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
+  const admin = createPgPool(db.url(), { max: 2 });
+  const proposals = await ctx.createTopic({ partitions: 1 });
+  const events = await ctx.createTopic({ partitions: 1 });
+  const group = uniqueName('t-owner-order');
+  await grantCheckpointGroups(admin, 'accord_owner_order', [group]);
+  const env = { ...cluster.env, DATABASE_URL: db.url(), ACCORD_LOG_LEVEL: 'info' };
+  await startService(
+    'services/owners/dist/main.js',
+    ['--entity', 'order', '--topic', proposals, '--events-topic', events, '--group', group],
+    env,
+    stops,
+  );
+  // Mallory: an agent principal that may read the order events and propose, nothing else.
+  const mallory = `accord_agent_${uniqueName('mallory', '_').toLowerCase()}`;
+  const operatorEnv = { ...process.env, ...cluster.env };
+  const { password } = await provisionPrincipal(
+    cluster.config,
+    mallory,
+    agentAccess({ reads: [events], proposals: [proposals], emits: [], groups: [uniqueName('t-mallory')] }),
+    operatorEnv,
+  );
+  const asMallory = resolveConfig(
+    {},
+    { ...operatorEnv, KAFKA_SASL_USERNAME: mallory, KAFKA_SASL_PASSWORD: password },
+  );
+  // The victim: a registered agent (its public key in agent_keys, as accord deploy does).
+  await registerAgentKey(admin, 'fulfillment', { env: operatorEnv });
+  const publisher = new EventPublisher({
+    catalog: referenceCatalog,
+    config: asMallory,
+    producer: 'mallory',
+    autoRegister: true,
+  });
+  try {
+    // A decision event of its own making, straight into the owner's events topic: the brokers refuse it.
+    await expect(
+      publisher.publish(
+        'DiscountApproved',
+        { orderId: 'o-1', percent: 90, approvedBy: 'mallory' },
+        { entityId: 'o-1', topic: events },
+      ),
+    ).rejects.toMatchObject({
+      code: 'KAFKA_NOT_AUTHORIZED',
+      message: expect.stringContaining('TOPIC_AUTHORIZATION_FAILED'),
+    });
+    // A proposal it may send, in fulfillment's name and unsigned: the owner refuses it as forged, and audits it.
+    const forged = await propose(
+      publisher,
+      'order',
+      'o-1',
+      'place',
+      { total: 1 },
+      { agent: 'fulfillment', topic: proposals },
+    );
+    expect(await awaitDecision(admin, 'order', forged, 60000)).toMatchObject({
+      outcome: 'REJECTED',
+      reason: expect.stringMatching(/^forged proposer: /),
+    });
+    // Its own name is fine (unregistered names are judged as before unless the owner requires signatures).
+    const own = await propose(
+      publisher,
+      'order',
+      'o-1',
+      'place',
+      { total: 1 },
+      { agent: mallory, topic: proposals },
+    );
+    expect(await awaitDecision(admin, 'order', own, 60000)).toMatchObject({
+      outcome: 'ACCEPTED',
+      versionAfter: 1,
+    });
+    // Nothing reached the events topic but the owner's decisions (its outbox relay publishes them).
+    const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from order_decisions');
+    await eventually(async () => (await readRecords(ctx, events)).length === rows[0]?.n, {
+      timeoutMs: 60000,
+      what: "the owner's decision events, and nothing else, in its events topic",
+    });
+    for (const r of await readRecords(ctx, events))
+      expect(r.headers['accord-event-type']).toBe('accord.platform.Decision');
+  } finally {
+    await publisher.close();
     await admin.end();
   }
 });

@@ -346,10 +346,18 @@ export function kafkaFailure(doing: string, error: unknown): AccordError {
   };
   // KafkaJSNumberOfRetriesExceeded carries the last broker error as `cause`.
   const type = e.type ?? e.cause?.type ?? e.originalError?.type;
-  if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'TOPIC_AUTHORIZATION_FAILED') {
+  if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'CLUSTER_AUTHORIZATION_FAILED') {
+    // Kafka answers a principal without access to a topic the same whether the topic exists or not.
+    return new AccordError(
+      'KAFKA_NOT_AUTHORIZED',
+      `${doing}: not authorized (${type}): this principal may not write that topic, or the topic does not exist (Kafka does not tell which); see accord principals, and infra/kafka/topics.json`,
+      { cause: error },
+    );
+  }
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') {
     return new AccordError(
       'TOPIC_NOT_FOUND',
-      `${doing}: the topic does not exist (${type}): declare it in infra/kafka/topics.json and run accord topics apply`,
+      `${doing}: the topic does not exist: declare it in infra/kafka/topics.json and run accord topics apply`,
       { cause: error },
     );
   }
