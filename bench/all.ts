@@ -31,6 +31,7 @@ if (!Number.isInteger(runs) || runs < 1) {
 /** Each benchmark with its full and its quick arguments (no quick arguments: full runs only). */
 const BENCHES: { name: string; full: string[]; quick?: string[] }[] = [
   { name: 'publish-throughput', full: ['--events', '50000'], quick: ['--events', '2000'] },
+  { name: 'replay', full: ['--events', '1000000'], quick: ['--events', '3000'] },
   // all.ts repeats each benchmark --runs times and takes medians: one run per call here.
   {
     name: 'kafka-clients',

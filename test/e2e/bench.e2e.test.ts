@@ -34,8 +34,10 @@ test('every benchmark runs in quick mode and reports its metrics', async () => {
       'bulk-publish',
       'decision-roundtrip',
       'feature-read',
+      'kafka-clients',
       'pipeline-throughput',
       'publish-throughput',
+      'replay',
     ].sort(),
   );
   for (const r of report.results) {
