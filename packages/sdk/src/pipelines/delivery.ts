@@ -125,7 +125,7 @@ export class Delivery {
     if (replayFor !== undefined && replayFor !== this.deps.group) return; // another group's dead letter, sent back
     if (this.deps.serde && event.raw) {
       try {
-        const decoded = await this.deps.serde.decode(event.raw);
+        const decoded = this.deps.serde.decodeKnown(event.raw) ?? (await this.deps.serde.decode(event.raw));
         event.value = decoded.value;
         event.schemaId = decoded.schemaId;
         event.schemaName = decoded.schemaName;

@@ -108,7 +108,24 @@ export class AvroSerde {
   /** Decodes a wire-format record. Throws DecodeError: WIRE_FORMAT_INVALID, SCHEMA_NOT_FOUND or DECODE_FAILED. */
   async decode(buffer: Buffer): Promise<Decoded> {
     const { schemaId, payload } = readWireHeader(buffer);
-    const reader = await this.reader(schemaId);
+    return this.read(schemaId, payload, await this.reader(schemaId));
+  }
+
+  /**
+   * decode() without a promise when the writer's schema is already known (every record but a schema's
+   * first): a consumer's hot path. Undefined when the schema must be fetched first (call decode()).
+   */
+  decodeKnown(buffer: Buffer): Decoded | undefined {
+    const { schemaId, payload } = readWireHeader(buffer);
+    const reader = this.readers.get(schemaId);
+    return reader ? this.read(schemaId, payload, reader) : undefined;
+  }
+
+  private read(
+    schemaId: number,
+    payload: Buffer,
+    reader: { name: string; read: (payload: Buffer) => unknown },
+  ): Decoded {
     try {
       return { schemaId, schemaName: reader.name, value: reader.read(payload) as Record<string, unknown> };
     } catch (error) {

@@ -144,6 +144,35 @@ test('bad records are refused with a code that says why', async () => {
     code: 'DECODE_FAILED',
     message: expect.stringContaining(`schema id ${schemaId} (accord.logs.RawLogLine)`),
   });
+  // The synchronous path: nothing before the writer's schema is known, then the same answers as decode().
+  const record = {
+    envelope: {
+      eventId: 'e2',
+      eventType: 'accord.logs.RawLogLine',
+      entityType: 'log',
+      entityId: 'svc',
+      occurredAt: 2,
+      producer: 'p',
+      causationId: null,
+      correlationId: null,
+      contractVersions: [],
+    },
+    service: 'svc',
+    host: 'h',
+    line: 'again',
+  };
+  const fresh = new AvroSerde({ catalog: referenceCatalog, registryUrl: config.schemaRegistry.url });
+  const encoded = (await serde.encode('accord.logs.RawLogLine', record)).buffer;
+  expect(fresh.decodeKnown(encoded)).toBeUndefined();
+  const decoded = await fresh.decode(encoded);
+  expect(fresh.decodeKnown(encoded)).toEqual(decoded);
+  expect(decoded).toMatchObject({ schemaId, schemaName: 'accord.logs.RawLogLine', value: { line: 'again' } });
+  expect(() => fresh.decodeKnown(Buffer.from('{"not":"avro"}'))).toThrow(
+    expect.objectContaining({ code: 'WIRE_FORMAT_INVALID' }),
+  );
+  expect(() => fresh.decodeKnown(Buffer.concat([header, Buffer.from([0xff, 0xff, 0xff])]))).toThrow(
+    expect.objectContaining({ code: 'DECODE_FAILED' }),
+  );
   await expect(serde.encode('accord.logs.RawLogLine', { service: 1 } as never)).rejects.toMatchObject({
     code: 'SCHEMA_VALIDATION_FAILED',
     message: expect.stringContaining('service: expected "string", got 1'),
