@@ -73,6 +73,8 @@ export function logLines(chunks: string[]): LogLine[] {
 export interface RunningService {
   /** Its process id (fault tests pause it with SIGSTOP). */
   pid: number;
+  /** Null while it runs; its exit code (or signal name) once it has exited. */
+  exitCode: () => number | string | null;
   /** Its output so far, in chunks (see logLines). */
   output: string[];
   /** SIGTERM, then waits for it to exit (idempotent). */
@@ -114,7 +116,13 @@ export async function startService(
     timeoutMs: 60000,
     what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
   });
-  return { pid: child.pid as number, output, stop, kill };
+  return {
+    pid: child.pid as number,
+    exitCode: () => child.exitCode ?? child.signalCode ?? null,
+    output,
+    stop,
+    kill,
+  };
 }
 
 /**

@@ -45,14 +45,24 @@ export async function watchAgentControl(
   agent: string,
   onChange: (paused: boolean) => void,
 ): Promise<() => Promise<void>> {
-  const unsubscribe = await subscribeChannel(pool, AGENT_CONTROLS_CHANNEL, (raw) => {
-    try {
-      const told = JSON.parse(raw) as { agent?: unknown; paused?: unknown };
-      if (told.agent === agent && typeof told.paused === 'boolean') onChange(told.paused);
-    } catch {
-      // not ours
-    }
-  });
+  const reread = () =>
+    agentControl(pool, agent).then(
+      (control) => onChange(control?.paused === true),
+      () => {}, // Postgres still unsteady: the next change or gap tells again
+    );
+  const unsubscribe = await subscribeChannel(
+    pool,
+    AGENT_CONTROLS_CHANNEL,
+    (raw) => {
+      try {
+        const told = JSON.parse(raw) as { agent?: unknown; paused?: unknown };
+        if (told.agent === agent && typeof told.paused === 'boolean') onChange(told.paused);
+      } catch {
+        // not ours
+      }
+    },
+    () => void reread(), // the channel was lost and is back: a pause told meanwhile was missed
+  );
   // Read after subscribing: a change made in between is not missed.
   onChange((await agentControl(pool, agent))?.paused === true);
   return unsubscribe;

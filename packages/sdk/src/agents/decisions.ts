@@ -23,16 +23,24 @@ export class DecisionWaiter {
   constructor(private readonly pool: SqlPool) {}
 
   private listen(): Promise<() => Promise<void>> {
-    this.unsubscribe ??= subscribeChannel(this.pool, DECISIONS_CHANNEL, (raw) => {
-      let proposalId: unknown;
-      try {
-        proposalId = (JSON.parse(raw) as { proposalId?: unknown }).proposalId;
-      } catch {
-        return;
-      }
-      if (typeof proposalId !== 'string') return;
-      for (const w of this.waiting.get(proposalId) ?? []) w.resolve();
-    });
+    this.unsubscribe ??= subscribeChannel(
+      this.pool,
+      DECISIONS_CHANNEL,
+      (raw) => {
+        let proposalId: unknown;
+        try {
+          proposalId = (JSON.parse(raw) as { proposalId?: unknown }).proposalId;
+        } catch {
+          return;
+        }
+        if (typeof proposalId !== 'string') return;
+        for (const w of this.waiting.get(proposalId) ?? []) w.resolve();
+      },
+      // The channel was lost and is back: a decision told meanwhile was missed; every wait reads again.
+      () => {
+        for (const set of this.waiting.values()) for (const w of set) w.resolve();
+      },
+    );
     return this.unsubscribe;
   }
 

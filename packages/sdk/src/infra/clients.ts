@@ -100,9 +100,14 @@ export function consumerTimings(config: ResolvedConfig): {
 
 export function createPgPool(url: string, options: pg.PoolConfig = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5000, max: 10, ...options });
-  // An idle client that loses its connection emits 'error' on the pool; without a listener that would
-  // crash the process. Queries on a lost connection still fail and are reported where they are made.
+  // An idle client that loses its connection emits 'error' on the pool, a checked-out one (a transaction
+  // between queries, a LISTEN) on itself; without a listener either would end the process (Postgres
+  // restarted: found by the fault suite). Queries on a lost connection still fail, and are reported where
+  // they are made; the pool drops the broken client when it is released.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

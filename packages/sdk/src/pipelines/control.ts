@@ -10,22 +10,31 @@ export interface ControlMessage {
   id?: number;
 }
 
-/** Calls `onMessage` for each control message until the returned function is called. */
+/**
+ * Calls `onMessage` for each control message until the returned function is called; `onGap` after the
+ * listening connection was lost and made again (a message may have been missed: re-read the checkpoints).
+ */
 export function subscribeControl(
   pool: SqlPool,
   onMessage: (message: ControlMessage) => void,
+  onGap?: () => void,
 ): Promise<() => Promise<void>> {
-  return subscribeChannel(pool, CONTROL_CHANNEL, (raw) => {
-    let payload: Partial<ControlMessage>;
-    try {
-      payload = JSON.parse(raw || '{}');
-    } catch {
-      return;
-    }
-    if (typeof payload.group !== 'string') return;
-    if (payload.action !== 'replay' && payload.action !== 'rebind') return;
-    onMessage(payload as ControlMessage);
-  });
+  return subscribeChannel(
+    pool,
+    CONTROL_CHANNEL,
+    (raw) => {
+      let payload: Partial<ControlMessage>;
+      try {
+        payload = JSON.parse(raw || '{}');
+      } catch {
+        return;
+      }
+      if (typeof payload.group !== 'string') return;
+      if (payload.action !== 'replay' && payload.action !== 'rebind') return;
+      onMessage(payload as ControlMessage);
+    },
+    onGap,
+  );
 }
 
 /** Tells the running instances of a group (inside the caller's transaction: sent when it commits). */

@@ -165,12 +165,21 @@ export class Pipeline {
 
   /** The control channel: a replay or rebind moved the checkpoints (and fenced us); re-read them and seek. */
   private async listen(): Promise<void> {
-    this.unsubscribe = await subscribeControl(this.pool, (message) => {
-      if (message.group === this.group)
-        this.applyControl().catch((error: unknown) =>
-          this.log.error({ error }, 're-reading checkpoints after a control message failed'),
-        );
-    });
+    const reread = (why: string) =>
+      this.applyControl().catch((error: unknown) =>
+        this.log.error({ error }, `re-reading checkpoints after ${why} failed`),
+      );
+    this.unsubscribe = await subscribeControl(
+      this.pool,
+      (message) => {
+        if (message.group === this.group) void reread('a control message');
+      },
+      () => {
+        // Postgres was gone for a while: a replay or rebind told meanwhile would be missed otherwise.
+        this.log.warn({}, 'the control channel was lost and is back: re-reading the checkpoints');
+        void reread('the control channel came back');
+      },
+    );
   }
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
