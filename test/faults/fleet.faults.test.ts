@@ -250,6 +250,17 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
       withoutProposal: 0,
     });
   }
+  // Where each consumer group is (a group still behind names the stuck part), from the operator's CLI.
+  const lagged = await accord(['lag', '--json'], env);
+  const behind = (() => {
+    try {
+      return (JSON.parse(lagged.stdout) as { group: string; topic: string; partition: number; lag: number }[])
+        .filter((r) => r.lag > 0)
+        .map((r) => `${r.group} ${r.topic}[${r.partition}] lag ${r.lag}`);
+    } catch {
+      return [`accord lag failed: ${lagged.stderr.slice(0, 500)}`];
+    }
+  })();
   const summary = {
     mode: FULL ? 'full' : 'short',
     trafficSeconds: DURATION_S,
@@ -267,6 +278,7 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     lag: report.lag,
     proposals,
     servicesRunning: members.every((m) => m.running !== undefined),
+    behind,
   };
   note(JSON.stringify(summary));
   if (process.env.ACCORD_FAULTS_REPORT) {
@@ -274,6 +286,17 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   }
+  if (result.code !== 0)
+    for (const m of members)
+      note(
+        `${m.name}: ${(m.running?.output ?? [])
+          .join('')
+          .split('\n')
+          .filter((l) => /"level":"(warn|error)"/.test(l))
+          .slice(-6)
+          .map((l) => l.slice(0, 400))
+          .join(' | ')}`,
+      );
   expect({ code: result.code, stderrTail: result.code === 0 ? '' : result.stderr.slice(-2000) }).toEqual({
     code: 0,
     stderrTail: '',

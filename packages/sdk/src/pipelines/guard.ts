@@ -57,12 +57,15 @@ export class PartitionGuard {
     partition: number,
     from: 'earliest' | 'latest',
   ): Promise<{ kind: 'proceed'; state: PartitionState } | { kind: 'halted' } | { kind: 'fenced' }> {
-    // One read of the partition's offsets: where a new row starts, and the range the check uses.
+    // The partition's offsets: where a new row starts, and the range the check uses.
     const admin = this.options.admin();
-    const range = (await withRetry(() => admin.fetchTopicOffsets(topic))).find(
-      (o) => o.partition === partition,
-    );
-    const bounds = { low: range?.low ?? '0', high: range?.high ?? '0' };
+    const offsets = async () => {
+      const range = (await withRetry(() => admin.fetchTopicOffsets(topic))).find(
+        (o) => o.partition === partition,
+      );
+      return { low: range?.low ?? '0', high: range?.high ?? '0' };
+    };
+    let bounds = await offsets();
     const log = await this.liveRef(topic);
     const { pipeline, group, store } = this.options;
     const claim = await store.claim(
@@ -73,6 +76,10 @@ export class PartitionGuard {
       from === 'latest' ? bounds.high : bounds.low,
       log,
     );
+    // Read before the claim, the log end can be behind a checkpoint another instance moved meanwhile over
+    // events appended meanwhile (two members trading a partition in a rebalance): read it again rather
+    // than take a live checkpoint for one past the end (which halts the partition).
+    if (claim.offset > BigInt(bounds.high)) bounds = await offsets();
     const checked = await this.check(topic, partition, claim, bounds);
     if (checked.kind !== 'proceed') return { kind: checked.kind };
     return {

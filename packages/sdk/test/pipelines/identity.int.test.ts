@@ -20,6 +20,8 @@ import {
 import { migrate, Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
+import { PartitionGuard } from '../../src/pipelines/guard';
+import { defaultLogger } from '../../src/telemetry/log';
 
 jest.setTimeout(120000);
 
@@ -292,4 +294,48 @@ test('a pattern subscription picks up a topic created after the start, from its 
   await eventually(() => seen.length === 6, { what: () => `6 events, saw ${seen.join(' ')}` });
   expect(seen.filter((s) => s.startsWith(later)).sort()).toEqual([0, 1, 2, 3, 4].map((n) => `${later}:${n}`));
   expect(seen).toContain(`${first}:7`);
+});
+
+test('a claim that meets a checkpoint another instance moved past the log end it read reads the end again, and proceeds', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  await publish(topic, 0, 5);
+  const group = ctx.group();
+  const store = new CheckpointStore(pool);
+  const identity = await fetchLogIdentity(config.kafka, [topic]);
+  const log = { clusterId: identity.clusterId, topicId: identity.topics.get(topic)?.topicId ?? null };
+  await store.seed(group, group, [{ topic, partition: 0, offset: '5', log }]);
+  const admin = await ctx.kafkaAdmin();
+  // Two members trading the partition in a rebalance: right after this claim reads the log end (5), three
+  // events arrive and the other member handles them and checkpoints 8, before this claim reads the row.
+  let raced = false;
+  const racing = new Proxy(admin, {
+    get(target, prop, receiver) {
+      if (prop !== 'fetchTopicOffsets') return Reflect.get(target, prop, receiver);
+      return async (t: string) => {
+        const read = await target.fetchTopicOffsets(t);
+        if (!raced) {
+          raced = true;
+          await publish(topic, 5, 8);
+          const other = await store.claim(group, group, topic, 0, '0', log);
+          await store.advance(pool, { group, topic, partition: 0, epoch: other.epoch }, 8n, 'offset', '7');
+        }
+        return read;
+      };
+    },
+  });
+  const guard = new PartitionGuard({
+    admin: () => racing,
+    store,
+    kafka: config.kafka,
+    pipeline: group,
+    group,
+    policy: 'fail', // a transactional pipeline's: a checkpoint past the end would halt the partition
+    log: defaultLogger(),
+    telemetry: new Telemetry(),
+    counted: () => {},
+  });
+  const claimed = await guard.claim(topic, 0, 'earliest');
+  expect(raced).toBe(true);
+  expect(claimed).toMatchObject({ kind: 'proceed', state: { next: 8n } });
+  expect(await incidents(group)).toEqual([]);
 });
