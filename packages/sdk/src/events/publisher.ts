@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
-import { AccordError, describeError, UnavailableError } from '../errors';
+import { AccordError } from '../errors';
 import { createKafka } from '../infra/clients';
 import { AvroSerde } from '../schemas/serde';
 import type { EventEnvelope } from '../schemas/types.generated';
@@ -15,6 +15,7 @@ import {
   PLATFORM_CATALOG,
   type TypeMap,
 } from './catalog';
+import { kafkaFailure, requestChunks } from './produce';
 
 /** Header names Accord puts on every event. */
 export const HEADERS = {
@@ -335,74 +336,4 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
   }
 }
 
-/** Maps kafkajs failures by their structured fields (type, retriable), never by message text. */
-export function kafkaFailure(doing: string, error: unknown): AccordError {
-  const e = error as {
-    type?: string;
-    retriable?: boolean;
-    name?: string;
-    originalError?: { type?: string };
-    cause?: { type?: string };
-  };
-  // KafkaJSNumberOfRetriesExceeded carries the last broker error as `cause`.
-  const type = e.type ?? e.cause?.type ?? e.originalError?.type;
-  if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'CLUSTER_AUTHORIZATION_FAILED') {
-    // Kafka answers a principal without access to a topic the same whether the topic exists or not.
-    return new AccordError(
-      'KAFKA_NOT_AUTHORIZED',
-      `${doing}: not authorized (${type}): this principal may not write that topic, or the topic does not exist (Kafka does not tell which); see accord principals, and infra/kafka/topics.json`,
-      { cause: error },
-    );
-  }
-  if (type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-    return new AccordError(
-      'TOPIC_NOT_FOUND',
-      `${doing}: the topic does not exist: declare it in infra/kafka/topics.json and run accord topics apply`,
-      { cause: error },
-    );
-  }
-  const transient =
-    e.retriable === true ||
-    e.name === 'KafkaJSNumberOfRetriesExceeded' ||
-    e.name === 'KafkaJSConnectionError' ||
-    e.name === 'KafkaJSRequestTimeoutError' ||
-    e.name === 'KafkaJSBrokerNotFound' ||
-    e.name === 'KafkaJSConnectionClosedError';
-  if (transient) {
-    return new UnavailableError(
-      'KAFKA_UNAVAILABLE',
-      `${doing}: Kafka did not acknowledge (${describeError(error)}); nothing was published`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new AccordError('PUBLISH_FAILED', `${doing}: ${describeError(error)}`, { cause: error });
-}
-
-/** Splits prepared events, in order, into produce requests of at most `maxBytes` (one event alone if bigger). */
-export function requestChunks<T extends { message: Message }>(prepared: T[], maxBytes: number): T[][] {
-  const size = (m: Message) => {
-    let n = (m.value as Buffer | null)?.length ?? 0;
-    n += typeof m.key === 'string' ? Buffer.byteLength(m.key) : ((m.key as Buffer | null)?.length ?? 0);
-    for (const [k, v] of Object.entries(m.headers ?? {}))
-      n +=
-        Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : ((v as Buffer)?.length ?? 0));
-    return n + 64; // record overhead (offsets, lengths, timestamp)
-  };
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const p of prepared) {
-    const n = size(p.message);
-    if (current.length > 0 && bytes + n > maxBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(p);
-    bytes += n;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
+export { kafkaFailure, requestChunks } from './produce';
