@@ -33,6 +33,7 @@ import {
   startFeatures,
   stops,
   TOTAL,
+  topics,
   views,
   written,
 } from './features/kit';
@@ -148,35 +149,72 @@ async function replayFromEarliest(g: string): Promise<number> {
   });
 }
 
-test('the keys gone, a replay from the earliest offset rebuilds exactly the same values', async () => {
+test('Redis loses the views while the service is down, then while it runs: each time rebuilt by a replay, readers told meanwhile, values the same', async () => {
   const now = Date.now();
   const before = await snapshot(now);
+  // Test isolation: this test's keys deleted stand for a FLUSHALL (or a restart without persistence).
+  const wipe = async () => {
+    const keys = await reader.redis.keys(`${prefix}*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await reader.redis.del(...keys);
+  };
+  const rebuiltBy = async () => {
+    const { rows } = await pool.query<{ consumer_group: string; n: number }>(
+      `select consumer_group, count(*)::int as n from pipeline_replays
+        where requested_by like 'accord features (redis lost %' group by consumer_group`,
+    );
+    return new Map(rows.map((r) => [r.consumer_group, r.n]));
+  };
+  const ready = async () => {
+    const states = await Promise.all(
+      views.map((v) => reader.redis.hget(`${prefix}accord:features:epoch:${v.name}@${v.version}`, 'state')),
+    );
+    return states.every((s) => s === 'ready') && (await featuresCaughtUp());
+  };
+
+  // 1. While the service is down: readers are told, and the service rebuilds every view as it starts.
   await features.stop();
   features.redis.disconnect();
-  // Test isolation: delete this test's keys (the same as FLUSHALL for this prefix).
-  const keys = await reader.redis.keys(`${prefix}*`);
-  expect(keys.length).toBeGreaterThan(0);
-  await reader.redis.del(...keys);
-  expect((await snapshot(now)).get('c-0')?.['order_count@1']).toEqual({
-    missing: true,
-    reason: 'never-computed',
-  });
-
-  // Every group with events is moved back (risk_score has none in this story).
-  const moved = new Map<string, number>();
-  for (const g of features.groups) moved.set(g, await replayFromEarliest(g));
-  expect([...moved].filter(([, n]) => n === 0).map(([g]) => g)).toEqual([featureGroup(group, views[3]!)]);
+  await wipe();
+  expect((await snapshot(now)).get('c-0')?.['order_count@1']).toEqual({ missing: true, reason: 'not-built' });
   await startFeatures();
-  await eventually(async () => featuresCaughtUp(), {
+  await eventually(ready, { timeoutMs: 120000, intervalMs: 500, what: 'the rebuild at start' });
+  const afterStart = await snapshot(now);
+  for (const id of before.keys())
+    for (const name of customerViews)
+      expect(featureValue(afterStart.get(id)?.[name])).toEqual(featureValue(before.get(id)?.[name]));
+  // Recorded: one replay per view version with checkpoints, an incident per partition it moved.
+  const once = await rebuiltBy();
+  expect([...once.values()].every((n) => n === 1)).toBe(true);
+  expect(once.size).toBe(features.groups.length);
+  const { rows: incidents } = await pool.query<{ n: number }>(
+    `select count(*)::int as n from pipeline_incidents where kind = 'store-lost' and consumer_group = any($1)`,
+    [features.groups],
+  );
+  expect(incidents[0]?.n).toBeGreaterThan(0);
+
+  // 2. While it runs: its probe (or its next apply) finds the markers gone and rebuilds again; events
+  // published meanwhile count once.
+  await wipe();
+  const publisher = new EventPublisher({ catalog: referenceCatalog, config, producer: 'feature-test' });
+  await publisher.publishMany(
+    [1, 2, 3].map((n) => ({
+      type: 'OrderPlaced',
+      data: { orderId: `lost-${n}`, customerId: 'c-lost', lines: [], totalCents: 100, currency: 'EUR' },
+      options: { entityId: `lost-${n}`, topic: topics.order },
+    })) as never,
+  );
+  await publisher.close();
+  await eventually(async () => (await ready()) && [...(await rebuiltBy()).values()].every((n) => n === 2), {
     timeoutMs: 120000,
     intervalMs: 500,
-    what: 'the rebuild',
+    what: 'the rebuild while running',
   });
-  const after = await snapshot(now);
-  for (const id of before.keys()) {
+  const afterRun = await snapshot(now);
+  for (const id of before.keys())
     for (const name of customerViews)
-      expect(featureValue(after.get(id)?.[name])).toEqual(featureValue(before.get(id)?.[name]));
-  }
+      expect(featureValue(afterRun.get(id)?.[name])).toEqual(featureValue(before.get(id)?.[name]));
+  expect(featureValue((await reader.get('customer', 'c-lost', ['order_count@1']))['order_count@1'])).toBe(3);
 });
 
 test('with Redis down, reads fail fast with a retriable error', async () => {

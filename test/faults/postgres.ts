@@ -31,7 +31,7 @@ function asPostgres(command: string, args: string[]): string {
   );
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };

@@ -148,7 +148,7 @@ export function createAgent(
           } catch (error) {
             if (error instanceof RefusedError) {
               run.outcome = 'refused';
-              ctx.log.warn({ reason: error.message }, 'refused to decide: context too stale');
+              ctx.log.warn({ reason: error.message }, 'refused to decide: context stale or missing');
               return;
             }
             run.outcome = 'failed';

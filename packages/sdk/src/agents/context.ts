@@ -4,7 +4,7 @@ import { AccordError } from '../errors';
 import { history } from '../events/history';
 import type { SomePublisher } from '../events/publisher';
 import type { FeatureReader } from '../features';
-import type { FeatureResult } from '../features/store';
+import { type FeatureResult, storeLost } from '../features/store';
 import { deterministicId } from '../ids';
 import type { SqlPool } from '../infra/sql';
 import { propose } from '../owners/propose';
@@ -59,7 +59,12 @@ export function context(
   const correlationId = event.correlationId ?? event.eventId;
   const log = accord.logger.child({ agent, eventId: event.eventId, correlationId });
   let proposals = 0;
-  const refuse = async (feature: string, staleness: number | null, objective: number, reason: string) => {
+  const refuse = async (
+    feature: string,
+    staleness: number | null,
+    objective: number | null,
+    reason: string,
+  ) => {
     await pool.query(
       'insert into agent_refusals (agent, event_id, feature, staleness_ms, objective_ms, reason) values ($1, $2, $3, $4, $5, $6)',
       [agent, event.eventId, feature, staleness, objective, reason],
@@ -105,6 +110,16 @@ export function context(
             return read;
           },
         );
+        // A view whose Redis state was lost (or is being rebuilt) has no value worth deciding on, with or
+        // without a freshness objective: counting from an emptied store would look like real context.
+        for (const [name, v] of Object.entries(values))
+          if (storeLost(v) && 'reason' in v)
+            await refuse(
+              name,
+              null,
+              definition.freshness?.[name] ?? null,
+              `missing (${v.reason}): the feature store lost this view and is rebuilding it from the log`,
+            );
         for (const [name, objective] of Object.entries(definition.freshness ?? {})) {
           const v = values[name];
           if (!v) continue;

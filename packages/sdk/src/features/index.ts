@@ -3,15 +3,17 @@ import { z } from 'zod';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
-import { createRedis } from '../infra/clients';
+import { createPgPool, createRedis } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
-import type { Logger } from '../telemetry/log';
+import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
 import { parseOptions } from '../validation';
+import { FeatureStoreGuard } from './rebuild';
 import { applyCommands, type FeatureResult, readFeatures, registerScripts } from './store';
 import { type FeatureView, viewId } from './views';
 
+export { FeatureStoreGuard } from './rebuild';
 export * from './store';
 export * from './views';
 
@@ -60,6 +62,10 @@ export class FeaturePipelines {
   readonly redis: Redis;
   readonly pipelines: Pipeline[];
   readonly telemetry: Telemetry;
+  /** Notices a view whose Redis state was lost and rebuilds it (rebuild.ts). */
+  readonly guard: FeatureStoreGuard;
+  private readonly views: FeatureView[];
+  private ownPool: SqlPool | undefined;
 
   constructor(options: FeaturePipelineOptions) {
     parseOptions('invalid feature pipeline options', FeatureOptions, options);
@@ -70,6 +76,18 @@ export class FeaturePipelines {
     const ids = options.views.map(viewId);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup) throw new AccordError('CONFIG_INVALID', `feature view ${dup} is defined twice`);
+    this.views = options.views;
+    this.guard = new FeatureStoreGuard({
+      redis: this.redis,
+      prefix: options.prefix ?? '',
+      pool: () => {
+        if (options.pool) return options.pool;
+        this.ownPool ??= createPgPool(config.postgres.url, { max: 2 });
+        return this.ownPool;
+      },
+      config,
+      logger: options.logger ?? defaultLogger(),
+    });
     this.pipelines = options.views.map((view) => this.viewPipeline(view, options, config));
   }
 
@@ -88,12 +106,19 @@ export class FeaturePipelines {
     );
   }
 
+  /** Checks each view's state in Redis first: one lost while the service was down is rebuilt (rebuild.ts). */
   async start(): Promise<void> {
-    for (const p of this.pipelines) await p.start();
+    for (const [i, p] of this.pipelines.entries()) {
+      await this.guard.check(this.views[i] as FeatureView, p.group);
+      await p.start();
+    }
+    this.guard.probe(this.pipelines.map((p, i) => ({ view: this.views[i] as FeatureView, group: p.group })));
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.pipelines.map((p) => p.stop()));
+    await this.guard.stop();
+    await this.ownPool?.end().catch(() => {});
   }
 
   private viewPipeline(view: FeatureView, options: FeaturePipelineOptions, config: ResolvedConfig): Pipeline {
@@ -119,6 +144,17 @@ export class FeaturePipelines {
         throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(error)}`, {
           cause: error,
         });
+      }
+      const lost = replies.find(([e]) => e?.message.startsWith('FEATURES_LOST'));
+      if (lost) {
+        // Nothing was written on the emptied store; the chunk is delivered again once the rebuild's replay
+        // has moved the checkpoints back (or, if it raced the replay, its effects are recomputed by it).
+        await this.guard.lost(view, group, 'the apply found no marker');
+        throw new AccordError(
+          'FEATURES_REBUILDING',
+          `Redis lost ${viewId(view)}: rebuilding it by a replay (${describeError(lost[0])})`,
+          { retriable: true },
+        );
       }
       const failed = replies.find(([e]) => e);
       if (failed)
@@ -152,11 +188,17 @@ export class FeaturePipelines {
             : { logId: ctx.logId };
         for (const c of applyCommands([view], event, prefix, now, source))
           pending.push({ ...c, appended: Number(event.timestamp) });
-        // Flush per 200 commands: one round trip for many events. The checkpoint only moves after the
-        // handler returns for the last event of a chunk, and the chunk's last handler call flushes.
-        if (pending.length >= 200) await flush();
       },
-      afterChunk: flush,
+      // One round trip per chunk (at most chunkSize events), before its checkpoint moves. Never from the
+      // handler: a failed flush there would be charged to one event (retried alone, then dead-lettered)
+      // while the commands of the events before it in the chunk were dropped unapplied.
+      afterChunk: async () => {
+        try {
+          await flush();
+        } finally {
+          pending = [];
+        }
+      },
     });
   }
 }

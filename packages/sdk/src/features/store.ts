@@ -1,7 +1,16 @@
 import type { Redis } from 'ioredis';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import type { PipelineEvent } from '../pipelines/pipeline';
-import { bucketMs, bucketsAt, type FeatureView, offsetsKey, setKey, stateKey, viewId } from './views';
+import {
+  bucketMs,
+  bucketsAt,
+  epochKey,
+  type FeatureView,
+  offsetsKey,
+  setKey,
+  stateKey,
+  viewId,
+} from './views';
 
 /**
  * Applies one event's effects on one entity's features atomically, once per view version:
@@ -14,6 +23,8 @@ import { bucketMs, bucketsAt, type FeatureView, offsetsKey, setKey, stateKey, vi
  * - TTL is on event time: a gap longer than the TTL between two events starts the value over, and
  *   readers hide a value whose event time is older than the TTL. Redis expiry (write time + TTL) only
  *   collects garbage, so a rebuild yields the same values and the same expiry.
+ * - nothing is written when a view's marker (the keys after the ops', see rebuild.ts) is missing: Redis
+ *   lost its data, and counting on from zero would serve wrong values as if they were whole.
  */
 const APPLY = `
 local offset = tonumber(ARGV[1])
@@ -21,6 +32,9 @@ local now = ARGV[2]
 local ops = cjson.decode(ARGV[3])
 local token = ARGV[4]
 local applied = 0
+for i = 2 * #ops + 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('FEATURES_LOST ' .. KEYS[i]) end
+end
 for i, op in ipairs(ops) do
   local key = KEYS[2 * i]
   local set = KEYS[2 * i + 1]
@@ -102,7 +116,16 @@ export interface FeatureValue {
 
 export type FeatureResult =
   | FeatureValue
-  | { missing: true; reason: 'never-computed' | 'expired' | 'out-of-window' };
+  | {
+      missing: true;
+      /** not-built: no marker (Redis lost its data, or no feature pipeline ran); rebuilding: a replay is rebuilding the view. */
+      reason: 'never-computed' | 'expired' | 'out-of-window' | 'not-built' | 'rebuilding';
+    };
+
+/** The view's whole state is unavailable: agents must not decide on it (see rebuild.ts). */
+export function storeLost(result: FeatureResult): boolean {
+  return 'missing' in result && (result.reason === 'not-built' || result.reason === 'rebuilding');
+}
 
 interface Op {
   /** The watermark field: view version and topic-partition. */
@@ -143,7 +166,10 @@ export function applyCommands(
   const eventType = event.schemaName ?? '';
   const envelope = (event.value?.envelope ?? {}) as { entityId?: string; occurredAt?: number };
   const t = typeof envelope.occurredAt === 'number' ? envelope.occurredAt : Number(event.timestamp);
-  const byEntity = new Map<string, { entityType: string; entityId: string; ops: Op[]; keys: string[] }>();
+  const byEntity = new Map<
+    string,
+    { entityType: string; entityId: string; ops: Op[]; keys: string[]; epochs: Set<string> }
+  >();
   for (const view of views) {
     if (!view.topics.includes(event.topic)) continue;
     if (view.eventTypes && !view.eventTypes.includes(eventType)) continue;
@@ -181,13 +207,15 @@ export function applyCommands(
       entityId: String(entityId),
       ops: [],
       keys: [],
+      epochs: new Set<string>(),
     };
     entry.ops.push(op);
     entry.keys.push(key, setKey(key));
+    entry.epochs.add(epochKey(prefix, view));
     byEntity.set(id, entry);
   }
   return [...byEntity.values()].map((e) => ({
-    keys: [offsetsKey(prefix, e.entityType, e.entityId), ...e.keys],
+    keys: [offsetsKey(prefix, e.entityType, e.entityId), ...e.keys, ...e.epochs],
     args: [event.offset, now, JSON.stringify(e.ops), replayId === undefined ? '' : String(replayId)],
   }));
 }
@@ -236,6 +264,9 @@ export async function readFeatures(
         ...p.keys,
         ...p.isSet,
       );
+    // Each view's marker, read after the values on the same connection: a marker still whole then means
+    // the values were read before any loss (Redis runs one connection's commands in order).
+    for (const view of views) pipeline.hget(epochKey(prefix, view), 'state');
     replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
   } catch (error) {
     throw new UnavailableError(
@@ -244,6 +275,14 @@ export async function readFeatures(
       { cause: error },
     );
   }
+  const markers = views.map((_, v) => {
+    const [error, state] = replies[plans.length + v] ?? [new Error('no reply'), null];
+    if (error)
+      throw new UnavailableError('REDIS_UNAVAILABLE', `features cannot be read: ${describeError(error)}`, {
+        cause: error,
+      });
+    return state as string | null;
+  });
   const result = new Map<string, Record<string, FeatureResult>>();
   plans.forEach((plan, i) => {
     const [error, reply] = replies[i] ?? [new Error('no reply'), null];
@@ -253,7 +292,11 @@ export async function readFeatures(
       });
     const parts = reply as unknown[];
     const out: Record<string, FeatureResult> = {};
-    for (const { view, name, start, end } of plan.layout) {
+    for (const [v, { view, name, start, end }] of plan.layout.entries()) {
+      if (markers[v] !== 'ready') {
+        out[name] = { missing: true, reason: markers[v] === 'rebuilding' ? 'rebuilding' : 'not-built' };
+        continue;
+      }
       const states: Record<string, string>[] = [];
       const members = new Set<string>();
       for (let k = start; k < end; k++) {

@@ -109,3 +109,8 @@ export function setKey(state: string): string {
 export function offsetsKey(prefix: string, entityType: string, entityId: string): string {
   return `${prefix}feat:{${entityType}:${entityId}}:offsets`;
 }
+
+/** The marker that says a view version's state in this Redis is whole (see rebuild.ts). */
+export function epochKey(prefix: string, view: FeatureView): string {
+  return `${prefix}accord:features:epoch:${viewId(view)}`;
+}

@@ -184,14 +184,22 @@ export async function executeReplay(
     const id = Number(rows[0]?.id);
     for (const p of plan.partitions) {
       if (p.events === 0) continue;
+      // A running pipeline may have checkpointed past the plan's position since it was read (`from`):
+      // the replay then resumes from where it got to, and an unbounded replay (until = from) re-processes
+      // up to there too. Resuming from the planned position instead would hand those events to the live
+      // path a second time, after the replay had recomputed what they touched (a feature view would skip
+      // them by its watermark: lost).
       const { rowCount } = await client.query(
         `update pipeline_checkpoints
             set kafka_offset = $4::bigint, checkpoint_type = 'offset', checkpoint_value = $4::text, updated_at = now(),
                 generation = generation + 1,
-                replay_resume = $7::bigint, replay_id = $8,
-                replay_until = case when $5::bigint < $7::bigint then $5::bigint else null end
+                replay_resume = greatest($7::bigint, kafka_offset), replay_id = $8,
+                replay_until = case
+                  when $5::bigint = $9::bigint then null
+                  when $5::bigint < greatest($7::bigint, kafka_offset) then $5::bigint
+                  else null end
           where consumer_group = $1 and topic = $2 and partition = $3 and generation = $6 and kafka_offset >= $4::bigint`,
-        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume, id],
+        [plan.group, p.topic, p.partition, p.to, p.until, p.generation, p.resume, id, p.from],
       );
       if (rowCount !== 1) {
         throw new AccordError(

@@ -42,7 +42,7 @@ export interface LogRef {
   topicId: string | null;
 }
 
-export type IncidentKind = 'identity-changed' | 'out-of-range' | 'bound';
+export type IncidentKind = 'identity-changed' | 'out-of-range' | 'bound' | 'store-lost';
 
 /** Something a pipeline met on a partition and what it did: recorded in pipeline_incidents. */
 export interface Incident {

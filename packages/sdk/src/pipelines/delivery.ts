@@ -16,6 +16,14 @@ import { type ClosedWindow, type WindowTracker, windowValue } from './windows';
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a handler failing on an outage is retried in place before its batch is given up (and fetched again). */
+const OUTAGE_RETRY_IN_PLACE_MS = 30_000;
+
+/** An infrastructure outage (REDIS_UNAVAILABLE, POSTGRES_UNAVAILABLE, …), not a bad event. */
+function isOutage(error: unknown): boolean {
+  return error instanceof AccordError && error.retriable && error.code.endsWith('_UNAVAILABLE');
+}
+
 /**
  * kafkajs' isStale() (a seek was asked for this partition) builds a key and looks it up on every call: a
  * quarter of the delivery loop's own time in profiles. It is asked every STALE_EVERY events instead (and at
@@ -120,6 +128,7 @@ export class Delivery {
     ctx: Omit<HandlerContext, 'attempt'>,
     savepoint?: SqlClient,
     fast = false,
+    running: () => boolean = () => true,
   ): Promise<void> {
     const replayFor = replayedDeadLetterFor(event);
     if (replayFor !== undefined && replayFor !== this.deps.group) return; // another group's dead letter, sent back
@@ -148,6 +157,7 @@ export class Delivery {
       return;
     }
     const maxAttempts = this.options.maxAttempts ?? 3;
+    let outageSince: number | undefined;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
@@ -159,6 +169,16 @@ export class Delivery {
         return;
       } catch (error) {
         if (savepoint) await savepoint.query('rollback to savepoint accord_event');
+        // Redis, Postgres, Kafka or the registry down is not this event's fault: it is never dead-lettered
+        // for it (found by the Redis fault suite: a one-second restart sent an agent's event to its DLQ).
+        // Retried in place for a while; then the batch stops and the consumer restarts from its checkpoint.
+        if (isOutage(error)) {
+          outageSince ??= Date.now();
+          if (Date.now() - outageSince > OUTAGE_RETRY_IN_PLACE_MS || !running()) throw error;
+          this.reports.attemptEnded(event, attempt, started, 'retry', error);
+          await delay(Math.min(5000, (this.options.retryBackoffMs ?? 200) * 2 ** Math.min(attempt - 1, 5)));
+          continue;
+        }
         if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
           this.reports.attemptEnded(event, attempt, started, 'dead-letter', error);
           await this.deadLetter(event, error, attempt);
@@ -196,7 +216,7 @@ export class Delivery {
               ...this.replayContext(state, m),
               tx: client,
             };
-            await this.process(toEvent(topic, partition, m), ctx, fast ? undefined : client, fast);
+            await this.process(toEvent(topic, partition, m), ctx, fast ? undefined : client, fast, isRunning);
             last = m;
           }
           if (!last) {
@@ -267,7 +287,7 @@ export class Delivery {
     for (const [i, m] of messages.entries()) {
       if (!isRunning() || staleAt(i, isStale)) break;
       const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
-      await this.process(toEvent(topic, partition, m), ctx);
+      await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
       last = m;
       if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
         await checkpoint();
@@ -294,7 +314,7 @@ export class Delivery {
         await heartbeat();
       }
       const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
-      await this.process(toEvent(topic, partition, m), ctx);
+      await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
       state.folded = offset + 1n;
     }
   }

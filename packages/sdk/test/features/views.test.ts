@@ -58,6 +58,9 @@ test('applyCommands groups an event’s effects per entity and skips what does n
     'p:feat:{customer:c-9}:orders@1:set',
     'p:feat:{customer:c-9}:ltv@1',
     'p:feat:{customer:c-9}:ltv@1:set',
+    // Each view's marker last: the apply writes nothing without them (Redis lost its data).
+    'p:accord:features:epoch:orders@1',
+    'p:accord:features:epoch:ltv@1',
   ]);
   expect(commands[0]?.args[0]).toBe('41');
   expect(commands[0]?.args[1]).toBe(1_000_000);

@@ -16,6 +16,7 @@ import {
   RetryableError,
   resolveConfig,
   TerminalError,
+  UnavailableError,
 } from '@accord/sdk';
 import { migrate } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
@@ -145,10 +146,10 @@ test('undecodable records go to the dead-letter topic with their reason, and the
   });
 });
 
-test('handler errors: retriable ones are retried, terminal and programmer errors dead-lettered at once', async () => {
+test('handler errors: retriable ones are retried, terminal and programmer errors dead-lettered at once, an outage never', async () => {
   const topic = await ctx.createTopic({ partitions: 1 });
   const group = ctx.group();
-  for (const n of [1, 2, 3, 4])
+  for (const n of [1, 2, 3, 4, 5])
     await publisher.publish('DiscountApproved', event(n), { entityId: 'o-1', topic });
   const attempts = new Map<number, number>();
   const done: number[] = [];
@@ -163,13 +164,15 @@ test('handler errors: retriable ones are retried, terminal and programmer errors
       if (n === 1 && a < 3) throw new RetryableError('flaky downstream'); // succeeds on the third try
       if (n === 2) throw new TerminalError('order o-2 cannot be priced');
       if (n === 3) throw new TypeError("Cannot read properties of undefined (reading 'sku')");
+      // Redis down for longer than maxAttempts: not the event's fault, retried until it is back.
+      if (n === 5 && a < 7) throw new UnavailableError('REDIS_UNAVAILABLE', 'Redis is reconnecting');
       done.push(n);
     },
   });
   await p.start();
-  await eventually(() => done.includes(4), { what: 'event 4' });
-  expect(done).toEqual([1, 4]);
-  expect(Object.fromEntries(attempts)).toEqual({ 1: 3, 2: 1, 3: 1, 4: 1 });
+  await eventually(() => done.includes(5), { what: 'event 5' });
+  expect(done).toEqual([1, 4, 5]);
+  expect(Object.fromEntries(attempts)).toEqual({ 1: 3, 2: 1, 3: 1, 4: 1, 5: 7 });
   const letters = await readDeadLetters(group, 2);
   expect(letters.map((l) => [l.value.offset, l.value.errorCode, l.value.attempts])).toEqual([
     [1, 'PIPELINE_HANDLER_FAILED', 1],
