@@ -8,16 +8,15 @@
  * every window from there, beside the old ones, and the detector takes them in and finds the same incidents.
  */
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseLogLine } from '@accord/reference';
 import { createPgPool, resolveConfig } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, ROOT, type RunningService, startService } from './cli';
+import { readSampleTruth, type SampleTruth } from './logs-sample';
 
 jest.setTimeout(300000);
 
@@ -41,18 +40,7 @@ const env = () => ({
 });
 const topic = (entity: string) => `${ns}.logs.${entity}.events`;
 
-/** The sample as the test reads it: per (service, minute) the lines the parser accepts. */
-interface Truth {
-  start: number;
-  end: number;
-  services: string[];
-  parsed: number;
-  garbled: number;
-  /** `service@windowStartMs` of every window that closes (the final instant's window stays open). */
-  windows: Map<string, number>;
-  incidents: { service: string; start: string; end: string }[];
-}
-let truth: Truth;
+let truth: SampleTruth;
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>
@@ -126,33 +114,7 @@ beforeAll(async () => {
 
   const made = await run(['sample', '--seed', '11', '--minutes', '40', '--out', sampleDir]);
   expect(made).toMatchObject({ code: 0, stderr: expect.stringMatching(/wrote \d+ lines of 6 services/) });
-  const meta = JSON.parse(readFileSync(join(sampleDir, 'incidents.json'), 'utf8'));
-  const windows = new Map<string, number>();
-  let parsed = 0;
-  let start = Number.POSITIVE_INFINITY;
-  let end = 0;
-  const services: string[] = [];
-  for (const name of readdirSync(sampleDir).filter((n) => n.endsWith('.log'))) {
-    const service = name.replace(/\.log$/, '');
-    services.push(service);
-    for (const line of readFileSync(join(sampleDir, name), 'utf8').split('\n')) {
-      if (!line) continue;
-      let at: number;
-      try {
-        at = parseLogLine(line).loggedAt;
-      } catch {
-        continue;
-      }
-      parsed++;
-      start = Math.min(start, at);
-      end = Math.max(end, at);
-      const key = `${service}@${Math.floor(at / 60_000) * 60_000}`;
-      windows.set(key, (windows.get(key) ?? 0) + 1);
-    }
-  }
-  // The last instant ("sample ends", one line per service) opens a window nothing closes.
-  for (const service of services) windows.delete(`${service}@${end}`);
-  truth = { start, end, services, parsed, garbled: meta.garbled, windows, incidents: meta.incidents };
+  truth = readSampleTruth(sampleDir);
   expect(truth.incidents.length).toBeGreaterThan(0);
 });
 

@@ -159,7 +159,7 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
   // The chaos: while the traffic runs, a random member or agent replica is SIGKILLed every few seconds;
   // once, the first order owner is paused (SIGSTOP) past its session timeout, its peer takes over, and it
   // resumes as a zombie that must be fenced (its late writes refused by the claim's epoch).
-  const kills: { at: string; victim: string }[] = [];
+  const kills: { at: string; victim: string; runningAgainMs?: number }[] = [];
   const pauses: { at: string; victim: string; ms: number }[] = [];
   const starts: Promise<void>[] = [];
   const zombieAt = Date.now() + (DURATION_S * 1000) / 3;
@@ -182,10 +182,13 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
       const m = members[Math.floor(Math.random() * members.length)] as Member;
       if (m.starting || pauses.some((p) => p.victim === m.name && Date.parse(p.at) + p.ms > Date.now()))
         continue; // still starting after its last kill, or paused: another victim next time
+      const killedAt = Date.now();
       await m.running?.kill();
-      kills.push({ at: new Date().toISOString(), victim: m.name });
+      const kill: (typeof kills)[number] = { at: new Date().toISOString(), victim: m.name };
+      kills.push(kill);
       note(`SIGKILL ${m.name}; starting it again`);
       m.starting = start(m).finally(() => {
+        kill.runningAgainMs = Date.now() - killedAt; // recovery: killed → running (its pipelines claimed)
         delete m.starting;
       });
       starts.push(m.starting);
@@ -271,6 +274,11 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
       n[k.victim] = (n[k.victim] ?? 0) + 1;
       return n;
     }, {}),
+    // Services only: an agent replica is started again by its supervisor (not timed here).
+    runningAgainMs: (() => {
+      const ms = kills.flatMap((k) => (k.runningAgainMs === undefined ? [] : [k.runningAgainMs]));
+      return ms.length ? { min: Math.min(...ms), max: Math.max(...ms) } : null;
+    })(),
     exitCode: result.code,
     contradictions: report.audit?.contradictions.length ?? -1,
     events: report.audit?.events,

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { AccordError } from '../errors';
+import { AccordError, describeError } from '../errors';
 import { withRetry } from '../infra/retry';
 import type { CheckpointStore } from './checkpoints';
 import type { PartitionGuard } from './guard';
@@ -93,8 +93,9 @@ export async function prepareGroup(g: {
 }
 
 /**
- * Kafka's committed offsets of a stopped group follow the table (so Kafka's own tools agree). Best
- * effort: the table is the source of truth, and a pipeline aligns Kafka's positions when it starts.
+ * Kafka's committed offsets of a stopped group follow the table (so Kafka's own tools agree). The table
+ * is the source of truth and a pipeline aligns Kafka's positions when it starts, so a failure here loses
+ * nothing; it is reported (KAFKA_UNAVAILABLE, after the table moved) rather than swallowed.
  */
 export async function setGroupOffsets(
   admin: Admin,
@@ -105,6 +106,19 @@ export async function setGroupOffsets(
     const partitions = positions
       .filter((p) => p.topic === topic)
       .map((p) => ({ partition: p.partition, offset: p.offset }));
-    await admin.setOffsets({ groupId: group, topic, partitions }).catch(() => {});
+    // A group whose last member just left may not read Empty yet (kafkajs refuses a group with members):
+    // tried again for a few seconds, then said, never swallowed.
+    await withRetry(() => admin.setOffsets({ groupId: group, topic, partitions }), {
+      attempts: 6,
+      initialMs: 200,
+      maxMs: 1000,
+      retryIf: () => true,
+    }).catch((error) => {
+      throw new AccordError(
+        'KAFKA_UNAVAILABLE',
+        `the checkpoints of ${group} moved, but Kafka's committed offsets on ${topic} could not follow (${describeError(error)}): the pipeline aligns them when it starts`,
+        { cause: error, retriable: true },
+      );
+    });
   }
 }

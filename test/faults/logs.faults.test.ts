@@ -1,0 +1,170 @@
+/**
+ * The reference log pipeline (services/logs: parse → summarize → detect, three processes with their own
+ * groups and checkpoints) on the three-broker cluster while a seeded sample is shipped and its stages are
+ * SIGKILLed at random moments, each started again at once. The auditor then reads Kafka and Postgres:
+ * every window of the sample summarized exactly once with exactly its lines (a parsed record re-published
+ * by a killed parser counted once), every garbled line in the parser's dead-letter topic, every incident of
+ * the sample found and no false alarm, every stage caught up and running. Measured: the time from each
+ * SIGKILL to the stage running again. ACCORD_FAULTS=full kills more often over a longer sample.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AvroSerde, createPgPool } from '@accord/sdk';
+import { TestContext, uniqueName } from '@accord/testing';
+import { type RunningService, startService } from '../e2e/cli';
+import { readSampleTruth } from '../e2e/logs-sample';
+import { readRecords } from './audit';
+import { type Cluster, ROOT, sharedCluster } from './cluster';
+
+const FULL = process.env.ACCORD_FAULTS === 'full';
+const MINUTES = FULL ? 120 : 40;
+const KILLS = FULL ? 20 : 6;
+jest.setTimeout(FULL ? 900_000 : 300_000);
+
+const MAIN = 'services/logs/dist/main.js';
+const STAGES = ['parse', 'summarize', 'detect'] as const;
+const note = (line: string) =>
+  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+let cluster: Cluster;
+let ctx: TestContext;
+const stops: (() => Promise<void>)[] = [];
+
+beforeAll(() => {
+  cluster = sharedCluster();
+  ctx = new TestContext(cluster.config);
+});
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  await ctx?.cleanup();
+});
+
+test('the log pipeline with its stages SIGKILLed at random: every window summarized once with its lines, every bad line dead-lettered, every incident found', async () => {
+  const db = ctx.database();
+  await db.migrate(join(ROOT, 'infra/postgres/migrations'));
+  const admin = createPgPool(db.url(), { max: 2 });
+  const ns = uniqueName('t-ns');
+  const env = {
+    ...cluster.env,
+    DATABASE_URL: db.url(),
+    ACCORD_TOPIC_NAMESPACE: ns,
+    ACCORD_LOG_LEVEL: 'info',
+  };
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, MAIN), ...args],
+        { env: { ...process.env, ...env } },
+        (e, stdout, stderr) =>
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+      ),
+    );
+  const kafka = await ctx.kafkaAdmin();
+  await kafka.createTopics({
+    waitForLeaders: true,
+    topics: ['raw_log', 'parsed_log', 'log_summary', 'log_anomaly'].map((e) => ({
+      topic: `${ns}.logs.${e}.events`,
+      numPartitions: 3,
+    })),
+  });
+  const sampleDir = mkdtempSync(join(tmpdir(), 'accord-logs-faults-'));
+  const made = await run(['sample', '--seed', '23', '--minutes', String(MINUTES), '--out', sampleDir]);
+  expect(made.code).toBe(0);
+  const truth = readSampleTruth(sampleDir);
+
+  const stages = new Map<string, RunningService>();
+  const start = async (stage: string) => {
+    stages.set(stage, await startService(MAIN, [stage], env, stops));
+  };
+  await Promise.all(STAGES.map(start));
+  const shipping = run(['ingest', '--dir', sampleDir]);
+
+  // The chaos: a random stage SIGKILLed every 1–3 s and started again at once, KILLS times.
+  const kills: { stage: string; runningAgainMs: number }[] = [];
+  for (let i = 0; i < KILLS; i++) {
+    await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2000));
+    const stage = STAGES[Math.floor(Math.random() * STAGES.length)] as string;
+    const at = Date.now();
+    await stages.get(stage)?.kill();
+    await start(stage);
+    kills.push({ stage, runningAgainMs: Date.now() - at });
+    note(`SIGKILL ${stage}: running again after ${Date.now() - at} ms`);
+  }
+  const shipped = await shipping;
+  expect(shipped.code).toBe(0);
+
+  // The auditor: the stages settled (report waits for it), then the tables and the logs themselves.
+  const report = await run(['report', '--json', '--dir', sampleDir, '--wait', '180']);
+  const measured = JSON.parse(report.stdout || '{}') as {
+    summaries?: { logic: string; duplicates: number }[];
+    incidents?: { found: boolean }[];
+    falseAlarms?: number;
+    lag?: { parser: number; detector: number };
+  };
+  const { rows } = await admin.query<{ key: string; lines: number; n: number }>(
+    `select service || '@' || (extract(epoch from window_start) * 1000)::bigint as key, sum(lines)::int as lines,
+            count(*)::int as n
+       from log_summaries where logic = 'levels' group by 1`,
+  );
+  const summarized = new Map(rows.map((r) => [r.key, r.lines]));
+  const wrongWindows = [...truth.windows].filter(([key, lines]) => summarized.get(key) !== lines);
+  const serde = new AvroSerde({ registryUrl: cluster.config.schemaRegistry.url });
+  const deadLettered = new Set<string>();
+  for (const r of await readRecords(ctx, `${ns}.log-parser.dlq`)) {
+    if (!r.value) continue;
+    const letter = (await serde.decode(r.value)).value as {
+      topic: string;
+      partition: number;
+      offset: number;
+    };
+    deadLettered.add(`${letter.topic}:${letter.partition}:${letter.offset}`);
+  }
+  const summary = {
+    mode: FULL ? 'full' : 'short',
+    sampleMinutes: MINUTES,
+    lines: truth.parsed + truth.garbled,
+    kills: kills.length,
+    killed: kills.reduce<Record<string, number>>((n, k) => {
+      n[k.stage] = (n[k.stage] ?? 0) + 1;
+      return n;
+    }, {}),
+    runningAgainMs: { max: Math.max(...kills.map((k) => k.runningAgainMs)) },
+    windows: truth.windows.size,
+    windowsWrong: wrongWindows.length,
+    windowsSummarizedTwice: rows.filter((r) => r.n > 1).length,
+    garbled: truth.garbled,
+    deadLettered: deadLettered.size,
+    incidents: truth.incidents.length,
+    incidentsFound: measured.incidents?.filter((i) => i.found).length,
+    falseAlarms: measured.falseAlarms,
+    lag: measured.lag,
+    reportExit: report.code,
+    stagesRunning: [...stages.values()].every((s) => s.exitCode() === null),
+  };
+  note(JSON.stringify(summary));
+  if (process.env.ACCORD_FAULTS_REPORT) {
+    const file = process.env.ACCORD_FAULTS_REPORT.replace(/\.json$/, '.logs.json');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  expect({ code: report.code, stderr: report.code === 0 ? '' : report.stderr.slice(-1500) }).toEqual({
+    code: 0,
+    stderr: '',
+  });
+  expect(wrongWindows.slice(0, 5).map(([key, lines]) => ({ key, lines, got: summarized.get(key) }))).toEqual(
+    [],
+  );
+  expect(summary.windowsSummarizedTwice).toBe(0);
+  expect(summary.deadLettered).toBe(truth.garbled);
+  expect({ found: summary.incidentsFound, falseAlarms: summary.falseAlarms }).toEqual({
+    found: truth.incidents.length,
+    falseAlarms: 0,
+  });
+  expect(summary.lag).toEqual({ parser: 0, detector: 0 });
+  expect(summary.stagesRunning).toBe(true);
+  await admin.end();
+});
