@@ -26,11 +26,13 @@ trap stop_stack EXIT
 bash scripts/accord up
 export NODE_OPTIONS="--disable-warning=TimeoutNegativeWarning ${NODE_OPTIONS:-}"
 # Two test files at a time (ACCORD_TEST_WORKERS): most of a test's time is waiting on Kafka and Postgres,
-# and every test is isolated by its own topics, groups, schema and prefix. The fault suites then run alone,
-# one at a time: each starts a three-broker cluster of its own and kills parts of it.
+# and every test is isolated by its own topics, groups, schema and prefix. The fault suites then run on one
+# three-broker cluster of their own, two files at a time (ACCORD_FAULT_WORKERS): one at a time takes about
+# 9 minutes here; two, about 6 (a suite's broker kills then land under another's load too, which they
+# must survive: docs/reliability.md).
 status=0
 echo "[test] jest: unit, integration, e2e"
 npx jest --ci --maxWorkers="${ACCORD_TEST_WORKERS:-2}" "$@" --selectProjects unit integration e2e || status=$?
 echo "[test] jest: faults (short; ACCORD_FAULTS=full for the long run)"
-npx jest --ci --maxWorkers=1 --passWithNoTests "$@" --selectProjects faults || status=$?
+npx jest --ci --maxWorkers="${ACCORD_FAULT_WORKERS:-2}" --passWithNoTests "$@" --selectProjects faults || status=$?
 exit "$status"

@@ -38,7 +38,7 @@ let loading: Promise<void> | undefined;
 const group = uniqueName('t-archive');
 
 interface Fault {
-  kind: 'partition leader' | 'active controller';
+  kind: 'partition leader' | 'active controller' | 'active controller and partition leader';
   node: number;
   /** From the SIGKILL to the first acknowledged publish after it. */
   writesBackMs: number;
@@ -177,10 +177,19 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
 
   await batchesAfter(5);
   note(`load running: ${acknowledged.size} acknowledged`);
-  for (let round = 0; round < ROUNDS; round++) {
-    const leader = (await kafkaAdmin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.find(
-      (p) => p.partitionId === 0,
-    )?.leader;
+  const partitions = async () =>
+    (await kafkaAdmin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions;
+  if (!FULL) {
+    // Short (CI): one JVM restart for both faults when the active controller also leads a partition of
+    // the topic (it usually does, with three nodes); the full run kills them apart, three times.
+    const controller = await cluster.activeController();
+    if ((await partitions())?.some((p) => p.leader === controller)) {
+      await kill('active controller and partition leader', controller);
+      await batchesAfter(5);
+    }
+  }
+  for (let round = 0; round < ROUNDS && (FULL || faults.length === 0); round++) {
+    const leader = (await partitions())?.find((p) => p.partitionId === 0)?.leader;
     await kill('partition leader', leader as number);
     await batchesAfter(5);
     await kill('active controller', await cluster.activeController());
@@ -275,9 +284,13 @@ test('a partition leader and the active controller SIGKILLed under load: no ackn
     writeFileSync(process.env.ACCORD_FAULTS_REPORT, `${JSON.stringify(report, null, 2)}\n`);
   }
   expect(report.events).toMatchObject({ lost: 0, archivedTwice: 0, orderViolations: 0 });
-  expect(report.faults.map((f) => f.kind)).toEqual(
-    Array.from({ length: ROUNDS }, () => ['partition leader', 'active controller'] as const).flat(),
-  );
+  // Both faults met: apart (full, or short when the controller led no partition) or in one node (short).
+  const kinds = report.faults.map((f) => f.kind);
+  if (FULL || kinds.length > 1)
+    expect(kinds).toEqual(
+      Array.from({ length: ROUNDS }, () => ['partition leader', 'active controller'] as const).flat(),
+    );
+  else expect(kinds).toEqual(['active controller and partition leader']);
   expect(report.archiveRunning).toBe(true);
   await admin.end();
 });

@@ -20,8 +20,8 @@ import { readLog } from './audit';
 import { type Cluster, ROOT, sharedCluster } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
-const DURATION_S = FULL ? 120 : 30;
-const KILL_EVERY_MS = FULL ? 3000 : 4000;
+const DURATION_S = FULL ? 120 : 20;
+const KILL_EVERY_MS = FULL ? 3000 : 3000;
 jest.setTimeout(FULL ? 1_800_000 : 600_000);
 
 const AGENTS = ['fulfillment', 'pricing', 'risk', 'support', 'billing', 'inventory', 'personalization'];
@@ -323,6 +323,10 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     });
   }
   expect(kills.length).toBeGreaterThan(2);
-  expect({ pauses: pauses.length, stormed: stormJoins > 1 }).toEqual({ pauses: 1, stormed: true });
+  // At least one join-and-leave of the storm in the short run (its 20 s of traffic on a busy machine), more in the full one.
+  expect({ pauses: pauses.length, stormed: stormJoins >= (FULL ? 3 : 1) }).toEqual({
+    pauses: 1,
+    stormed: true,
+  });
   await admin.end();
 });

@@ -19,8 +19,8 @@ import { readRecords } from './audit';
 import { type Cluster, ROOT, sharedCluster } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
-const MINUTES = FULL ? 600 : 180;
-const KILLS = FULL ? 20 : 5;
+const MINUTES = FULL ? 600 : 120;
+const KILLS = FULL ? 20 : 4;
 jest.setTimeout(FULL ? 900_000 : 300_000);
 
 const MAIN = 'services/logs/dist/main.js';

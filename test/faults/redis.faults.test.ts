@@ -29,7 +29,7 @@ import { type Cluster, ROOT, sharedCluster } from './cluster';
 import { type PrivateRedis, startRedis } from './redis';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
-const TRAFFIC_MS = FULL ? 60_000 : 20_000;
+const TRAFFIC_MS = FULL ? 60_000 : 12_000;
 const CUSTOMERS = 10;
 const WARM_UP_ORDERS = 6;
 jest.setTimeout(FULL ? 900_000 : 300_000);

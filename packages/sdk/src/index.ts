@@ -171,6 +171,7 @@ export {
 } from './pipelines/checkpoints';
 export {
   classifyFailure,
+  errorCodeOf,
   type FailureDecision,
   FencedError,
   RetryableError,

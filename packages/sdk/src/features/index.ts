@@ -66,6 +66,7 @@ export class FeaturePipelines {
   readonly guard: FeatureStoreGuard;
   private readonly views: FeatureView[];
   private ownPool: SqlPool | undefined;
+  private readonly log: Logger;
 
   constructor(options: FeaturePipelineOptions) {
     parseOptions('invalid feature pipeline options', FeatureOptions, options);
@@ -77,6 +78,7 @@ export class FeaturePipelines {
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
     if (dup) throw new AccordError('CONFIG_INVALID', `feature view ${dup} is defined twice`);
     this.views = options.views;
+    this.log = options.logger ?? defaultLogger();
     this.guard = new FeatureStoreGuard({
       redis: this.redis,
       prefix: options.prefix ?? '',
@@ -86,7 +88,7 @@ export class FeaturePipelines {
         return this.ownPool;
       },
       config,
-      logger: options.logger ?? defaultLogger(),
+      logger: this.log,
     });
     this.pipelines = options.views.map((view) => this.viewPipeline(view, options, config));
   }
@@ -110,7 +112,8 @@ export class FeaturePipelines {
   async start(): Promise<void> {
     for (const [i, p] of this.pipelines.entries()) {
       await this.guard.check(this.views[i] as FeatureView, p.group);
-      await p.start();
+      await p.start(); // resolves once its consumer joined the group (after a crash: the dead member's session)
+      this.log.info({ group: p.group }, 'feature view pipeline started');
     }
     this.guard.probe(this.pipelines.map((p, i) => ({ view: this.views[i] as FeatureView, group: p.group })));
   }
@@ -126,10 +129,7 @@ export class FeaturePipelines {
     const prefix = options.prefix ?? '';
     const group = featureGroup(this.group, view);
     let pending: { keys: string[]; args: (string | number)[]; appended: number }[] = [];
-    const flush = async () => {
-      if (pending.length === 0) return;
-      const batch = pending;
-      pending = [];
+    const apply = async (batch: typeof pending): Promise<[Error | null, unknown][]> => {
       const pipeline = redis.pipeline();
       for (const c of batch)
         (pipeline as unknown as { accordApply(...a: unknown[]): void }).accordApply(
@@ -137,24 +137,36 @@ export class FeaturePipelines {
           ...c.keys,
           ...c.args,
         );
-      let replies: [Error | null, unknown][];
       try {
-        replies = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+        return ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
       } catch (error) {
         throw new UnavailableError('REDIS_UNAVAILABLE', `feature update failed: ${describeError(error)}`, {
           cause: error,
         });
       }
-      const lost = replies.find(([e]) => e?.message.startsWith('FEATURES_LOST'));
-      if (lost) {
-        // Nothing was written on the emptied store; the chunk is delivered again once the rebuild's replay
-        // has moved the checkpoints back (or, if it raced the replay, its effects are recomputed by it).
-        await this.guard.lost(view, group, 'the apply found no marker');
-        throw new AccordError(
-          'FEATURES_REBUILDING',
-          `Redis lost ${viewId(view)}: rebuilding it by a replay (${describeError(lost[0])})`,
-          { retriable: true },
-        );
+    };
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      // Redis lost the view (no marker): nothing was written; the rebuild is started, and the batch waits
+      // until its replay is under way (the apply refuses meanwhile), then applies: its events are past the
+      // replay's resume position (never committed), so the live path after the replay skips them by their
+      // watermark, or they are the replay's to re-process. Sent again whole: every command is idempotent.
+      let replies = await apply(batch);
+      for (const until = Date.now() + 60_000; ; ) {
+        const blocked = replies.find(([e]) => /^FEATURES_(LOST|REBUILDING)/.test(e?.message ?? ''));
+        if (!blocked) break;
+        if (blocked[0]?.message.startsWith('FEATURES_LOST'))
+          await this.guard.lost(view, group, 'the apply found no marker');
+        if (Date.now() > until)
+          throw new AccordError(
+            'FEATURES_REBUILDING',
+            `${viewId(view)} is being rebuilt and its replay did not start within 60 s (${describeError(blocked[0])})`,
+            { retriable: true },
+          );
+        await new Promise((r) => setTimeout(r, 250));
+        replies = await apply(batch);
       }
       const failed = replies.find(([e]) => e);
       if (failed)

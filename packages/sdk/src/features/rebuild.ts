@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Admin } from 'kafkajs';
 import type { ResolvedConfig } from '../config';
-import { AccordError, describeError } from '../errors';
+import { describeError } from '../errors';
 import { createKafka } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import { executeReplay, planReplay } from '../ops/replay';
@@ -62,14 +62,15 @@ export class FeatureStoreGuard {
       view,
       group,
       state === null ? 'no marker at start' : 'an earlier rebuild never started its replay',
+      true,
     );
   }
 
   /** The view's state is gone: rebuild it, once per view however many chunks notice (resolves once the replay is under way). */
-  lost(view: FeatureView, group: string, why: string): Promise<void> {
+  lost(view: FeatureView, group: string, why: string, takeOver = false): Promise<void> {
     const running = this.rebuilds.get(group);
     if (running) return running;
-    const started = this.rebuild(view, group, why).finally(() => this.rebuilds.delete(group));
+    const started = this.rebuild(view, group, why, takeOver).finally(() => this.rebuilds.delete(group));
     this.rebuilds.set(group, started);
     return started;
   }
@@ -109,33 +110,32 @@ export class FeatureStoreGuard {
     await admin?.disconnect().catch(() => {});
   }
 
-  private async rebuild(view: FeatureView, group: string, why: string): Promise<void> {
+  private async rebuild(view: FeatureView, group: string, why: string, takeOver: boolean): Promise<void> {
     const { redis, logger } = this.deps;
     const key = epochKey(this.deps.prefix, view);
-    // The claim: one instance replays; the others see the marker and leave it to that one.
-    // (Two that both find it unclaimed but without a replay both replay: wasteful, still correct, as the
-    // rebuild is done when no partition is replaying at all.)
+    // The claim: one instance replays; the others find the marker claimed and wait for its replay (their
+    // applies are refused until it is recorded). A claim left without a replay by an instance that died is
+    // taken over by the next feature service to start (`check`).
     const claimed = await redis.hsetnx(key, 'state', 'rebuilding');
-    const [state, replay] = await redis.hmget(key, 'state', 'replay');
-    if (!claimed && (state !== 'rebuilding' || replay)) return;
+    if (!claimed && !takeOver) return;
     await redis.hset(key, 'since', String(Date.now()), 'reason', why);
     logger.warn(
       { view: viewId(view), group, why },
       'the feature store lost this view: rebuilding it by a replay from the start of retention; readers get missing (rebuilding) meanwhile',
     );
     const pool = this.deps.pool();
-    const admin = await this.connectAdmin();
     let id: number | undefined;
     for (let attempt = 1; id === undefined; attempt++) {
-      const plan = await planReplay(
-        admin,
-        pool,
-        group,
-        { kind: 'earliest' },
-        undefined,
-        this.deps.config.kafka,
-      );
       try {
+        const admin = await this.connectAdmin();
+        const plan = await planReplay(
+          admin,
+          pool,
+          group,
+          { kind: 'earliest' },
+          undefined,
+          this.deps.config.kafka,
+        );
         id = await executeReplay(admin, pool, plan, `accord features (redis lost ${viewId(view)}: ${why})`);
         const store = new CheckpointStore(pool);
         for (const p of plan.partitions)
@@ -151,8 +151,14 @@ export class FeatureStoreGuard {
             detail: `Redis lost ${viewId(view)} (${why}): replay ${id} rebuilds it from offset ${p.to}`,
           });
       } catch (error) {
-        // A checkpoint moved between the plan and its execution (the pipeline is running): plan again.
-        if (!(error instanceof AccordError && error.code === 'PIPELINE_FENCED') || attempt >= 10) throw error;
+        // Kafka or Postgres unavailable, or a checkpoint moved between the plan and its execution (the
+        // pipeline is running): this instance holds the claim, so it tries again until it is stopped.
+        if (this.stopped) throw error;
+        logger.warn(
+          { view: viewId(view), group, attempt, error: describeError(error) },
+          'the rebuild could not start its replay yet; trying again',
+        );
+        await this.sleep(Math.min(5000, 250 * attempt));
       }
     }
     await redis.hset(key, 'replay', String(id));

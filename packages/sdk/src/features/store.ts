@@ -24,7 +24,12 @@ import {
  *   readers hide a value whose event time is older than the TTL. Redis expiry (write time + TTL) only
  *   collects garbage, so a rebuild yields the same values and the same expiry.
  * - nothing is written when a view's marker (the keys after the ops', see rebuild.ts) is missing: Redis
- *   lost its data, and counting on from zero would serve wrong values as if they were whole.
+ *   lost its data, and counting on from zero would serve wrong values as if they were whole; nor while a
+ *   rebuild waits for its replay to be recorded (a write then would be wiped by the replay's reset while
+ *   its watermark stayed, and its event skipped when delivered again: lost).
+ * - the replay that rebuilds a lost view (the marker's `replay`) resets nothing: the store started empty,
+ *   and partitions that finished their replay apply live events meanwhile to keys another partition's
+ *   replay has not touched yet (entities fed from several partitions), which a reset would wipe.
  */
 const APPLY = `
 local offset = tonumber(ARGV[1])
@@ -32,8 +37,15 @@ local now = ARGV[2]
 local ops = cjson.decode(ARGV[3])
 local token = ARGV[4]
 local applied = 0
+local rebuilding = {}
 for i = 2 * #ops + 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('FEATURES_LOST ' .. KEYS[i]) end
+  local state = redis.call('HGET', KEYS[i], 'state')
+  if not state then return redis.error_reply('FEATURES_LOST ' .. KEYS[i]) end
+  if state ~= 'ready' then
+    local replay = redis.call('HGET', KEYS[i], 'replay')
+    if not replay then return redis.error_reply('FEATURES_REBUILDING ' .. KEYS[i] .. ' waits for its replay') end
+    rebuilding[KEYS[i]] = replay
+  end
 end
 for i, op in ipairs(ops) do
   local key = KEYS[2 * i]
@@ -42,7 +54,7 @@ for i, op in ipairs(ops) do
   if token == '' then
     local last = redis.call('HGET', KEYS[1], op.f)
     if last and tonumber(last) >= offset then skip = true end
-  elseif redis.call('HGET', key, 'rp') ~= token then
+  elseif rebuilding[op.e] ~= token and redis.call('HGET', key, 'rp') ~= token then
     redis.call('DEL', key, set)
   else
     local ro = redis.call('HGET', key, 'ro:' .. op.f)
@@ -130,6 +142,8 @@ export function storeLost(result: FeatureResult): boolean {
 interface Op {
   /** The watermark field: view version and topic-partition. */
   f: string;
+  /** The view's marker key (rebuild.ts). */
+  e: string;
   a: string;
   v?: string;
   t: number;
@@ -185,6 +199,7 @@ export function applyCommands(
     }
     const op: Op = {
       f: `${viewId(view)}:${event.topic}@${source.logId}:${event.partition}`,
+      e: epochKey(prefix, view),
       a: view.aggregation,
       t,
       ...(v === undefined ? {} : { v }),

@@ -1,4 +1,5 @@
 import { AccordError } from '../errors';
+import { sqlState } from '../infra/pg-errors';
 
 /** Thrown by a handler: this event can never succeed; dead-letter it now, no retries. */
 export class TerminalError extends AccordError {
@@ -31,6 +32,10 @@ export type FailureDecision = 'retry' | 'dead-letter';
  */
 export function classifyFailure(error: unknown, attempt: number, maxAttempts: number): FailureDecision {
   if (error instanceof TerminalError) return 'dead-letter';
+  // Postgres refusing the data itself (class 22, data exception: a NUL in text, a date out of range; class
+  // 23, a constraint: no partition for the row) refuses it again on every try (found by fuzzing).
+  const state = sqlState(error);
+  if (state?.startsWith('22') || (state?.startsWith('23') && state !== '23505')) return 'dead-letter';
   if (error instanceof AccordError && !error.retriable) return 'dead-letter';
   const name = (error as { name?: unknown })?.name;
   if (typeof name === 'string' && PROGRAMMER_ERRORS.includes(name)) return 'dead-letter';
@@ -39,6 +44,8 @@ export function classifyFailure(error: unknown, attempt: number, maxAttempts: nu
 
 export function errorCodeOf(error: unknown): string {
   if (error instanceof AccordError) return error.code;
+  // node-postgres names its errors "error": the dead letter says which store refused, with the SQLSTATE in its message.
+  if (sqlState(error)) return 'POSTGRES_QUERY_FAILED';
   const name = (error as { name?: unknown })?.name;
   return typeof name === 'string' ? name : 'Error';
 }

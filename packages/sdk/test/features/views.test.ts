@@ -67,8 +67,8 @@ test('applyCommands groups an event’s effects per entity and skips what does n
   expect(commands[0]?.args[3]).toBe(''); // not a replay
   // Each view version keeps its own watermark per topic-partition, within one log (L1).
   expect(JSON.parse(String(commands[0]?.args[2]))).toEqual([
-    { f: 'orders@1:t@L1:2', a: 'count', t: 5000 },
-    { f: 'ltv@1:t@L1:2', a: 'sum', v: '1250', t: 5000, l: 60000 },
+    { f: 'orders@1:t@L1:2', e: 'p:accord:features:epoch:orders@1', a: 'count', t: 5000 },
+    { f: 'ltv@1:t@L1:2', e: 'p:accord:features:epoch:ltv@1', a: 'sum', v: '1250', t: 5000, l: 60000 },
   ]);
   expect(applyCommands(views, event, 'p:', 1_000_000, { logId: 'L1', replayId: 17 })[0]?.args[3]).toBe('17');
 });

@@ -1,4 +1,11 @@
-import { AccordError, classifyFailure, RetryableError, TerminalError, UnavailableError } from '@accord/sdk';
+import {
+  AccordError,
+  classifyFailure,
+  errorCodeOf,
+  RetryableError,
+  TerminalError,
+  UnavailableError,
+} from '@accord/sdk';
 
 test('the error type carries the retry decision', () => {
   expect(classifyFailure(new TerminalError('bad'), 1, 3)).toBe('dead-letter');
@@ -10,4 +17,15 @@ test('the error type carries the retry decision', () => {
   expect(classifyFailure(new Error('plain'), 2, 3)).toBe('retry');
   expect(classifyFailure(new Error('plain'), 3, 3)).toBe('dead-letter');
   expect(classifyFailure(new RetryableError('later'), 3, 3)).toBe('dead-letter');
+});
+
+test('Postgres refusing the data is dead-lettered at once, under a stable code; a conflict or a lost connection is retried', () => {
+  const pg = (code: string) => Object.assign(new Error(`pg ${code}`), { name: 'error', code });
+  expect(classifyFailure(pg('22P05'), 1, 3)).toBe('dead-letter'); // untranslatable character (a NUL)
+  expect(classifyFailure(pg('23514'), 1, 3)).toBe('dead-letter'); // no partition of the table for the row
+  expect(classifyFailure(pg('23505'), 1, 3)).toBe('retry'); // unique violation: a race, tried again
+  expect(classifyFailure(pg('40001'), 1, 3)).toBe('retry'); // serialization failure
+  expect(classifyFailure(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), 1, 3)).toBe('retry');
+  expect(errorCodeOf(pg('22P05'))).toBe('POSTGRES_QUERY_FAILED');
+  expect(errorCodeOf(new TypeError('x'))).toBe('TypeError');
 });
