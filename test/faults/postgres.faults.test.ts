@@ -114,12 +114,38 @@ test('Postgres restarted cleanly and crashed under load: every acknowledged even
   })();
 
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Recovery: from the restart's start to the first event archived and the first decision committed once
+  // Postgres is back (writes before it went down do not count).
+  const recoveries: { restart: string; archivingAfterMs: number; decidingAfterMs: number }[] = [];
+  const recovered = async (restart: string, at: number) => {
+    const since = new Date();
+    const first = async (sql: string) =>
+      eventually(
+        async () => {
+          const { rows } = await admin.query<{ at: Date | null }>(sql, [since]).catch(() => ({ rows: [] }));
+          return rows[0]?.at ? rows[0].at.getTime() - at : undefined;
+        },
+        { timeoutMs: 120000, intervalMs: 200, what: `work after the ${restart} restart` },
+      );
+    recoveries.push({
+      restart,
+      archivingAfterMs: await first(
+        'select min(archived_at) as at from event_archive where archived_at > $1',
+      ),
+      decidingAfterMs: await first('select min(decided_at) as at from order_decisions where decided_at > $1'),
+    });
+    note(`${restart}: ${JSON.stringify(recoveries[recoveries.length - 1])}`);
+  };
   await wait(PHASE_MS);
   note(`Postgres restart -m fast (${events.size} events, ${proposed.size} proposals acknowledged so far)`);
+  let at = Date.now();
   postgres.restart('fast');
+  await recovered('fast', at);
   await wait(PHASE_MS);
   note(`Postgres restart -m immediate (a crash; ${events.size} events, ${proposed.size} proposals so far)`);
+  at = Date.now();
   postgres.restart('immediate');
+  await recovered('immediate', at);
   await wait(PHASE_MS);
   stop = true;
   await loading;
@@ -168,6 +194,7 @@ test('Postgres restarted cleanly and crashed under load: every acknowledged even
     },
   );
   expect(decided).toEqual({ n: pids.length, rows: pids.length });
+  expect(recoveries.map((r) => r.restart)).toEqual(['fast', 'immediate']);
   expect({ exited: exited() }).toEqual({ exited: 0 });
   expect(events.size).toBeGreaterThan(0);
   await admin.end();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import './preload';
-import { describeError, isAccordError } from '@accord/sdk';
+import { asUnavailable, describeError, isAccordError } from '@accord/sdk';
 import { type Command, parseCommandArgs } from './command';
 import { checkpointsCommand, lagCommand } from './commands/checkpoints';
 import { consoleCommand } from './commands/console';
@@ -88,8 +88,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await command.run({ positionals, values, out, err });
   } catch (error) {
-    const code = isAccordError(error) ? error.code : 'INTERNAL';
-    err(`accord ${command.name}: ${describeError(error)} [${code}]`);
+    const known = isAccordError(error) ? error : asUnavailable(error);
+    const code = known ? known.code : 'INTERNAL';
+    err(`accord ${command.name}: ${describeError(known ?? error)} [${code}]`);
     return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
   }
 }

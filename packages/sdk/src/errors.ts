@@ -162,3 +162,25 @@ export function describeError(error: unknown): string {
   }
   return String(error);
 }
+
+const KAFKA_UNREACHABLE = [
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSConnectionClosedError',
+];
+
+/**
+ * A Kafka outage that reached a caller as a kafkajs error (a broker's address refusing a connection while
+ * it restarts, the client's retries running out), as the Accord error it is; undefined when it is not one. Callers that report errors (the CLI) use it so that an outage reads
+ * KAFKA_UNAVAILABLE, never INTERNAL.
+ */
+export function asUnavailable(error: unknown): AccordError | undefined {
+  const name = (error as { name?: unknown })?.name;
+  if (typeof name === 'string' && KAFKA_UNREACHABLE.includes(name))
+    return new UnavailableError('KAFKA_UNAVAILABLE', `Kafka is unavailable: ${describeError(error)}`, {
+      cause: error,
+    });
+  return undefined;
+}

@@ -52,6 +52,7 @@ export {
   AccordError,
   type AccordErrorCode,
   type AccordErrorOptions,
+  asUnavailable,
   ConfigError,
   DecodeError,
   describeError,

@@ -1,5 +1,6 @@
 import {
   AccordError,
+  asUnavailable,
   classifyFailure,
   errorCodeOf,
   RetryableError,
@@ -28,4 +29,12 @@ test('Postgres refusing the data is dead-lettered at once, under a stable code; 
   expect(classifyFailure(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), 1, 3)).toBe('retry');
   expect(errorCodeOf(pg('22P05'))).toBe('POSTGRES_QUERY_FAILED');
   expect(errorCodeOf(new TypeError('x'))).toBe('TypeError');
+});
+
+test('a kafkajs outage reaching a caller reads KAFKA_UNAVAILABLE, anything else stays unknown', () => {
+  const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:37054'), {
+    name: 'KafkaJSConnectionError',
+  });
+  expect(asUnavailable(refused)).toMatchObject({ code: 'KAFKA_UNAVAILABLE', retriable: true });
+  expect(asUnavailable(new TypeError('x'))).toBeUndefined();
 });
