@@ -180,8 +180,15 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     }
     if (Math.random() < 0.5) {
       const m = members[Math.floor(Math.random() * members.length)] as Member;
-      if (m.starting || pauses.some((p) => p.victim === m.name && Date.parse(p.at) + p.ms > Date.now()))
-        continue; // still starting after its last kill, or paused: another victim next time
+      // Still starting after its last kill, or paused, or the zombie-to-be before its pause (killed first,
+      // it may still be starting when the pause is due, and a short run would end without one: found in
+      // a CI clone): another victim next time.
+      if (
+        m.starting ||
+        (m.name === 'owner-order' && pauses.length === 0) ||
+        pauses.some((p) => p.victim === m.name && Date.parse(p.at) + p.ms > Date.now())
+      )
+        continue;
       const killedAt = Date.now();
       await m.running?.kill();
       const kill: (typeof kills)[number] = { at: new Date().toISOString(), victim: m.name };
