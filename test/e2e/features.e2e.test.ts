@@ -165,11 +165,15 @@ test('Redis loses the views while the service is down, then while it runs: each 
     );
     return new Map(rows.map((r) => [r.consumer_group, r.n]));
   };
+  // What the waits saw last, for a timeout's message.
+  let seen = '';
   const ready = async () => {
     const states = await Promise.all(
       views.map((v) => reader.redis.hget(`${prefix}accord:features:epoch:${v.name}@${v.version}`, 'state')),
     );
-    return states.every((s) => s === 'ready') && (await featuresCaughtUp());
+    const caughtUp = await featuresCaughtUp();
+    seen = `markers ${JSON.stringify(states)}, caught up ${caughtUp}, replays ${JSON.stringify([...(await rebuiltBy())])}`;
+    return states.every((s) => s === 'ready') && caughtUp;
   };
 
   // 1. While the service is down: readers are told, and the service rebuilds every view as it starts.
@@ -178,7 +182,12 @@ test('Redis loses the views while the service is down, then while it runs: each 
   await wipe();
   expect((await snapshot(now)).get('c-0')?.['order_count@1']).toEqual({ missing: true, reason: 'not-built' });
   await startFeatures();
-  await eventually(ready, { timeoutMs: 120000, intervalMs: 500, what: 'the rebuild at start' });
+  // Generous: each rebuild replays 20,000 events through six views, on a CI machine sometimes twice as slow.
+  await eventually(ready, {
+    timeoutMs: 240000,
+    intervalMs: 500,
+    what: () => `the rebuild at start (${seen})`,
+  });
   const afterStart = await snapshot(now);
   for (const id of before.keys())
     for (const name of customerViews)
@@ -206,16 +215,16 @@ test('Redis loses the views while the service is down, then while it runs: each 
   );
   await publisher.close();
   await eventually(async () => (await ready()) && [...(await rebuiltBy()).values()].every((n) => n === 2), {
-    timeoutMs: 120000,
+    timeoutMs: 240000,
     intervalMs: 500,
-    what: 'the rebuild while running',
+    what: () => `the rebuild while running (${seen})`,
   });
   const afterRun = await snapshot(now);
   for (const id of before.keys())
     for (const name of customerViews)
       expect(featureValue(afterRun.get(id)?.[name])).toEqual(featureValue(before.get(id)?.[name]));
   expect(featureValue((await reader.get('customer', 'c-lost', ['order_count@1']))['order_count@1'])).toBe(3);
-});
+}, 600_000);
 
 test('with Redis down, reads fail fast with a retriable error', async () => {
   const down = new FeatureReader({
