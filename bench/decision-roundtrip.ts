@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     /** Proposals at a steady rate for `secs`; each timed from propose to its decision seen. */
     const measure = async (way: Way, perSecond: number, secs: number, tag: string) => {
       const h = new Histogram(way);
+      const acked = new Histogram('propose acknowledged');
       let unanswered = 0;
       const pending: Promise<void>[] = [];
       const started = Date.now();
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
               { n },
               { agent: 'bench', topic },
             );
+            acked.record(performance.now() - t0);
             try {
               if (way === 'pushed (NOTIFY)') await waiter.decision('order', id, 30_000);
               else
@@ -130,6 +132,10 @@ async function main(): Promise<void> {
         );
       }
       await Promise.all(pending);
+      const a = acked.summary();
+      process.stdout.write(
+        `  (of which propose → acknowledged by Kafka: p50=${a.p50?.toFixed(1)}ms p95=${a.p95?.toFixed(1)}ms)\n`,
+      );
       return { name: way, h, unanswered };
     };
     const line = (r: { name: string; h: Histogram; unanswered: number }, perSecond: number) => {

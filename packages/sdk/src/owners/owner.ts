@@ -31,6 +31,7 @@ const Options = z.looseObject({
   mergeCommuting: z.boolean().optional(),
   priority: z.array(z.string().min(1)).optional(),
   proposers: z.enum(['when-registered', 'required']).optional(),
+  partitionsAtOnce: z.int().min(1).max(64).optional(),
   pool: z.looseObject({}, { error: 'must be a Postgres pool (as the owner role)' }),
 });
 
@@ -59,6 +60,9 @@ export function defineOwner(options: OwnerOptions): Pipeline {
     topics: [topic],
     mode: 'transactional',
     from: 'earliest',
+    // Partitions decided at once (bench/decision-roundtrip at 1000/s on 3 partitions: p95 706 ms one at a
+    // time, 199 ms four at once).
+    partitionsAtOnce: options.partitionsAtOnce ?? 4,
     config,
     pool: options.pool,
     ...(options.telemetry ? { telemetry: options.telemetry } : {}),

@@ -78,6 +78,11 @@ export interface OwnerOptions {
    * proposal must be signed by a registered agent. Refusals are audited decisions (identity.ts).
    */
   proposers?: 'when-registered' | 'required';
+  /**
+   * Partitions of the proposals topic decided at once, each in its own transaction and still in order
+   * (one entity's proposals are on one partition). Default 4; the pool needs as many free connections.
+   */
+  partitionsAtOnce?: number;
   /** Log lines of the owner's pipeline. Default: the process's logger. */
   logger?: Logger;
   /** Lifecycle events of the owner's pipeline, and `decided` for each committed decision. */

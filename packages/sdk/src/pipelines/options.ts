@@ -34,6 +34,7 @@ const Options = z
     maxAttempts: positiveInt.optional(),
     retryBackoffMs: z.int().min(0).optional(),
     chunkSize: positiveInt.optional(),
+    partitionsAtOnce: z.int().min(1).max(64).optional(),
     topicRefreshMs: positiveInt.optional(),
     afterChunk: fn().optional(),
   })

@@ -158,6 +158,7 @@ export class Pipeline {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsAtOnce ?? 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
     if (this.paused) pauseTopics(consumer, topics); // a consumer made while paused (new topics) stays paused

@@ -93,6 +93,12 @@ export interface PipelineOptions {
   retryBackoffMs?: number;
   /** Events per transaction (transactional, default 500) or per checkpoint (at-least-once, default 2000). */
   chunkSize?: number;
+  /**
+   * Partitions handled at once, each still in order (kafkajs partitionsConsumedConcurrently). Default 1.
+   * More than one needs a pool with as many free connections in transactional mode (a chunk holds one) and
+   * an afterChunk that flushes only its own partition's writes, or none.
+   */
+  partitionsAtOnce?: number;
   /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
   afterChunk?: () => Promise<void>;
   /**

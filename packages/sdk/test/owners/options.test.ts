@@ -18,6 +18,15 @@ test("an owner's options are checked at construction, each bad one named", () =>
       pool: {},
     } as never),
   ).toThrow(/owner of order: give option catalog \(to name its proposals topic\) or option topic/);
+  expect(() =>
+    defineOwner({
+      entityType: 'order',
+      topic: 'x.order.proposals',
+      decide: () => ({ outcome: 'REJECTED', reason: 'x' }),
+      pool: {},
+      partitionsAtOnce: 0,
+    } as never),
+  ).toThrow(/option partitionsAtOnce: .*(>=1|at least 1|too small)/i);
 });
 
 test("a feature pipeline's options are checked before any client is made", () => {
