@@ -8,7 +8,23 @@ import { table } from '../owners/types';
 export const DECISIONS_CHANNEL = 'accord_decisions';
 
 interface Waiting {
-  resolve: () => void;
+  /** Told: with the decision when the notification carried it whole (0025), else without (read it). */
+  resolve: (decision?: OwnerDecision) => void;
+}
+
+/** The decision a notification carries whole, if it does. */
+function wholeDecision(told: Record<string, unknown>): OwnerDecision | undefined {
+  if (told.whole !== true || typeof told.decisionId !== 'string') return undefined;
+  const n = (v: unknown) => (typeof v === 'number' ? v : null);
+  return {
+    proposalId: String(told.proposalId),
+    decisionId: told.decisionId,
+    outcome: told.outcome as OwnerDecision['outcome'],
+    reason: typeof told.reason === 'string' ? told.reason : null,
+    versionBefore: n(told.versionBefore) ?? 0,
+    versionAfter: n(told.versionAfter),
+    conflictingVersion: n(told.conflictingVersion),
+  };
 }
 
 /**
@@ -27,14 +43,17 @@ export class DecisionWaiter {
       this.pool,
       DECISIONS_CHANNEL,
       (raw) => {
-        let proposalId: unknown;
+        let told: Record<string, unknown>;
         try {
-          proposalId = (JSON.parse(raw) as { proposalId?: unknown }).proposalId;
+          told = JSON.parse(raw) as Record<string, unknown>;
         } catch {
           return;
         }
-        if (typeof proposalId !== 'string') return;
-        for (const w of this.waiting.get(proposalId) ?? []) w.resolve();
+        if (typeof told.proposalId !== 'string') return;
+        const waiting = this.waiting.get(`${String(told.entityType)}/${told.proposalId}`);
+        if (!waiting) return;
+        const decision = wholeDecision(told);
+        for (const w of waiting) w.resolve(decision);
       },
       // The channel was lost and is back: a decision told meanwhile was missed; every wait reads again.
       () => {
@@ -50,29 +69,33 @@ export class DecisionWaiter {
    */
   async decision(entityType: string, proposalId: string, timeoutMs = 30_000): Promise<OwnerDecision> {
     await this.listen();
-    let told: () => void = () => {};
-    const w: Waiting = { resolve: () => told() };
-    const set = this.waiting.get(proposalId) ?? new Set<Waiting>();
+    let told: (decision?: OwnerDecision) => void = () => {};
+    const w: Waiting = { resolve: (decision) => told(decision) };
+    const key = `${entityType}/${proposalId}`;
+    const set = this.waiting.get(key) ?? new Set<Waiting>();
     set.add(w);
-    this.waiting.set(proposalId, set);
+    this.waiting.set(key, set);
     try {
       const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const notified = new Promise<void>((resolve) => {
+      // Read once (it may have committed before we listened); then wait to be told, reading again only
+      // when the notification did not carry the decision whole (or the channel was lost and is back).
+      for (let whole: OwnerDecision | undefined; ; ) {
+        const notified = new Promise<OwnerDecision | undefined>((resolve) => {
           told = resolve;
         });
-        const found = await this.read(entityType, proposalId);
+        const found = whole ?? (await this.read(entityType, proposalId));
         if (found) return found;
         const left = deadline - Date.now();
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          notified.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), Math.max(0, left));
+        const outcome = await Promise.race([
+          notified.then((decision) => ({ timedOut: false, decision })),
+          new Promise<{ timedOut: true; decision: undefined }>((resolve) => {
+            timer = setTimeout(() => resolve({ timedOut: true, decision: undefined }), Math.max(0, left));
           }),
         ]);
         clearTimeout(timer);
-        if (timedOut) {
+        whole = outcome.decision;
+        if (outcome.timedOut) {
           const last = await this.read(entityType, proposalId);
           if (last) return last;
           throw new AccordError(
@@ -84,8 +107,14 @@ export class DecisionWaiter {
       }
     } finally {
       set.delete(w);
-      if (set.size === 0) this.waiting.delete(proposalId);
+      if (set.size === 0) this.waiting.delete(key);
     }
+  }
+
+  /** Proposals being waited for, each registered after the channel was listened to (tests, metrics). */
+  async waitingFor(): Promise<number> {
+    await this.unsubscribe;
+    return this.waiting.size;
   }
 
   private async read(entityType: string, proposalId: string): Promise<OwnerDecision | undefined> {

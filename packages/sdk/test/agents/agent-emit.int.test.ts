@@ -171,3 +171,52 @@ test('a decision nobody makes times out with a retriable DECISION_TIMEOUT', asyn
     await waiter.close();
   }
 });
+
+test('a decision is told whole (the waiter reads nothing more); one whose reason would not fit a notification is read from the audit', async () => {
+  const waiter = new DecisionWaiter(admin);
+  const insert = `insert into order_decisions (decision_id, proposal_id, entity_id, agent, action, outcome, reason, version_before, version_after)
+                  values ($1, $2, 'o-told', 'pricing', 'discount', 'ACCEPTED', $3, 4, 5)`;
+  try {
+    // Told whole: the row is gone by the time anyone could read it (inserted and deleted in one
+    // transaction; NOTIFY is delivered at commit), so only the notification can answer.
+    const told = uniqueName('p-told');
+    const waiting = waiter.decision('order', told, 20_000);
+    await eventually(async () => ((await waiter.waitingFor()) > 0 ? true : undefined), {
+      what: 'the waiter listening and waiting',
+    });
+    const client = await admin.connect();
+    try {
+      await client.query('begin');
+      await client.query(insert, [`d-${told}`, told, 'within budget']);
+      await client.query('delete from order_decisions where proposal_id = $1', [told]);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    await expect(waiting).resolves.toEqual({
+      proposalId: told,
+      decisionId: `d-${told}`,
+      outcome: 'ACCEPTED',
+      reason: 'within budget',
+      versionBefore: 4,
+      versionAfter: 5,
+      conflictingVersion: null,
+    });
+
+    // A reason past NOTIFY's 8000 bytes: told by id only, read from the audit.
+    const long = uniqueName('p-long');
+    const reason = 'r'.repeat(9000);
+    const waitingLong = waiter.decision('order', long, 20_000);
+    await eventually(async () => ((await waiter.waitingFor()) > 0 ? true : undefined), {
+      what: 'the waiter waiting for the long one',
+    });
+    await admin.query(insert, [`d-${long}`, long, reason]);
+    const decided = await waitingLong;
+    expect({ id: decided.decisionId, reason: decided.reason?.length }).toEqual({
+      id: `d-${long}`,
+      reason: 9000,
+    });
+  } finally {
+    await waiter.close();
+  }
+});
