@@ -63,6 +63,8 @@ export class EventCatalog<Types extends TypeMap = AnyEvents> implements SchemaSo
   private readonly entities = new Map<string, string>();
   private readonly domains = new Map<string, string>();
   private readonly types = new Map<string, Type>();
+  /** Short names resolved to full ones (publishing resolves one per event). */
+  private readonly resolved = new Map<string, EventName<Types>>();
 
   constructor(definitions: CatalogDefinition[] = []) {
     for (const [name, schema] of Object.entries(PLATFORM_SCHEMAS)) this.schemas.set(name, schema);
@@ -159,9 +161,14 @@ export class EventCatalog<Types extends TypeMap = AnyEvents> implements SchemaSo
 
   /** Accepts a full name (accord.commerce.OrderPlaced) or a unique short one (OrderPlaced). */
   resolveEventName(name: string): EventName<Types> {
+    const known = this.resolved.get(name);
+    if (known !== undefined) return known;
     if (this.isEventName(name)) return name;
     const matches = this.eventNames().filter((full) => full.endsWith(`.${name}`));
-    if (matches.length === 1) return matches[0] as EventName<Types>;
+    if (matches.length === 1) {
+      this.resolved.set(name, matches[0] as EventName<Types>); // a catalog never changes: safe to keep
+      return matches[0] as EventName<Types>;
+    }
     throw new AccordError(
       'EVENT_TYPE_UNKNOWN',
       matches.length > 1

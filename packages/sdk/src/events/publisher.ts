@@ -212,7 +212,8 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     options: PublishOptions,
   ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
     const { eventType, entityType, topic, envelope, record } = this.envelop(type, data, options);
-    const { buffer, schemaId } = await this.serde.encode(eventType, record);
+    const { buffer, schemaId } =
+      this.serde.encodeKnown(eventType, record) ?? (await this.serde.encode(eventType, record));
     const carried = options.headers?.[HEADERS.traceparent];
     const headers = {
       ...(carried ? {} : injectTrace({})),

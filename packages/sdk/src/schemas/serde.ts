@@ -48,10 +48,15 @@ export interface Decoded {
  * can carry several event types. Decoding resolves the writer's schema to the local one when the catalog
  * has it, so code always sees the current shape of old events.
  */
+/** Encoding scratch space, grown when an event does not fit (one process encodes one event at a time). */
+let scratch = Buffer.alloc(64 * 1024);
+
 export class AvroSerde {
   private readonly http: RegistryHttpClient;
   readonly catalog: SchemaSource;
   private readonly ids = new Map<string, Promise<number>>();
+  /** Ids already resolved: encodeKnown needs no promise for them (the hot path of publishMany). */
+  private readonly knownIds = new Map<string, number>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
 
   constructor(private readonly options: SerdeOptions) {
@@ -67,7 +72,10 @@ export class AvroSerde {
     if (!id) {
       id = this.resolveId(name);
       this.ids.set(name, id);
-      id.catch(() => this.ids.delete(name)); // let a later call retry
+      id.then(
+        (known) => this.knownIds.set(name, known),
+        () => this.ids.delete(name), // let a later call retry
+      );
     }
     return id;
   }
@@ -98,11 +106,29 @@ export class AvroSerde {
   /** Validates, then encodes: 0x00, schema id (4 bytes, big-endian), Avro body. Nothing is encoded if invalid. */
   async encode(name: string, value: unknown): Promise<{ buffer: Buffer; schemaId: number }> {
     this.catalog.validate(name, value);
-    const schemaId = await this.schemaId(name);
-    const body = this.catalog.avroType(name).toBuffer(value);
-    const header = Buffer.alloc(5);
-    header.writeUInt32BE(schemaId, 1);
-    return { buffer: Buffer.concat([header, body]), schemaId };
+    return this.wire(name, value, await this.schemaId(name));
+  }
+
+  /** encode without a promise when the schema's id is already known; undefined when it is not (yet). */
+  encodeKnown(name: string, value: unknown): { buffer: Buffer; schemaId: number } | undefined {
+    const schemaId = this.knownIds.get(name);
+    if (schemaId === undefined) return undefined;
+    this.catalog.validate(name, value);
+    return this.wire(name, value, schemaId);
+  }
+
+  /** The wire format, encoded once behind its header in a scratch buffer, then copied out (one copy). */
+  private wire(name: string, value: unknown, schemaId: number): { buffer: Buffer; schemaId: number } {
+    const type = this.catalog.avroType(name);
+    for (;;) {
+      const end = type.encode(value, scratch, 5);
+      if (end >= 0) {
+        scratch.writeUInt8(0, 0);
+        scratch.writeUInt32BE(schemaId, 1);
+        return { buffer: Buffer.from(scratch.subarray(0, end)), schemaId };
+      }
+      scratch = Buffer.alloc(Math.max(scratch.length * 2, scratch.length - end)); // avsc: -end bytes were missing
+    }
   }
 
   /** Decodes a wire-format record. Throws DecodeError: WIRE_FORMAT_INVALID, SCHEMA_NOT_FOUND or DECODE_FAILED. */

@@ -109,6 +109,18 @@ test('records written by AvroSerde decode with a plain kafkajs consumer, the reg
     schemaName: 'accord.commerce.DiscountApproved',
     value: expect.objectContaining(value),
   });
+
+  // The synchronous path publishers take once the id is known encodes the same bytes, and an event past
+  // the encoder's 64 KiB scratch space grows it (the first encoding of a large one returns it whole).
+  const fresh = new AvroSerde({ catalog: referenceCatalog, registryUrl: config.schemaRegistry.url });
+  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toBeUndefined();
+  await fresh.schemaId('accord.commerce.DiscountApproved');
+  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toEqual({ buffer, schemaId });
+  const large = { ...value, approvedBy: 'a'.repeat(200_000) };
+  const encoded = fresh.encodeKnown('accord.commerce.DiscountApproved', large);
+  expect(encoded?.buffer.length).toBeGreaterThan(200_000);
+  expect((await fresh.decode(encoded?.buffer as Buffer)).value).toEqual(expect.objectContaining(large));
+  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toEqual({ buffer, schemaId });
 });
 
 test('bad records are refused with a code that says why', async () => {
