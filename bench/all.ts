@@ -52,7 +52,13 @@ const BENCHES: { name: string; full: string[]; quick?: string[] }[] = [
   { name: 'decision-roundtrip', full: ['--rate', '100', '--seconds', '10', '--ways', 'pushed'] },
   { name: 'decision-roundtrip', full: ['--rate', '1000', '--seconds', '5', '--ways', 'pushed'] },
   { name: 'decision-roundtrip', full: ['--find-max', '--seconds', '5'] },
+  { name: 'feature-read', full: ['--rate', '2000', '--seconds', '10'] },
   { name: 'bulk-publish', full: ['--lines', '1000000'], quick: ['--lines', '20000'] },
+  {
+    name: 'scaling',
+    full: ['--events', '200000'],
+    quick: ['--events', '3000', '--partitions', '4', '--instances', '1,2'],
+  },
 ];
 
 function median(xs: number[]): number {

@@ -38,6 +38,7 @@ test('every benchmark runs in quick mode and reports its metrics', async () => {
       'pipeline-throughput',
       'publish-throughput',
       'replay',
+      'scaling',
     ].sort(),
   );
   for (const r of report.results) {
