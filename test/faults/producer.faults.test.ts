@@ -189,3 +189,35 @@ test('topics created while a broker lies dead but still registered: each creatio
   expect({ failures }).toEqual({ failures: [] });
   expect(created).toHaveLength(12);
 });
+
+test('topics created with waitForLeaders, many at once through fresh clients: none fails on a broker that has not learned of its topic yet', async () => {
+  // kafkajs waits for a new topic's leaders by asking one broker (KRaft: a random one) for its metadata and
+  // retried only LEADER_NOT_AVAILABLE; a broker that has not yet heard of the topic the controller just
+  // made answers UNKNOWN_TOPIC_OR_PARTITION for a moment (found in CI: the Postgres suite's setup failed
+  // with "This server does not host this topic-partition"). Patched: waited out like a missing leader.
+  const admins = await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      const a = ctx.kafka.admin();
+      await a.connect();
+      return a;
+    }),
+  );
+  const topics = admins.map((_, i) => `t-wait-leaders-${Date.now()}-${i}`);
+  try {
+    const results = await Promise.allSettled(
+      admins.map((a, i) =>
+        a.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: topics[i] as string, numPartitions: 3, replicationFactor: 3 }],
+        }),
+      ),
+    );
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${topics[i]}: ${(r.reason as Error).message}`] : [],
+    );
+    expect({ failures }).toEqual({ failures: [] });
+  } finally {
+    await admins[0]?.deleteTopics({ topics }).catch(() => {});
+    await Promise.all(admins.map((a) => a.disconnect()));
+  }
+});
