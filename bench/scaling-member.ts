@@ -26,12 +26,24 @@ function peakRssMb(): number {
 }
 
 let handled = 0;
-const report = () => process.stdout.write(`${JSON.stringify({ handled, peakRssMb: peakRssMb() })}\n`);
+const peaks = { heapMb: 0, externalMb: 0 };
+const report = () => {
+  const m = process.memoryUsage();
+  peaks.heapMb = Math.max(peaks.heapMb, m.heapTotal / 2 ** 20);
+  peaks.externalMb = Math.max(peaks.externalMb, m.external / 2 ** 20);
+  process.stdout.write(`${JSON.stringify({ handled, peakRssMb: peakRssMb(), ...peaks })}\n`);
+};
 
 async function main(): Promise<void> {
   let stop: () => Promise<void>;
   if (values.raw) {
-    const consumer = createKafka(config).consumer({ groupId: group, maxWaitTimeInMs: 250 });
+    // The raw consumer fetches as the pipelines do (1 MiB at a time): the comparison is of what each holds.
+    const consumer = createKafka(config).consumer({
+      groupId: group,
+      maxWaitTimeInMs: 250,
+      maxBytes: 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -61,7 +73,7 @@ async function main(): Promise<void> {
       await pool.end();
     };
   }
-  const timer = setInterval(report, 250);
+  const timer = setInterval(report, 50);
   process.once('SIGTERM', () => {
     clearInterval(timer);
     void stop().finally(() => {

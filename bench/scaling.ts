@@ -5,6 +5,7 @@
  * through the backlog: what a service built on one pipeline holds, whatever the backlog.
  *
  *   scripts/bench.sh scaling [--events 200000] [--partitions 12] [--instances 1,2,4]
+ *                            [--member-node-options '--max-semi-space-size=4 --max-old-space-size=64']
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -18,6 +19,8 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     partitions: { type: 'string', default: '12' },
     instances: { type: 'string', default: '1,2,4' },
+    // V8 flags for the member processes only, e.g. '--max-semi-space-size=4 --max-old-space-size=64'.
+    'member-node-options': { type: 'string', default: '' },
     json: { type: 'string' },
   },
 });
@@ -35,6 +38,8 @@ interface Member {
   child: ChildProcess;
   handled: number;
   peakRssMb: number;
+  heapMb: number;
+  externalMb: number;
 }
 
 function startMember(topic: string, group: string, raw: boolean): Member {
@@ -44,6 +49,7 @@ function startMember(topic: string, group: string, raw: boolean): Member {
       '--disable-warning=TimeoutNegativeWarning',
       '--disable-warning=ExperimentalWarning',
       '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+      ...String(values['member-node-options']).split(' ').filter(Boolean),
       'bench/scaling-member.ts',
       '--topic',
       topic,
@@ -53,12 +59,14 @@ function startMember(topic: string, group: string, raw: boolean): Member {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const member: Member = { child, handled: 0, peakRssMb: 0 };
+  const member: Member = { child, handled: 0, peakRssMb: 0, heapMb: 0, externalMb: 0 };
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     try {
-      const r = JSON.parse(line) as { handled: number; peakRssMb: number };
+      const r = JSON.parse(line) as Omit<Member, 'child'>;
       member.handled = r.handled;
       member.peakRssMb = Math.max(member.peakRssMb, r.peakRssMb);
+      member.heapMb = Math.max(member.heapMb, r.heapMb);
+      member.externalMb = Math.max(member.externalMb, r.externalMb);
     } catch {
       // not a report line
     }
@@ -92,7 +100,14 @@ async function main(): Promise<void> {
       );
     await publisher.close();
 
-    const rows: { kind: 'pipeline' | 'raw'; n: number; rate: number; peakRssMb: number }[] = [];
+    const rows: {
+      kind: 'pipeline' | 'raw';
+      n: number;
+      rate: number;
+      peakRssMb: number;
+      heapMb: number;
+      externalMb: number;
+    }[] = [];
     for (const n of counts)
       for (const raw of [true, false]) {
         const group = `${run}-${raw ? 'raw' : 'pipe'}-${n}`;
@@ -126,10 +141,12 @@ async function main(): Promise<void> {
           n,
           rate: total / seconds,
           peakRssMb: Math.max(...members.map((m) => m.peakRssMb)),
+          heapMb: Math.max(...members.map((m) => m.heapMb)),
+          externalMb: Math.max(...members.map((m) => m.externalMb)),
         };
         rows.push(row);
         process.stdout.write(
-          `  ${row.kind.padEnd(9)} × ${n}: ${Math.round(row.rate)} events/s, peak RSS per process ${row.peakRssMb.toFixed(0)} MB\n`,
+          `  ${row.kind.padEnd(9)} × ${n}: ${Math.round(row.rate)} events/s, peak RSS per process ${row.peakRssMb.toFixed(0)} MB (V8 heap ${row.heapMb.toFixed(0)} MB, buffers ${row.externalMb.toFixed(0)} MB at most)\n`,
         );
       }
     const rawOf = (n: number) => rows.find((r) => r.kind === 'raw' && r.n === n) as (typeof rows)[number];

@@ -35,6 +35,7 @@ const Options = z
     retryBackoffMs: z.int().min(0).optional(),
     chunkSize: positiveInt.optional(),
     partitionsAtOnce: z.int().min(1).max(64).optional(),
+    fetchMaxBytes: z.int().min(1024).optional(),
     topicRefreshMs: positiveInt.optional(),
     afterChunk: fn().optional(),
   })

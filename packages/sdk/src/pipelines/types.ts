@@ -99,6 +99,12 @@ export interface PipelineOptions {
    * an afterChunk that flushes only its own partition's writes, or none.
    */
   partitionsAtOnce?: number;
+  /**
+   * Bytes one fetch may bring, all partitions together (default 1 MiB; at least 1024). A backlog is read in
+   * slices of this size, so what the process holds does not grow with it; a record larger than this is
+   * still fetched whole (Kafka returns at least one record).
+   */
+  fetchMaxBytes?: number;
   /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
   afterChunk?: () => Promise<void>;
   /**
