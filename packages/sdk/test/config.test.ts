@@ -12,6 +12,7 @@ describe('resolveConfig', () => {
       clientId: 'accord',
       source: 'default',
       logLevel: 'error',
+      fetchMaxBytes: 4 * 1024 * 1024,
     });
     expect(config.postgres).toEqual({ url: DEFAULTS.databaseUrl, source: 'default' });
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
@@ -59,6 +60,20 @@ describe('resolveConfig', () => {
       /ACCORD_KAFKA_LOG_LEVEL must be one of nothing, error, warn, info, debug, got "loud"/,
     );
     expect(resolveConfig({}, { ACCORD_KAFKA_LOG_LEVEL: 'WARN' }).kafka.logLevel).toBe('warn');
+  });
+
+  test("a pipeline's fetch size: 4 MiB unless set, a whole number of bytes of at least 1024", () => {
+    expect(resolveConfig({}, { ACCORD_SECRETS_DIR: '/nonexistent' }).kafka.fetchMaxBytes).toBe(
+      4 * 1024 * 1024,
+    );
+    expect(resolveConfig({}, { ACCORD_FETCH_MAX_BYTES: '1048576' }).kafka.fetchMaxBytes).toBe(1048576);
+    expect(resolveConfig({ kafkaFetchMaxBytes: 65536 }, {}).kafka.fetchMaxBytes).toBe(65536);
+    expect(() => resolveConfig({}, { ACCORD_FETCH_MAX_BYTES: '1MB' })).toThrow(
+      /ACCORD_FETCH_MAX_BYTES must be a whole number of bytes, at least 1024, got "1MB"/,
+    );
+    expect(() => resolveConfig({ kafkaFetchMaxBytes: 10 }, {})).toThrow(
+      /option kafkaFetchMaxBytes must be a whole number of bytes, at least 1024, got "10"/,
+    );
   });
 
   test('errors are ConfigErrors with a stable code and are not retriable', () => {

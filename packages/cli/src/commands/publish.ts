@@ -172,7 +172,11 @@ Options:
       let lastLine = 0;
       let shown = 0;
       let chunk: Line[] = [];
+      // One chunk in flight while the next is read and parsed (the wait for Kafka's acknowledgement is
+      // otherwise idle time); never two: a failure must leave everything after the failed chunk unsent.
+      let inFlight: Promise<void> = Promise.resolve();
       const flush = async () => {
+        await inFlight;
         if (chunk.length === 0) return;
         if (file === undefined)
           for (const line of chunk) {
@@ -184,35 +188,42 @@ Options:
               throw error;
             }
           }
-        try {
-          await publisher.publishMany(
-            chunk.map(
-              (line) => ({ type: line.type, data: line.data, options: options(line) }) as PublishItem<never>,
-            ),
-          );
-        } catch (error) {
-          const acked = sent + (error instanceof PublishIncompleteError ? error.sent : 0);
-          const resume = error instanceof PublishIncompleteError ? chunk[error.sent]?.n : chunk[0]?.n;
-          throw new AccordError(
-            error instanceof AccordError ? error.code : 'KAFKA_UNAVAILABLE',
-            `${describeError(error)} — ${acked} event(s) of ${label} acknowledged in order; resume from line ${resume}`,
-            { cause: error },
-          );
-        }
-        sent += chunk.length;
-        lastLine = chunk[chunk.length - 1]?.n ?? lastLine;
+        const sending = chunk;
         chunk = [];
-        if (tty) process.stderr.write(`\r${bar(sent, total)}`);
-        else if (Date.now() - shown >= 5000) {
-          err(bar(sent, total));
-          shown = Date.now();
-        }
+        const published = publisher.publishMany(
+          sending.map(
+            (line) => ({ type: line.type, data: line.data, options: options(line) }) as PublishItem<never>,
+          ),
+        );
+        inFlight = published.then(
+          () => {
+            sent += sending.length;
+            lastLine = sending[sending.length - 1]?.n ?? lastLine;
+            if (tty) process.stderr.write(`\r${bar(sent, total)}`);
+            else if (Date.now() - shown >= 5000) {
+              err(bar(sent, total));
+              shown = Date.now();
+            }
+          },
+          (error: unknown) => {
+            const acked = sent + (error instanceof PublishIncompleteError ? error.sent : 0);
+            const resume = error instanceof PublishIncompleteError ? sending[error.sent]?.n : sending[0]?.n;
+            throw new AccordError(
+              error instanceof AccordError ? error.code : 'KAFKA_UNAVAILABLE',
+              `${describeError(error)} — ${acked} event(s) of ${label} acknowledged in order; resume from line ${resume}`,
+              { cause: error },
+            );
+          },
+        );
+        // A chunk that fails is reported by the next flush's await; keep Node from calling it unhandled meanwhile.
+        inFlight.catch(() => {});
       };
       for await (const line of events(input, label, values)) {
         chunk.push(line);
         if (chunk.length >= CHUNK) await flush();
       }
       await flush();
+      await inFlight;
       if (tty) process.stderr.write('\n');
       else if (sent > 0) err(bar(sent, total));
       if (sent === 0) throw new UsageError(`${label} held no events`);

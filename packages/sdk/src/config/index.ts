@@ -20,6 +20,12 @@ export interface AccordOptions {
   clientId?: string;
   /** kafkajs log level (its lines go through Accord's logger). Env: ACCORD_KAFKA_LOG_LEVEL. Default 'error'. */
   kafkaLogLevel?: KafkaLogLevel;
+  /**
+   * Bytes one fetch of a pipeline may bring, all partitions together (a pipeline's fetchMaxBytes overrides
+   * it). Env: ACCORD_FETCH_MAX_BYTES. Default 4 MiB. What a consuming process holds follows it, not the
+   * backlog: docs/pipelines.md, Performance.
+   */
+  kafkaFetchMaxBytes?: number;
   /** Accord's structured (JSON) log level. Env: ACCORD_LOG_LEVEL. Default 'info'. */
   logLevel?: LogLevel;
   /**
@@ -55,6 +61,7 @@ export interface ResolvedConfig {
     clientId: string;
     source: ConfigSource;
     logLevel: KafkaLogLevel;
+    fetchMaxBytes: number;
     /** Absent: no authentication. Never printed: see describeKafkaAuth. */
     sasl?: KafkaSasl & { source: ConfigSource | 'local secret' };
   };
@@ -135,6 +142,12 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
   );
 
   const logLevel = pick<string>(options.logLevel, env.ACCORD_LOG_LEVEL, 'info', (s) => s.toLowerCase());
+  const fetchMaxBytes = pick<number>(
+    options.kafkaFetchMaxBytes,
+    env.ACCORD_FETCH_MAX_BYTES,
+    4 * 1024 * 1024,
+    (s) => (/^\d+$/.test(s.trim()) ? Number(s) : Number.NaN),
+  );
 
   const label = (source: ConfigSource, option: string, envName: string) =>
     source === 'option' ? `option ${option}` : envName;
@@ -148,6 +161,12 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
   if (!(KAFKA_LOG_LEVELS as readonly string[]).includes(kafkaLogLevel.value)) {
     throw new ConfigError(
       `${label(kafkaLogLevel.source, 'kafkaLogLevel', 'ACCORD_KAFKA_LOG_LEVEL')} must be one of ${KAFKA_LOG_LEVELS.join(', ')}, got "${kafkaLogLevel.value}"`,
+    );
+  }
+
+  if (!Number.isInteger(fetchMaxBytes.value) || fetchMaxBytes.value < 1024) {
+    throw new ConfigError(
+      `${label(fetchMaxBytes.source, 'kafkaFetchMaxBytes', 'ACCORD_FETCH_MAX_BYTES')} must be a whole number of bytes, at least 1024, got "${String(options.kafkaFetchMaxBytes ?? env.ACCORD_FETCH_MAX_BYTES)}"`,
     );
   }
 
@@ -165,6 +184,7 @@ export function resolveConfig(options: AccordOptions = {}, env: Env = process.en
       clientId: clientId.value,
       source: brokers.source,
       logLevel: kafkaLogLevel.value as KafkaLogLevel,
+      fetchMaxBytes: fetchMaxBytes.value,
       ...(sasl ? { sasl } : {}),
     },
     postgres: {

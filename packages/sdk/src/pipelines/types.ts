@@ -100,7 +100,8 @@ export interface PipelineOptions {
    */
   partitionsAtOnce?: number;
   /**
-   * Bytes one fetch may bring, all partitions together (default 1 MiB; at least 1024). A backlog is read in
+   * Bytes one fetch may bring, all partitions together (default: the config's, ACCORD_FETCH_MAX_BYTES, 4 MiB;
+   * at least 1024). A backlog is read in
    * slices of this size, so what the process holds does not grow with it; a record larger than this is
    * still fetched whole (Kafka returns at least one record).
    */
