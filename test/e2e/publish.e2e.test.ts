@@ -96,3 +96,28 @@ test('with --file, a bad line anywhere sends nothing; from stdin, it stops there
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('--file');
 });
+
+test('a broker refusing part of a file: the error says how many were acknowledged and from which line to resume', async () => {
+  // Line 4,500 is larger than the broker takes (1 MiB). Chunks before it were sent (one in flight while
+  // the next is read), none after it: acknowledged = what the log holds, resume = the first line not in it.
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const file = join(dir, 'refused.ndjson');
+  const lines = Array.from({ length: 6_000 }, (_, i) =>
+    i + 1 === 4_500
+      ? JSON.stringify({
+          entity: 'o-big',
+          data: { orderId: 'o-big', percent: 1, approvedBy: 'x'.repeat(1_200_000) },
+        })
+      : line(i + 1),
+  );
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  const result = await accord(['publish', topic, '--type', 'DiscountApproved', '--file', file]);
+  expect(result.code).toBe(1);
+  const told = /(\d+) event\(s\) of \S+ acknowledged in order; resume from line (\d+)/.exec(result.stderr);
+  expect(told).not.toBeNull();
+  const [acknowledged, resume] = [Number(told?.[1]), Number(told?.[2])];
+  expect(await records(topic)).toBe(acknowledged);
+  expect(acknowledged).toBeGreaterThanOrEqual(4_000); // the first two chunks of 2,000, at least
+  expect(acknowledged).toBeLessThan(4_500);
+  expect(resume).toBe(acknowledged + 1); // one line per event: the first line not acknowledged
+});
