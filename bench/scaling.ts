@@ -10,8 +10,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { referenceCatalog } from '@accord/reference';
-import { createKafka, createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
+import { resolveConfig } from '@accord/sdk';
+import { runBench, withBenchTopic } from './harness.ts';
 import { writeMetrics } from './metrics.ts';
 
 const { values } = parseArgs({
@@ -75,130 +75,103 @@ function startMember(topic: string, group: string, raw: boolean): Member {
 }
 
 async function main(): Promise<void> {
-  const kafka = createKafka(config);
-  const admin = kafka.admin();
-  await admin.connect();
-  const topic = `${run}.order.events`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }] });
-  const pool = createPgPool(config.postgres.url, { max: 2 });
-  const groups: string[] = [];
-  try {
-    process.stdout.write(`publishing ${total} events to ${topic} (${partitions} partitions)...\n`);
-    const publisher = new EventPublisher({
-      catalog: referenceCatalog,
-      config,
-      producer: 'bench',
-      autoRegister: true,
-    });
-    for (let i = 0; i < total; i += 1000)
-      await publisher.publishMany(
-        Array.from({ length: Math.min(1000, total - i) }, (_, j) => ({
-          type: 'DiscountApproved',
-          data: { orderId: `o-${i + j}`, percent: (i + j) % 100, approvedBy: 'bench' },
-          options: { entityId: `o-${(i + j) % 5000}`, topic },
-        })),
-      );
-    await publisher.close();
-
-    const rows: {
-      kind: 'pipeline' | 'raw';
-      n: number;
-      rate: number;
-      peakRssMb: number;
-      heapMb: number;
-      externalMb: number;
-    }[] = [];
-    for (const n of counts)
-      for (const raw of [true, false]) {
-        const group = `${run}-${raw ? 'raw' : 'pipe'}-${n}`;
-        groups.push(group);
-        const members = Array.from({ length: n }, () => startMember(topic, group, raw));
-        // Timed from the first event handled to every partition's committed offset at the log end
-        // (members joining meanwhile rebalance the group: part of what scaling costs).
-        let t0 = 0;
-        for (;;) {
-          if (!t0 && members.some((m) => m.handled > 0)) t0 = performance.now();
-          if (members.some((m) => m.child.exitCode !== null)) throw new Error(`a member of ${group} exited`);
-          if (t0) {
-            const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-            const done = (committed?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-            if (done >= total) break;
+  await withBenchTopic(
+    config,
+    { run, partitions, total, entities: 5000, poolSize: 2 },
+    async ({ admin, topic, groups }) => {
+      const rows: {
+        kind: 'pipeline' | 'raw';
+        n: number;
+        rate: number;
+        peakRssMb: number;
+        heapMb: number;
+        externalMb: number;
+      }[] = [];
+      for (const n of counts)
+        for (const raw of [true, false]) {
+          const group = `${run}-${raw ? 'raw' : 'pipe'}-${n}`;
+          groups.push(group);
+          const members = Array.from({ length: n }, () => startMember(topic, group, raw));
+          // Timed from the first event handled to every partition's committed offset at the log end
+          // (members joining meanwhile rebalance the group: part of what scaling costs).
+          let t0 = 0;
+          for (;;) {
+            if (!t0 && members.some((m) => m.handled > 0)) t0 = performance.now();
+            if (members.some((m) => m.child.exitCode !== null))
+              throw new Error(`a member of ${group} exited`);
+            if (t0) {
+              const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+              const done = (committed?.partitions ?? []).reduce(
+                (s, p) => s + Math.max(0, Number(p.offset)),
+                0,
+              );
+              if (done >= total) break;
+            }
+            await new Promise((r) => setTimeout(r, 100));
           }
-          await new Promise((r) => setTimeout(r, 100));
+          const seconds = (performance.now() - t0) / 1000;
+          await Promise.all(
+            members.map(
+              (m) =>
+                new Promise<void>((resolve) => {
+                  m.child.once('exit', () => resolve());
+                  m.child.kill('SIGTERM');
+                }),
+            ),
+          );
+          const row = {
+            kind: raw ? ('raw' as const) : ('pipeline' as const),
+            n,
+            rate: total / seconds,
+            peakRssMb: Math.max(...members.map((m) => m.peakRssMb)),
+            heapMb: Math.max(...members.map((m) => m.heapMb)),
+            externalMb: Math.max(...members.map((m) => m.externalMb)),
+          };
+          rows.push(row);
+          process.stdout.write(
+            `  ${row.kind.padEnd(9)} × ${n}: ${Math.round(row.rate)} events/s, peak RSS per process ${row.peakRssMb.toFixed(0)} MB (V8 heap ${row.heapMb.toFixed(0)} MB, buffers ${row.externalMb.toFixed(0)} MB at most)\n`,
+          );
         }
-        const seconds = (performance.now() - t0) / 1000;
-        await Promise.all(
-          members.map(
-            (m) =>
-              new Promise<void>((resolve) => {
-                m.child.once('exit', () => resolve());
-                m.child.kill('SIGTERM');
-              }),
-          ),
-        );
-        const row = {
-          kind: raw ? ('raw' as const) : ('pipeline' as const),
-          n,
-          rate: total / seconds,
-          peakRssMb: Math.max(...members.map((m) => m.peakRssMb)),
-          heapMb: Math.max(...members.map((m) => m.heapMb)),
-          externalMb: Math.max(...members.map((m) => m.externalMb)),
-        };
-        rows.push(row);
-        process.stdout.write(
-          `  ${row.kind.padEnd(9)} × ${n}: ${Math.round(row.rate)} events/s, peak RSS per process ${row.peakRssMb.toFixed(0)} MB (V8 heap ${row.heapMb.toFixed(0)} MB, buffers ${row.externalMb.toFixed(0)} MB at most)\n`,
-        );
-      }
-    const rawOf = (n: number) => rows.find((r) => r.kind === 'raw' && r.n === n) as (typeof rows)[number];
-    process.stdout.write(
-      `\n${'instances'.padEnd(10)}${'pipeline/s'.padStart(12)}${'raw/s'.padStart(10)}${'vs raw'.padStart(8)}${'RSS MB'.padStart(8)}${'raw RSS'.padStart(9)}\n`,
-    );
-    for (const r of rows.filter((x) => x.kind === 'pipeline'))
+      const rawOf = (n: number) => rows.find((r) => r.kind === 'raw' && r.n === n) as (typeof rows)[number];
       process.stdout.write(
-        `${String(r.n).padEnd(10)}${Math.round(r.rate).toString().padStart(12)}${Math.round(rawOf(r.n).rate).toString().padStart(10)}${`${(r.rate / rawOf(r.n).rate).toFixed(2)}x`.padStart(8)}${r.peakRssMb.toFixed(0).padStart(8)}${rawOf(r.n).peakRssMb.toFixed(0).padStart(9)}\n`,
+        `\n${'instances'.padEnd(10)}${'pipeline/s'.padStart(12)}${'raw/s'.padStart(10)}${'vs raw'.padStart(8)}${'RSS MB'.padStart(8)}${'raw RSS'.padStart(9)}\n`,
       );
-    process.stdout.write(
-      `\n(${total} events, ${partitions} partitions, one process per instance; the backlog is whole when they start)\n`,
-    );
-    writeMetrics(
-      values.json,
-      'scaling',
-      rows.flatMap((r) =>
-        r.kind === 'raw'
-          ? [
-              {
-                name: `scaling: raw kafkajs × ${r.n}, peak RSS per process`,
-                value: r.peakRssMb,
-                unit: 'MB' as const,
-              },
-            ]
-          : [
-              {
-                name: `scaling: pipeline × ${r.n} (at least once, decode)`,
-                value: r.rate,
-                unit: 'events/s' as const,
-                ratio: r.rate / rawOf(r.n).rate,
-              },
-              {
-                name: `scaling: pipeline × ${r.n}, peak RSS per process`,
-                value: r.peakRssMb,
-                unit: 'MB' as const,
-              },
-            ],
-      ),
-    );
-  } finally {
-    await pool
-      .query('delete from pipeline_checkpoints where consumer_group = any($1)', [groups])
-      .catch(() => {});
-    await pool.end();
-    await admin.deleteGroups(groups).catch(() => {});
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-    await admin.disconnect();
-  }
+      for (const r of rows.filter((x) => x.kind === 'pipeline'))
+        process.stdout.write(
+          `${String(r.n).padEnd(10)}${Math.round(r.rate).toString().padStart(12)}${Math.round(rawOf(r.n).rate).toString().padStart(10)}${`${(r.rate / rawOf(r.n).rate).toFixed(2)}x`.padStart(8)}${r.peakRssMb.toFixed(0).padStart(8)}${rawOf(r.n).peakRssMb.toFixed(0).padStart(9)}\n`,
+        );
+      process.stdout.write(
+        `\n(${total} events, ${partitions} partitions, one process per instance; the backlog is whole when they start)\n`,
+      );
+      writeMetrics(
+        values.json,
+        'scaling',
+        rows.flatMap((r) =>
+          r.kind === 'raw'
+            ? [
+                {
+                  name: `scaling: raw kafkajs × ${r.n}, peak RSS per process`,
+                  value: r.peakRssMb,
+                  unit: 'MB' as const,
+                },
+              ]
+            : [
+                {
+                  name: `scaling: pipeline × ${r.n} (at least once, decode)`,
+                  value: r.rate,
+                  unit: 'events/s' as const,
+                  ratio: r.rate / rawOf(r.n).rate,
+                },
+                {
+                  name: `scaling: pipeline × ${r.n}, peak RSS per process`,
+                  value: r.peakRssMb,
+                  unit: 'MB' as const,
+                },
+              ],
+        ),
+      );
+    },
+  );
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -15,9 +15,9 @@ import { dirname, join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher } from '@accord/sdk';
 import { provisionPrincipal } from '@accord/sdk/ops';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import { readLog } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const ROUNDS = FULL ? 3 : 1; // each round: the leader of a partition, then the active controller
@@ -27,11 +27,7 @@ const INTERVAL_MS = 100;
 jest.setTimeout(FULL ? 1_800_000 : 400_000);
 
 /** Progress on stderr: a fault run is long, and a stuck step should say which it is. */
-const note = (line: string) =>
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-let cluster: Cluster;
-let ctx: TestContext;
 let archive: ChildProcess & { output: string[] };
 let stopLoad = () => {};
 let loading: Promise<void> | undefined;
@@ -47,23 +43,18 @@ interface Fault {
   failedBatches: number;
 }
 
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  stopLoad(); // a test that failed midway leaves its load running: stop it before the environment goes
-  await loading;
-  if (archive && archive.exitCode === null) {
-    archive.kill('SIGTERM');
-    // A service that cannot finish its shutdown (a broker gone) must not hold the suite: SIGKILL after 15 s.
-    const killer = setTimeout(() => archive.kill('SIGKILL'), 15000);
-    await once(archive, 'exit');
-    clearTimeout(killer);
-  }
-  await ctx?.cleanup();
-  // The cluster is the run's: the project's global teardown stops it.
+const { cluster, ctx } = faultSuite({
+  beforeCleanup: async () => {
+    stopLoad(); // a test that failed midway leaves its load running: stop it before the environment goes
+    await loading;
+    if (archive && archive.exitCode === null) {
+      archive.kill('SIGTERM');
+      // A service that cannot finish its shutdown (a broker gone) must not hold the suite: SIGKILL after 15 s.
+      const killer = setTimeout(() => archive.kill('SIGKILL'), 15000);
+      await once(archive, 'exit');
+      clearTimeout(killer);
+    }
+  },
 });
 
 test('a partition leader and the active controller SIGKILLed under load: no acknowledged event lost, none archived twice, order kept', async () => {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ResolvedConfig, resolveConfig } from '@accord/sdk';
+import { TestContext } from '@accord/testing';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -78,6 +79,31 @@ const SHARED = 'ACCORD_FAULTS_CLUSTER';
  * (test/faults/global-setup.ts) and stopped by its teardown, so a run pays one cluster start. Suites run
  * one at a time; each leaves the cluster whole (a killed node started again, replicas in sync).
  */
+/** A fault suite's progress line on stderr, timestamped (CI keeps it in the log). */
+export const note = (line: string): void =>
+  void process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+/**
+ * What every fault suite sets up alike: the run's cluster (started by the project's global setup, stopped
+ * by its teardown), a test context on it, and the stops of the services the suite starts. After the suite:
+ * `beforeCleanup` (stop load, stop agents), the stops last-first, the context's cleanup, `afterCleanup`
+ * (a private Postgres or Redis).
+ */
+export function faultSuite(
+  hooks: { beforeCleanup?: () => Promise<void>; afterCleanup?: () => Promise<void> } = {},
+): { cluster: Cluster; ctx: TestContext; stops: (() => Promise<void>)[] } {
+  const cluster = sharedCluster();
+  const ctx = new TestContext(cluster.config);
+  const stops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    await hooks.beforeCleanup?.();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    await ctx.cleanup();
+    await hooks.afterCleanup?.();
+  });
+  return { cluster, ctx, stops };
+}
+
 export function sharedCluster(): Cluster {
   const facts = process.env[SHARED];
   if (!facts)

@@ -14,10 +14,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AvroSerde, createPgPool, grantCheckpointGroups } from '@accord/sdk';
-import { TestContext, uniqueName } from '@accord/testing';
+import { uniqueName } from '@accord/testing';
 import { accord, type RunningService, startService } from '../e2e/cli';
 import { readLog } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const DURATION_S = FULL ? 120 : 20;
@@ -26,26 +26,15 @@ jest.setTimeout(FULL ? 1_800_000 : 600_000);
 
 const AGENTS = ['fulfillment', 'pricing', 'risk', 'support', 'billing', 'inventory', 'personalization'];
 const OWNERS = ['order', 'payment', 'stock_item', 'customer'];
-const note = (line: string) =>
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-let cluster: Cluster;
-let ctx: TestContext;
-const stops: (() => Promise<void>)[] = [];
 const ns = uniqueName('t-ns');
 const agentsDir = mkdtempSync(join(tmpdir(), 'accord-fleet-'));
 let env: Record<string, string>;
 
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  if (env) await accord(['stop', ...AGENTS], env);
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-  // The cluster is the run's: the project's global teardown stops it.
+const { cluster, ctx, stops } = faultSuite({
+  beforeCleanup: async () => {
+    if (env) await accord(['stop', ...AGENTS], env);
+  },
 });
 
 /** A service of the fleet, started again at once after each SIGKILL. */

@@ -10,30 +10,18 @@
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { AvroSerde, createPgPool, EventPublisher, MAGIC_BYTE } from '@accord/sdk';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import fc from 'fast-check';
 import { startService } from '../e2e/cli';
 import { readRecords } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const RECORDS = FULL ? 5000 : 500;
 const SEED = Number(process.env.ACCORD_FUZZ_SEED ?? Date.now() % 1_000_000);
 jest.setTimeout(FULL ? 900_000 : 300_000);
 
-let cluster: Cluster;
-let ctx: TestContext;
-const stops: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-});
+const { cluster, ctx, stops } = faultSuite();
 
 const MUTATION = fc.oneof(
   fc.record({ kind: fc.constant('valid' as const) }),

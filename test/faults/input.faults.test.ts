@@ -27,7 +27,7 @@ import {
   resolveConfig,
 } from '@accord/sdk';
 import { agentAccess, provisionPrincipal } from '@accord/sdk/ops';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import fc from 'fast-check';
 import { checkpointsCommand, lagCommand } from '../../packages/cli/src/commands/checkpoints';
 import { dlqCommand } from '../../packages/cli/src/commands/dlq';
@@ -37,7 +37,7 @@ import { traceCommand } from '../../packages/cli/src/commands/trace';
 import { main } from '../../packages/cli/src/main';
 import { startService } from '../e2e/cli';
 import { readRecords } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const CLI_RUNS = FULL ? 2000 : 60;
@@ -53,20 +53,7 @@ const INJECTIONS = [
   '\\x00',
 ];
 
-let cluster: Cluster;
-let ctx: TestContext;
-const stops: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-  // The cluster is the run's: the project's global teardown stops it.
-});
+const { cluster, ctx, stops } = faultSuite();
 
 test('bad records at a checkpointed pipeline: each dead-lettered with its reason, each good one archived once, verbatim', async () => {
   const db = ctx.database();

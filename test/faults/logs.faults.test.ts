@@ -12,11 +12,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AvroSerde, createPgPool } from '@accord/sdk';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import { type RunningService, startService } from '../e2e/cli';
 import { readSampleTruth } from '../e2e/logs-sample';
 import { readRecords } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const MINUTES = FULL ? 600 : 120;
@@ -25,22 +25,8 @@ jest.setTimeout(FULL ? 900_000 : 300_000);
 
 const MAIN = 'services/logs/dist/main.js';
 const STAGES = ['parse', 'summarize', 'detect'] as const;
-const note = (line: string) =>
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-let cluster: Cluster;
-let ctx: TestContext;
-const stops: (() => Promise<void>)[] = [];
-
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-});
+const { cluster, ctx, stops } = faultSuite();
 
 test('the log pipeline with its stages SIGKILLed at random: every window summarized once with its lines, every bad line dead-lettered, every incident found', async () => {
   const db = ctx.database();

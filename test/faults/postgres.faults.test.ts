@@ -9,39 +9,31 @@ import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { createPgPool, EventPublisher, grantCheckpointGroups, propose } from '@accord/sdk';
 import { migrate } from '@accord/sdk/ops';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import { type RunningService, startService } from '../e2e/cli';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, note, ROOT } from './cluster';
 import { type PrivatePostgres, startPostgres } from './postgres';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const PHASE_MS = FULL ? 15000 : 5000;
 jest.setTimeout(FULL ? 900_000 : 300_000);
 
-const note = (line: string) =>
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-let cluster: Cluster;
-let ctx: TestContext;
 let pg: PrivatePostgres | undefined;
-const stops: (() => Promise<void>)[] = [];
 let stopLoad = () => {};
 let loading: Promise<void> | undefined;
 
+const { cluster, ctx, stops } = faultSuite({
+  beforeCleanup: async () => {
+    stopLoad();
+    await loading;
+  },
+  afterCleanup: async () => pg?.stop(),
+});
+
 beforeAll(async () => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
   pg = await startPostgres();
   await migrate(pg.url(), join(ROOT, 'infra/postgres/migrations'));
 }, 120_000);
-
-afterAll(async () => {
-  stopLoad();
-  await loading;
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-  pg?.stop();
-});
 
 test('Postgres restarted cleanly and crashed under load: every acknowledged event archived once, every proposal decided once, no service down', async () => {
   const postgres = pg as PrivatePostgres;

@@ -11,24 +11,13 @@
  */
 import { referenceCatalog } from '@accord/reference';
 import { EventPublisher } from '@accord/sdk';
-import { eventually, TestContext } from '@accord/testing';
+import { eventually } from '@accord/testing';
 import { readLog } from './audit';
-import { type Cluster, sharedCluster } from './cluster';
+import { faultSuite } from './cluster';
 
 jest.setTimeout(300_000);
 
-let cluster: Cluster;
-let ctx: TestContext;
-
-beforeAll(() => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
-});
-
-afterAll(async () => {
-  await ctx?.cleanup();
-  // The cluster is the run's: the project's global teardown stops it.
-});
+const { cluster, ctx } = faultSuite();
 
 test('a batch over two leaders, one partition moving to the other leader meanwhile: every acknowledged event is in the log', async () => {
   const admin = await ctx.kafkaAdmin();

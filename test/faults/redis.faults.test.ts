@@ -22,10 +22,10 @@ import {
   type FeatureResult,
   grantCheckpointGroups,
 } from '@accord/sdk';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { eventually, uniqueName } from '@accord/testing';
 import { accord, type RunningService, startService } from '../e2e/cli';
 import { readLog } from './audit';
-import { type Cluster, ROOT, sharedCluster } from './cluster';
+import { faultSuite, note, ROOT } from './cluster';
 import { type PrivateRedis, startRedis } from './redis';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
@@ -34,32 +34,25 @@ const CUSTOMERS = 10;
 const WARM_UP_ORDERS = 6;
 jest.setTimeout(FULL ? 900_000 : 300_000);
 
-const note = (line: string) =>
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const ENTITIES = ['order', 'payment', 'stock_item', 'customer'];
 
-let cluster: Cluster;
-let ctx: TestContext;
 let redis: PrivateRedis | undefined;
 let env: Record<string, string> | undefined;
-const stops: (() => Promise<void>)[] = [];
 let stopLoad = () => {};
 let loading: Promise<void> | undefined;
 
+const { cluster, ctx, stops } = faultSuite({
+  beforeCleanup: async () => {
+    stopLoad();
+    await loading;
+    if (env) await accord(['stop', 'pricing'], env);
+  },
+  afterCleanup: async () => redis?.stop(),
+});
+
 beforeAll(async () => {
-  cluster = sharedCluster();
-  ctx = new TestContext(cluster.config);
   redis = await startRedis();
 }, 60_000);
-
-afterAll(async () => {
-  stopLoad();
-  await loading;
-  if (env) await accord(['stop', 'pricing'], env);
-  for (const stop of stops.reverse()) await stop().catch(() => {});
-  await ctx?.cleanup();
-  redis?.stop();
-});
 
 test('Redis flushed, then killed and started empty, under load: no decision on an emptied store, features rebuilt equal to the log, each loss recorded', async () => {
   const store = redis as PrivateRedis;
