@@ -37,12 +37,13 @@ const report = () => {
 async function main(): Promise<void> {
   let stop: () => Promise<void>;
   if (values.raw) {
-    // The raw consumer fetches as the pipelines do (1 MiB at a time): the comparison is of what each holds.
+    // The raw consumer fetches as the pipelines do (ACCORD_FETCH_MAX_BYTES): the comparison is of what each
+    // holds and does with the same fetches.
     const consumer = createKafka(config).consumer({
       groupId: group,
       maxWaitTimeInMs: 250,
-      maxBytes: 1024 * 1024,
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: config.kafka.fetchMaxBytes,
+      maxBytesPerPartition: config.kafka.fetchMaxBytes,
     });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });

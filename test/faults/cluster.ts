@@ -74,11 +74,6 @@ interface ClusterFacts {
 
 const SHARED = 'ACCORD_FAULTS_CLUSTER';
 
-/**
- * The three-broker cluster every fault suite of a run shares: started once by the project's global setup
- * (test/faults/global-setup.ts) and stopped by its teardown, so a run pays one cluster start. Suites run
- * one at a time; each leaves the cluster whole (a killed node started again, replicas in sync).
- */
 /** A fault suite's progress line on stderr, timestamped (CI keeps it in the log). */
 export const note = (line: string): void =>
   void process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -104,6 +99,11 @@ export function faultSuite(
   return { cluster, ctx, stops };
 }
 
+/**
+ * The three-broker cluster every fault suite of a run shares: started once by the project's global setup
+ * (test/faults/global-setup.ts) and stopped by its teardown, so a run pays one cluster start (each jest run
+ * has its own). Every suite leaves it whole (a killed node started again, replicas in sync).
+ */
 export function sharedCluster(): Cluster {
   const facts = process.env[SHARED];
   if (!facts)

@@ -21,7 +21,7 @@ import { faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const DURATION_S = FULL ? 120 : 20;
-const KILL_EVERY_MS = FULL ? 3000 : 3000;
+const KILL_EVERY_MS = 3000;
 jest.setTimeout(FULL ? 1_800_000 : 600_000);
 
 const AGENTS = ['fulfillment', 'pricing', 'risk', 'support', 'billing', 'inventory', 'personalization'];

@@ -1,12 +1,12 @@
 import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
-import { consumerTimings, createKafka, createPgPool } from '../infra/clients';
+import { createKafka, createPgPool } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
-import { AvroSerde } from '../schemas/serde';
 import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
 import { fetchPosition, planBatch } from './batch-plan';
 import { CheckpointStore } from './checkpoints';
+import { pipelineConsumer, pipelineSerde } from './clients';
 import { subscribeControl } from './control';
 import { DeadLetterSender } from './dead-letters';
 import { Delivery } from './delivery';
@@ -132,18 +132,7 @@ export class Pipeline {
   }
 
   private async runConsumer(topics: string[]): Promise<void> {
-    const kafka = createKafka(this.config);
-    const consumer = kafka.consumer({
-      groupId: this.group,
-      maxWaitTimeInMs: 250,
-      allowAutoTopicCreation: false,
-      // What one fetch may bring, all partitions together: a backlog is read in slices of this size, so
-      // what a process holds does not grow with it (bench/scaling: kafkajs' 10 MB fetches held ~270 MB of
-      // heap; 1 MiB keeps a pipeline under 150 MB RSS with V8's heap bounded, at ~20% of throughput).
-      maxBytes: this.options.fetchMaxBytes ?? this.config.kafka.fetchMaxBytes,
-      maxBytesPerPartition: this.options.fetchMaxBytes ?? this.config.kafka.fetchMaxBytes,
-      ...consumerTimings(this.config),
-    });
+    const consumer = pipelineConsumer(this.config, this.group, this.options);
     this.consumer = consumer;
     // A rebalance invalidates every claim: partitions are claimed again (new epoch) on their next batch.
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
@@ -386,18 +375,6 @@ export class Pipeline {
     })();
     return this.stopping;
   }
-}
-
-/** Decodes with the catalog's current shapes (unless decode: false or a serde is given). */
-function pipelineSerde(options: PipelineOptions, config: ResolvedConfig): AvroSerde | undefined {
-  if (options.decode === false) return undefined;
-  return (
-    options.serde ??
-    new AvroSerde({
-      registryUrl: config.schemaRegistry.url,
-      ...(options.catalog ? { catalog: options.catalog } : {}),
-    })
-  );
 }
 
 export function createPipeline(options: PipelineOptions): Pipeline {

@@ -42,15 +42,15 @@ export interface Decoded {
   value: Record<string, unknown>;
 }
 
+/** Encoding scratch space, grown when an event does not fit (one process encodes one event at a time). */
+let scratch = Buffer.alloc(64 * 1024);
+
 /**
  * Encodes and decodes the Confluent wire format, talking to the registry with the SDK's REST client
  * (RegistryHttpClient), with an id cache per schema. Subjects follow RecordNameStrategy: the subject is the record's full name, so one topic
  * can carry several event types. Decoding resolves the writer's schema to the local one when the catalog
  * has it, so code always sees the current shape of old events.
  */
-/** Encoding scratch space, grown when an event does not fit (one process encodes one event at a time). */
-let scratch = Buffer.alloc(64 * 1024);
-
 export class AvroSerde {
   private readonly http: RegistryHttpClient;
   readonly catalog: SchemaSource;
