@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import type { Kafka, Message, Producer } from 'kafkajs';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { createKafka } from '../infra/clients';
@@ -16,6 +16,7 @@ import {
   type TypeMap,
 } from './catalog';
 import { kafkaFailure, requestChunks } from './produce';
+import { SendQueue } from './send-queue';
 
 /** Header names Accord puts on every event. */
 export const HEADERS = {
@@ -108,6 +109,8 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
   private producer: Producer | undefined;
   private connecting: Promise<Producer> | undefined;
   private readonly maxRequestBytes: number;
+  /** Single publishes, sent together while a request is out (send-queue.ts). */
+  private readonly queue: SendQueue;
 
   constructor(private readonly options: PublisherOptions<Types>) {
     const config = options.config ?? resolveConfig();
@@ -123,6 +126,7 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
         'CONFIG_INVALID',
         `option maxRequestBytes must be an integer ≥ 1024, got ${options.maxRequestBytes}`,
       );
+    this.queue = new SendQueue(this.maxRequestBytes);
     this.kafka = createKafka(config);
     this.catalog = options.catalog ?? (PLATFORM_CATALOG as unknown as EventCatalog<Types>);
     this.serde =
@@ -140,6 +144,7 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
       const producer = this.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
+        createPartitioner: this.queue.createPartitioner,
         allowAutoTopicCreation: false,
       });
       try {
@@ -254,15 +259,13 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
           [ATTR.eventId]: prepared.event.eventId,
           [ATTR.topic]: prepared.topic,
         });
-        const producer = await this.connect();
-        let acks: RecordMetadata[];
-        try {
-          acks = await producer.send({ topic: prepared.topic, acks: -1, messages: [prepared.message] });
-        } catch (error) {
-          throw kafkaFailure(`publishing ${prepared.event.eventType} to ${prepared.topic}`, error);
-        }
-        const ack = acks[0];
-        return { ...prepared.event, partition: ack?.partition ?? -1, offset: ack?.baseOffset ?? '-1' };
+        const ack = await this.queue.send(
+          () => this.connect(),
+          prepared.topic,
+          prepared.message,
+          `publishing ${prepared.event.eventType} to ${prepared.topic}`,
+        );
+        return { ...prepared.event, ...ack };
       },
     );
   }

@@ -2,13 +2,16 @@ import { z } from 'zod';
 import { resolveConfig } from '../config';
 import { AccordError } from '../errors';
 import { namespacedGroup } from '../events/topics';
+import type { SqlClient } from '../infra/sql';
 import { TerminalError } from '../pipelines/errors';
 import { createPipeline, type Pipeline } from '../pipelines/pipeline';
+import type { ChunkPass } from '../pipelines/types';
 import { defaultLogger } from '../telemetry/log';
 import type { LifecycleEvent } from '../telemetry/seam';
-import { ATTR, inSpan } from '../telemetry/tracing';
+import { activeContext } from '../telemetry/tracing';
 import { fn, parseOptions } from '../validation';
-import { handleProposal, toProposal } from './decide';
+import { type ChunkItem, decideChunk } from './chunk';
+import { toProposal } from './decide';
 import { ProposerKeys, SIGNATURE_HEADER } from './identity';
 import type { OwnerOptions } from './types';
 
@@ -52,6 +55,9 @@ export function defineOwner(options: OwnerOptions): Pipeline {
   const topic = options.topic ?? options.catalog?.proposalsTopic(options.entityType) ?? '';
   // Decisions of the chunk in flight, per partition and offset (a chunk run again overwrites its own).
   const pending = new Map<number, Map<bigint, Pending>>();
+  // Proposals of a chunk's first pass, decided together when the chunk ends (keyed by the pass: a failed
+  // pass's are never decided).
+  const chunks = new WeakMap<ChunkPass, (ChunkItem & { offset: bigint })[]>();
   const keys = new ProposerKeys();
   const identityLog = (options.logger ?? defaultLogger()).child({ owner: options.entityType });
   const pipeline = createPipeline({
@@ -97,36 +103,34 @@ export function defineOwner(options: OwnerOptions): Pipeline {
           },
           `forged proposer refused: ${proposal.proposer.detail}`,
         );
-      const decided = await inSpan(
-        `${options.entityType} decide`,
-        {
-          attributes: {
-            [ATTR.entityType]: options.entityType,
-            [ATTR.entityId]: proposal.entityId,
-            [ATTR.proposalId]: proposal.proposalId,
-            [ATTR.agent]: proposal.agent,
-            [ATTR.action]: proposal.action,
-          },
-        },
-        async (span) => {
-          const made = await handleProposal(ctx.tx!, options, proposal, event.topic);
-          if (made)
-            span.setAttributes({
-              [ATTR.decisionId]: made.decisionId,
-              [ATTR.outcome]: made.verdict.outcome,
-              ...('reason' in made.verdict && made.verdict.reason
-                ? { [ATTR.rule]: made.verdict.reason }
-                : {}),
-              [ATTR.versionBefore]: made.versionBefore,
-              ...(made.versionAfter !== null ? { [ATTR.versionAfter]: made.versionAfter } : {}),
-            });
-          return made;
-        },
-      );
-      if (!decided || !pipeline.telemetry.listening) return;
-      const byOffset = pending.get(event.partition) ?? new Map<bigint, Pending>();
-      pending.set(event.partition, byOffset);
-      byOffset.set(BigInt(event.offset), {
+      const item = { proposal, topic: event.topic, trace: activeContext(), offset: BigInt(event.offset) };
+      if (ctx.chunk.deferrable) {
+        // Decided with the rest of the chunk in afterChunk (a few round trips for the chunk instead of
+        // three per proposal); a failure there runs the chunk again one proposal at a time, here.
+        const items = chunks.get(ctx.chunk) ?? [];
+        chunks.set(ctx.chunk, items);
+        items.push(item);
+        return;
+      }
+      await decide(ctx.tx, event.partition, [item]);
+    },
+    afterChunk: async (chunk) => {
+      const items = chunks.get(chunk);
+      if (!items || !chunk.tx) return;
+      chunks.delete(chunk);
+      await decide(chunk.tx, chunk.partition, items);
+    },
+  });
+  /** Decides `items` (in order) and keeps each decision to tell once its transaction committed. */
+  async function decide(tx: SqlClient, partition: number, items: (ChunkItem & { offset: bigint })[]) {
+    const made = await decideChunk(tx, options, items);
+    if (!pipeline.telemetry.listening) return;
+    const byOffset = pending.get(partition) ?? new Map<bigint, Pending>();
+    pending.set(partition, byOffset);
+    for (const [i, { proposal, offset }] of items.entries()) {
+      const decided = made[i];
+      if (!decided) continue;
+      byOffset.set(offset, {
         proposedAt: proposal.proposedAt,
         event: {
           type: 'decided',
@@ -141,8 +145,8 @@ export function defineOwner(options: OwnerOptions): Pipeline {
           latencyMs: 0,
         },
       });
-    },
-  });
+    }
+  }
   pipeline.telemetry.on((e) => {
     if (e.type === 'checkpointed' && e.group === group) {
       const byOffset = pending.get(e.partition);

@@ -11,7 +11,14 @@ import type { DeadLetterSender } from './dead-letters';
 import { classifyFailure, FencedError } from './errors';
 import { replayedDeadLetterFor, toEvent } from './records';
 import { DeliveryReports } from './reports';
-import type { HandlerContext, PartitionState, PipelineEvent, PipelineMode, PipelineOptions } from './types';
+import type {
+  ChunkPass,
+  HandlerContext,
+  PartitionState,
+  PipelineEvent,
+  PipelineMode,
+  PipelineOptions,
+} from './types';
 import { type ClosedWindow, type WindowTracker, windowValue } from './windows';
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -205,6 +212,7 @@ export class Delivery {
       const chunk = messages.slice(i, i + chunkSize);
       const runChunk = async (fast: boolean): Promise<bigint | undefined> => {
         const client = await this.deps.pool.connect();
+        const pass: ChunkPass = { topic, partition, tx: client, deferrable: fast };
         try {
           await client.query('begin');
           let last: KafkaMessage | undefined;
@@ -215,6 +223,7 @@ export class Delivery {
               group: this.deps.group,
               ...this.replayContext(state, m),
               tx: client,
+              chunk: pass,
             };
             await this.process(toEvent(topic, partition, m), ctx, fast ? undefined : client, fast, isRunning);
             last = m;
@@ -223,7 +232,13 @@ export class Delivery {
             await client.query('rollback');
             return undefined;
           }
-          await this.options.afterChunk?.();
+          try {
+            await this.options.afterChunk?.(pass);
+          } catch (error) {
+            // Writes the handler left to afterChunk failed: find the event they belong to, one by one.
+            if (fast && !isOutage(error)) throw new SlowPath();
+            throw error;
+          }
           const next = BigInt(last.offset) + 1n;
           const [type, value] = this.checkpointValue(last);
           const position = { group: this.deps.group, topic, partition, epoch: state.epoch };
@@ -263,9 +278,11 @@ export class Delivery {
     const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     let last: KafkaMessage | undefined;
     let sinceCheckpoint = 0;
+    let pass: ChunkPass = { topic, partition, deferrable: false };
     const checkpoint = async () => {
       if (!last) return;
-      await this.options.afterChunk?.();
+      await this.options.afterChunk?.(pass);
+      pass = { topic, partition, deferrable: false };
       const next = BigInt(last.offset) + 1n;
       const [type, value] = this.checkpointValue(last);
       const moved = await this.deps.store.advance(
@@ -286,7 +303,12 @@ export class Delivery {
     };
     for (const [i, m] of messages.entries()) {
       if (!isRunning() || staleAt(i, isStale)) break;
-      const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
+      const ctx = {
+        pipeline: this.deps.name,
+        group: this.deps.group,
+        ...this.replayContext(state, m),
+        chunk: pass,
+      };
       await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
       last = m;
       if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
@@ -301,6 +323,8 @@ export class Delivery {
   async runWindowed(batch: Batch): Promise<void> {
     const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     const windows = this.deps.windows!;
+    // Windows have no chunks (afterChunk is not called): one pass object for the batch's events.
+    const pass: ChunkPass = { topic, partition, deferrable: false };
     for (const [i, m] of messages.entries()) {
       if (!isRunning() || staleAt(i, isStale)) return;
       const offset = BigInt(m.offset);
@@ -313,7 +337,12 @@ export class Delivery {
         windows.drop(topic, partition);
         await heartbeat();
       }
-      const ctx = { pipeline: this.deps.name, group: this.deps.group, ...this.replayContext(state, m) };
+      const ctx = {
+        pipeline: this.deps.name,
+        group: this.deps.group,
+        ...this.replayContext(state, m),
+        chunk: pass,
+      };
       await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
       state.folded = offset + 1n;
     }

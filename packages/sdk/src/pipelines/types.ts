@@ -43,6 +43,25 @@ export interface HandlerContext {
   attempt: number;
   /** transactional mode: the transaction the checkpoint commits in. Write with it. */
   tx?: SqlClient;
+  /** The chunk these events are handled in: what afterChunk is given when the chunk ends. */
+  chunk: ChunkPass;
+}
+
+/**
+ * One pass over a chunk: a fresh object each time a chunk is handled (state kept for afterChunk can be keyed
+ * on it; a pass that failed is never seen again).
+ */
+export interface ChunkPass {
+  topic: string;
+  partition: number;
+  /** transactional mode: the chunk's transaction. */
+  tx?: SqlClient;
+  /**
+   * transactional mode: the chunk's first pass, which runs without savepoints: a handler may leave its writes
+   * to afterChunk (one round trip for the chunk). A failure there rolls the chunk back and runs it again
+   * event by event with savepoints (deferrable false: write at once, so one bad event keeps no one's writes).
+   */
+  deferrable: boolean;
 }
 
 export type PipelineHandler = (event: PipelineEvent, ctx: HandlerContext) => Promise<void> | void;
@@ -107,7 +126,7 @@ export interface PipelineOptions {
    */
   fetchMaxBytes?: number;
   /** Called after each chunk's events were handled, before its checkpoint moves (e.g. to flush buffered writes). */
-  afterChunk?: () => Promise<void>;
+  afterChunk?: (chunk: ChunkPass) => Promise<void>;
   /**
    * Structured log lines of the pipeline (incidents, dead letters, consumer crashes, new topics), bound
    * with its name and group. Default: the process's logger (stderr, ACCORD_LOG_LEVEL).

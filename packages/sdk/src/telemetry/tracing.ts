@@ -101,6 +101,13 @@ export async function inSpan<T>(
 
 const INVALID = { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 };
 
+/** The active context (to run later work, e.g. a chunk's deferred decisions, in the span it belongs to). */
+export function activeContext(): Context {
+  return context.active();
+}
+
+export type { Context };
+
 /** Sets attributes on the active span (no-op without one). */
 export function annotate(attributes: Attributes): void {
   safe(() => trace.getActiveSpan()?.setAttributes(attributes), undefined);

@@ -162,6 +162,44 @@ test('publish resolves with the acknowledged position, and fills the envelope', 
   });
 });
 
+test('concurrent publishes leave together, each told its own partition and offset, per-entity order kept', async () => {
+  // 600 publishes at once over two topics: they go out in a few requests (send-queue.ts), and each must
+  // still resolve with exactly where its record is.
+  const topics = [await ctx.createTopic({ partitions: 3 }), await ctx.createTopic({ partitions: 2 })];
+  const sent = await Promise.all(
+    Array.from({ length: 600 }, (_, n) =>
+      publisher.publish('DiscountApproved', discount(Math.floor(n / 20)), {
+        entityId: `o-${n % 20}`,
+        topic: topics[n % 2]!,
+      }),
+    ),
+  );
+  const at = new Map(sent.map((s) => [`${s.topic}/${s.partition}/${s.offset}`, s.eventId]));
+  expect(at.size).toBe(600); // no two told the same position
+  const read = new Map<string, string>();
+  const order = new Map<string, number[]>();
+  const consumer = ctx.kafka.consumer({ groupId: ctx.group(), maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  try {
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        read.set(`${topic}/${partition}/${message.offset}`, String(message.headers?.['accord-event-id']));
+        const { value } = await publisher.serde.decode(message.value!);
+        const key = `${topic}/${String(message.key)}`;
+        order.set(key, [...(order.get(key) ?? []), value.percent as number]);
+      },
+    });
+    await eventually(() => read.size === 600, { what: () => `600 records read, got ${read.size}` });
+  } finally {
+    await consumer.disconnect();
+  }
+  expect(read).toEqual(at);
+  // Each entity's events in the order they were published (the publish calls' order).
+  for (const [key, percents] of order)
+    expect({ key, percents }).toEqual({ key, percents: [...percents].sort((a, b) => a - b) });
+});
+
 test('a topic that does not exist is a clear error', async () => {
   const topic = uniqueName('t-missing');
   await expect(

@@ -1,0 +1,97 @@
+import { type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import { kafkaFailure, requestChunks } from './produce';
+
+interface Waiting {
+  topic: string;
+  message: Message;
+  what: string;
+  done: (ack: { partition: number; offset: string }) => void;
+  failed: (error: unknown) => void;
+}
+
+/**
+ * Single publishes on their way to Kafka. The producer has one request in flight (idempotent, in order):
+ * sent one by one, concurrent publishes would wait in line for a round trip each (at 1,000 proposals/s,
+ * p95 81 ms from propose to acknowledged). Instead, whatever arrives while a request is out leaves
+ * together in the next one, in arrival order; an idle publisher sends at once (no linger). Each publish
+ * learns its own partition and offset: the partitioner records the partition it chose for each message
+ * (kafkajs' default, murmur2 of the key, as before), and a partition's records take consecutive offsets
+ * from the request's base offset, in order.
+ */
+export class SendQueue {
+  private waiting: Waiting[] = [];
+  private sending = false;
+  private readonly partitionOf = new WeakMap<Message, number>();
+
+  constructor(private readonly maxRequestBytes: number) {}
+
+  /** The producer's partitioner: kafkajs' default, remembering each message's partition. */
+  readonly createPartitioner = () => {
+    const choose = Partitioners.DefaultPartitioner();
+    return (args: Parameters<ReturnType<typeof Partitioners.DefaultPartitioner>>[0]): number => {
+      const partition = choose(args);
+      this.partitionOf.set(args.message, partition);
+      return partition;
+    };
+  };
+
+  send(
+    producer: () => Promise<Producer>,
+    topic: string,
+    message: Message,
+    what: string,
+  ): Promise<{ partition: number; offset: string }> {
+    return new Promise((done, failed) => {
+      this.waiting.push({ topic, message, what, done, failed });
+      if (!this.sending) void this.drain(producer);
+    });
+  }
+
+  private async drain(producer: () => Promise<Producer>): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.waiting.length > 0) {
+        const request = requestChunks(this.waiting, this.maxRequestBytes)[0] ?? [];
+        this.waiting = this.waiting.slice(request.length);
+        await this.sendOne(producer, request);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async sendOne(producer: () => Promise<Producer>, request: Waiting[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const w of request) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w.message]);
+    let connected: Producer;
+    try {
+      connected = await producer();
+    } catch (error) {
+      for (const w of request) w.failed(error); // already said (connecting the producer)
+      return;
+    }
+    let acks: RecordMetadata[];
+    try {
+      acks = await connected.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      for (const w of request) w.failed(kafkaFailure(w.what, error));
+      return;
+    }
+    const next = new Map<string, bigint>();
+    for (const a of acks) next.set(`${a.topicName}\u0000${a.partition}`, BigInt(a.baseOffset ?? '-1'));
+    for (const w of request) {
+      const partition = this.partitionOf.get(w.message) ?? -1;
+      const key = `${w.topic}\u0000${partition}`;
+      const offset = next.get(key);
+      if (offset === undefined || offset < 0n) {
+        w.done({ partition, offset: '-1' });
+        continue;
+      }
+      next.set(key, offset + 1n);
+      w.done({ partition, offset: offset.toString() });
+    }
+  }
+}
