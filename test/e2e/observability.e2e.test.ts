@@ -56,6 +56,8 @@ interface ReceivedSpan {
   parentSpanId: string;
   name: string;
   attributes: Record<string, unknown>;
+  /** Span ids it links to. */
+  links: string[];
 }
 const received: ReceivedSpan[] = [];
 const hex = (id: string | undefined) =>
@@ -103,6 +105,7 @@ beforeAll(async () => {
                 parentSpanId?: string;
                 name: string;
                 attributes?: { key: string; value: AnyValue }[];
+                links?: { spanId: string }[];
               }[];
             }[];
           }[];
@@ -119,6 +122,7 @@ beforeAll(async () => {
                 parentSpanId: hex(s.parentSpanId),
                 name: s.name,
                 attributes: attributes(s.attributes),
+                links: (s.links ?? []).map((l) => hex(l.spanId)),
               });
         }
       }
@@ -279,6 +283,7 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
       parentSpanId: s.parentSpanContext?.spanId ?? '',
       name: s.name,
       attributes: s.attributes,
+      links: s.links.map((l) => l.context.spanId),
     });
   const trace = received.filter((s) => s.traceId === decide.traceId);
   const services = new Set(trace.map((s) => s.service));
@@ -290,9 +295,18 @@ test('one trace across checkout, agent, owner and archive; /metrics per service;
   // Every span's parent is in the trace: one tree, no orphan.
   const ids = new Set(trace.map((s) => s.spanId));
   expect(trace.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId))).toEqual([]);
-  // Driver-level spans from OpenTelemetry's instrumentations, under Accord's own.
+  // Driver-level spans from OpenTelemetry's instrumentations, under Accord's own: the owner's statements
+  // under the span of the chunk its proposal was decided in (in the trace, or linked to it when the chunk
+  // held several proposals).
+  const chunk = received.find(
+    (s) =>
+      s.service === 'owner-order' &&
+      s.name === 'order decide chunk' &&
+      (s.traceId === decide.traceId || s.links.includes(decide.parentSpanId)),
+  );
+  expect(chunk?.attributes['accord.chunk.proposals']).toBeGreaterThanOrEqual(1);
   expect(
-    trace.some((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.service === 'owner-order'),
+    received.some((s) => s.scope === '@opentelemetry/instrumentation-pg' && s.parentSpanId === chunk?.spanId),
   ).toBe(true);
   expect(received.some((s) => s.scope === '@opentelemetry/instrumentation-kafkajs')).toBe(true);
 

@@ -87,24 +87,28 @@ export const stopCommand: Command = {
   summary: 'stop a deployed agent (replicas finish their batch and checkpoint)',
   usage: 'accord stop <agent>...',
   help: `Stops the agent's supervisor, which stops every replica the clean way (each finishes its batch,
-checkpoints and leaves the group). Its checkpoints, role and manifest stay: accord deploy starts it again.`,
+checkpoints and leaves the group). Its checkpoints, role and manifest stay: accord deploy starts it again.
+Several agents stop at once (every name is checked before any is stopped).`,
   options: {},
   async run({ positionals, out }) {
     if (positionals.length === 0) throw new UsageError('missing <agent> (see: accord ps)');
-    for (const name of positionals) {
+    const states = positionals.map((name) => {
       const state = readAgentState(name);
       if (!state) throw new UsageError(`no deployed agent "${name}" (see: accord ps)`);
-      if (!isAlive(state.supervisorPid)) {
-        out(`${name}: not running`);
-        continue;
-      }
-      process.kill(state.supervisorPid, 'SIGTERM');
-      const stopped = await pollUntil(() => (isAlive(state.supervisorPid) ? undefined : true), {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-      });
-      out(stopped ? `${name}: stopped` : `${name}: still stopping after 60 s (pid ${state.supervisorPid})`);
-    }
+      return { name, pid: state.supervisorPid };
+    });
+    const lines = await Promise.all(
+      states.map(async ({ name, pid }) => {
+        if (!isAlive(pid)) return `${name}: not running`;
+        process.kill(pid, 'SIGTERM');
+        const stopped = await pollUntil(() => (isAlive(pid) ? undefined : true), {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        });
+        return stopped ? `${name}: stopped` : `${name}: still stopping after 60 s (pid ${pid})`;
+      }),
+    );
+    for (const line of lines) out(line);
     return 0;
   },
 };

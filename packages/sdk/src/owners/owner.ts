@@ -8,7 +8,7 @@ import { createPipeline, type Pipeline } from '../pipelines/pipeline';
 import type { ChunkPass } from '../pipelines/types';
 import { defaultLogger } from '../telemetry/log';
 import type { LifecycleEvent } from '../telemetry/seam';
-import { activeContext } from '../telemetry/tracing';
+import { ATTR, activeContext, inSpan, linkTo, ROOT_CONTEXT } from '../telemetry/tracing';
 import { fn, parseOptions } from '../validation';
 import { type ChunkItem, decideChunk } from './chunk';
 import { toProposal } from './decide';
@@ -123,7 +123,18 @@ export function defineOwner(options: OwnerOptions): Pipeline {
   });
   /** Decides `items` (in order) and keeps each decision to tell once its transaction committed. */
   async function decide(tx: SqlClient, partition: number, items: (ChunkItem & { offset: bigint })[]) {
-    const made = await decideChunk(tx, options, items);
+    // The chunk's shared statements (record, lock, write) in a span of their own: in the proposal's trace
+    // when it is alone, else a root linked to every proposal's (each proposal's decide span stays in its trace).
+    const links = items.flatMap((i) => linkTo(i.trace) ?? []).slice(0, 128);
+    const made = await inSpan(
+      `${options.entityType} decide chunk`,
+      {
+        parent: items.length === 1 ? (items[0]?.trace ?? ROOT_CONTEXT) : ROOT_CONTEXT,
+        links,
+        attributes: { [ATTR.entityType]: options.entityType, 'accord.chunk.proposals': items.length },
+      },
+      () => decideChunk(tx, options, items),
+    );
     if (!pipeline.telemetry.listening) return;
     const byOffset = pending.get(partition) ?? new Map<bigint, Pending>();
     pending.set(partition, byOffset);

@@ -107,6 +107,13 @@ export function activeContext(): Context {
 }
 
 export type { Context };
+export { ROOT_CONTEXT };
+
+/** A link to the span active in `ctx`, if there is one. */
+export function linkTo(ctx: Context): Link | undefined {
+  const spanContext = trace.getSpanContext(ctx);
+  return spanContext && trace.isSpanContextValid(spanContext) ? { context: spanContext } : undefined;
+}
 
 /** Sets attributes on the active span (no-op without one). */
 export function annotate(attributes: Attributes): void {
