@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { type ResolvedConfig, resolveConfig } from '@accord/sdk';
 import { TestContext } from '@accord/testing';
 
-export const ROOT = resolve(__dirname, '..', '..');
+// Under jest (CommonJS) from this file's place; run by node as a module (cluster-cli.ts), from the project
+// root it is started in.
+export const ROOT = typeof __dirname === 'string' ? resolve(__dirname, '..', '..') : process.cwd();
 
 /** A private three-broker stack of the test's own: its state dir, ports, registry and credentials. */
 export interface Cluster {
@@ -85,14 +87,20 @@ export const note = (line: string): void =>
  * (a private Postgres or Redis).
  */
 export function faultSuite(
-  hooks: { beforeCleanup?: () => Promise<void>; afterCleanup?: () => Promise<void> } = {},
+  hooks: {
+    beforeCleanup?: () => Promise<void>;
+    afterCleanup?: () => Promise<void>;
+    /** The services are independent of each other: stop them all at once (each takes seconds to leave its group). */
+    stopsAtOnce?: boolean;
+  } = {},
 ): { cluster: Cluster; ctx: TestContext; stops: (() => Promise<void>)[] } {
   const cluster = sharedCluster();
   const ctx = new TestContext(cluster.config);
   const stops: (() => Promise<void>)[] = [];
   afterAll(async () => {
     await hooks.beforeCleanup?.();
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    if (hooks.stopsAtOnce) await Promise.all(stops.map((stop) => stop().catch(() => {})));
+    else for (const stop of stops.reverse()) await stop().catch(() => {});
     await ctx.cleanup();
     await hooks.afterCleanup?.();
   });

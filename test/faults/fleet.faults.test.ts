@@ -32,6 +32,7 @@ const agentsDir = mkdtempSync(join(tmpdir(), 'accord-fleet-'));
 let env: Record<string, string>;
 
 const { cluster, ctx, stops } = faultSuite({
+  stopsAtOnce: true,
   beforeCleanup: async () => {
     if (env) await accord(['stop', ...AGENTS], env);
   },
@@ -86,15 +87,20 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
   const start = async (m: Member) => {
     m.running = await startService(m.main, m.args, env, stops);
   };
+  const setupAt = Date.now();
+  note('fleet: database migrated, topics made; starting its services');
   // In parallel (one per principal first: the second order owner shares the first one's principal).
   await Promise.all(members.filter((m) => !m.name.includes('#')).map(start));
   await Promise.all(members.filter((m) => m.name.includes('#')).map(start));
+  note(`fleet: ${members.length} services running after ${Date.now() - setupAt} ms; deploying the agents`);
   const deployed = await accord(
     ['deploy', ...AGENTS.map((a) => join(ROOT, `packages/reference/manifests/commerce/${a}.yaml`))],
     env,
   );
   expect({ code: deployed.code, stderr: deployed.stderr }).toEqual({ code: 0, stderr: '' });
-  note(`fleet up on three brokers: ${members.length} services, ${AGENTS.length} agents`);
+  note(
+    `fleet up on three brokers: ${members.length} services, ${AGENTS.length} agents (${Date.now() - setupAt} ms)`,
+  );
 
   // The traffic: the main job's commerce story, its report as JSON.
   const run = uniqueName('r').toLowerCase();

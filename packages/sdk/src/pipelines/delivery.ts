@@ -92,12 +92,22 @@ export class Delivery {
     this.reports = new DeliveryReports(deps);
   }
 
-  private async handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> {
+  /**
+   * Runs the handler. Returns a promise only when the handler did (a synchronous handler costs no promise
+   * hop: at 100,000+ events/s they were a measurable part of the delivery loop).
+   */
+  private handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> | undefined {
+    if (!this.deps.telemetry.intercepting) {
+      const done = this.options.handler?.(event, ctx);
+      if (done && typeof (done as Promise<void>).then === 'function')
+        return (done as Promise<void>).then(() => this.deps.windows?.add(event));
+      this.deps.windows?.add(event);
+      return undefined;
+    }
     const core = async () => {
       if (this.options.handler) await this.options.handler(event, ctx);
       this.deps.windows?.add(event);
     };
-    if (!this.deps.telemetry.intercepting) return core();
     const { topic, partition, offset } = event;
     return this.deps.telemetry.handle(
       {
@@ -155,7 +165,8 @@ export class Delivery {
     if (fast) {
       const started = performance.now();
       try {
-        await this.handle(event, { ...ctx, attempt: 1 });
+        const handled = this.handle(event, { ...ctx, attempt: 1 });
+        if (handled) await handled;
       } catch {
         throw new SlowPath(); // reported by the slow pass that runs it again
       }
@@ -169,7 +180,8 @@ export class Delivery {
       const started = performance.now();
       try {
         if (savepoint) await savepoint.query('savepoint accord_event');
-        await this.handle(event, { ...ctx, attempt });
+        const handled = this.handle(event, { ...ctx, attempt });
+        if (handled) await handled;
         if (savepoint) await savepoint.query('release savepoint accord_event');
         this.deps.stats.processed++;
         this.reports.attemptEnded(event, attempt, started, 'ok');
