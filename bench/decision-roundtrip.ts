@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       // The highest steady rate whose p95 stays under 200 ms with every proposal answered (pushed).
       process.stdout.write(`decision round trip (pushed), rates doubling for ${seconds}s each:\n`);
       let best = 0;
-      for (const perSecond of [50, 100, 200, 400, 800, 1600]) {
+      for (const perSecond of [50, 100, 200, 400, 800, 1600, 3200]) {
         const r = await measure('pushed (NOTIFY)', perSecond, seconds, `max${perSecond}`);
         line(r, perSecond);
         const p95 = r.h.summary().p95 ?? Number.POSITIVE_INFINITY;

@@ -134,8 +134,12 @@ export class EventCatalog<Types extends TypeMap = AnyEvents> implements SchemaSo
 
   /** Validates `value` against a schema; throws SchemaValidationError naming every bad field path. */
   validate(name: string, value: unknown): void {
+    const type = this.avroType(name);
+    // Valid values (nearly all) pass avsc's plain check; only an invalid one is walked again with the
+    // hook that names each field at fault (the hook tracks paths: several times slower).
+    if (type.isValid(value)) return;
     const issues: ValidationIssue[] = [];
-    this.avroType(name).isValid(value, {
+    type.isValid(value, {
       errorHook: (path: string[], actual: unknown, type: Type) => {
         issues.push({
           path: path.join('.') || '(record)',
