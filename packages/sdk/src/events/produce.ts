@@ -75,3 +75,16 @@ export function requestChunks<T extends { message: Message }>(prepared: T[], max
   if (current.length > 0) chunks.push(current);
   return chunks;
 }
+
+/** Messages grouped by topic, each topic's in the given order (a produce request's topicMessages). */
+export function byTopic<T extends { topic: string; message: Message }>(
+  items: T[],
+): { topic: string; messages: Message[] }[] {
+  const topics = new Map<string, Message[]>();
+  for (const { topic, message } of items) {
+    const messages = topics.get(topic);
+    if (messages) messages.push(message);
+    else topics.set(topic, [message]);
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}

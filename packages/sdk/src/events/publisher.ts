@@ -15,7 +15,7 @@ import {
   PLATFORM_CATALOG,
   type TypeMap,
 } from './catalog';
-import { kafkaFailure, requestChunks } from './produce';
+import { byTopic, kafkaFailure, requestChunks } from './produce';
 import { SendQueue } from './send-queue';
 
 /** Header names Accord puts on every event. */
@@ -308,12 +308,10 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     const producer = await this.connect();
     let sent = 0;
     for (const chunk of requestChunks(prepared, this.maxRequestBytes)) {
-      const byTopic = new Map<string, Message[]>();
-      for (const p of chunk) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.message]);
       try {
         await producer.sendBatch({
           acks: -1,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          topicMessages: byTopic(chunk),
         });
       } catch (error) {
         const cause = kafkaFailure(`publishing ${prepared.length} events`, error);

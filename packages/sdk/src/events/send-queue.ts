@@ -1,5 +1,5 @@
 import { type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
-import { kafkaFailure, requestChunks } from './produce';
+import { byTopic, kafkaFailure, requestChunks } from './produce';
 
 interface Waiting {
   topic: string;
@@ -61,8 +61,6 @@ export class SendQueue {
   }
 
   private async sendOne(producer: () => Promise<Producer>, request: Waiting[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const w of request) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), w.message]);
     let connected: Producer;
     try {
       connected = await producer();
@@ -74,7 +72,7 @@ export class SendQueue {
     try {
       acks = await connected.sendBatch({
         acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        topicMessages: byTopic(request),
       });
     } catch (error) {
       for (const w of request) w.failed(kafkaFailure(w.what, error));
