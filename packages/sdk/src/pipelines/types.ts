@@ -19,6 +19,7 @@ export interface PipelineEvent {
   key: string | null;
   /** Kafka record timestamp (ms since epoch, as a string, as kafkajs gives it). */
   timestamp: string;
+  /** Converted on first read (a getter: `{ ...event }` does not carry it; copy it by name). */
   headers: Record<string, string>;
   raw: Buffer | null;
   /** The decoded Avro value (null for a tombstone, or when `decode: false`). */
