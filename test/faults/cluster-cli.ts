@@ -6,13 +6,21 @@
  */
 import { sharedCluster, startCluster } from './cluster.ts';
 
-const command = process.argv[2];
-if (command === 'up') {
-  await startCluster();
-  process.stdout.write(`${process.env.ACCORD_FAULTS_CLUSTER}\n`);
-} else if (command === 'down') {
-  await sharedCluster().down();
-} else {
-  process.stderr.write('usage: node test/faults/cluster-cli.ts up|down (down needs ACCORD_FAULTS_CLUSTER)\n');
-  process.exit(2);
+async function main(command: string | undefined): Promise<void> {
+  if (command === 'up') {
+    await startCluster();
+    process.stdout.write(`${process.env.ACCORD_FAULTS_CLUSTER}\n`);
+  } else if (command === 'down') {
+    await sharedCluster().down();
+  } else {
+    process.stderr.write(
+      'usage: node test/faults/cluster-cli.ts up|down (down needs ACCORD_FAULTS_CLUSTER)\n',
+    );
+    process.exit(2);
+  }
 }
+
+main(process.argv[2]).catch((error: unknown) => {
+  process.stderr.write(`cluster-cli: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

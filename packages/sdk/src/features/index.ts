@@ -208,7 +208,10 @@ export class FeaturePipelines {
             ? { logId: ctx.logId, replayId: ctx.replayId }
             : { logId: ctx.logId };
         let commands = pending.get(ctx.chunk);
-        if (!commands) pending.set(ctx.chunk, (commands = []));
+        if (!commands) {
+          commands = [];
+          pending.set(ctx.chunk, commands);
+        }
         for (const c of applyCommands([view], event, prefix, now, source))
           commands.push({ ...c, appended: Number(event.timestamp) });
       },

@@ -28,21 +28,20 @@ const db = ctx.database();
 const admin = createPgPool(db.url(), { max: 2 });
 const owners: Pipeline[] = [];
 const pools: { end(): Promise<void> }[] = [];
-let publisher: EventPublisher;
+const publisher = new EventPublisher({
+  catalog: referenceCatalog,
+  config,
+  producer: 'test-agent',
+  autoRegister: true,
+});
 
 beforeAll(async () => {
   await db.migrate(join(ROOT, 'infra/postgres/migrations'));
-  publisher = new EventPublisher({
-    catalog: referenceCatalog,
-    config,
-    producer: 'test-agent',
-    autoRegister: true,
-  });
 });
 
 afterAll(async () => {
   for (const owner of owners) await owner.stop();
-  await publisher?.close();
+  await publisher.close();
   for (const pool of pools) await pool.end();
   await admin.end();
   await ctx.cleanup();
@@ -74,6 +73,18 @@ async function ownerOver(
   });
   await owner.start();
   return { group };
+}
+
+/** Waits until `table` holds `n` decisions (60 s), saying how many it had. */
+async function decisions(table: string, n: number): Promise<void> {
+  let seen = 0;
+  await eventually(
+    async () => {
+      seen = await count(`select count(*) as n from ${table}`);
+      return seen === n;
+    },
+    { timeoutMs: 60000, what: () => `${n} decisions in ${table}, got ${seen}` },
+  );
 }
 
 const count = async (sql: string, values: unknown[] = []) =>
@@ -120,10 +131,7 @@ test('a backlog decided a chunk at a time: the answers of one at a time, in a fe
       },
     }),
   );
-  await eventually(async () => (await count('select count(*) as n from order_decisions')) === 201, {
-    timeoutMs: 60000,
-    what: async () => `201 decisions, got ${await count('select count(*) as n from order_decisions')}`,
-  });
+  await decisions('order_decisions', 201);
   // One decision per proposal id (the redelivery decided nothing), the re-sent key refused as a duplicate.
   expect(await count('select count(distinct proposal_id) as n from order_decisions')).toBe(201);
   const duplicate = await admin.query<{ outcome: string; reason: string }>(
@@ -189,10 +197,7 @@ test('a decide that reads sees the decisions before it in its chunk', async () =
       return { outcome: 'ACCEPTED', state: { audited: Number(rows[0]?.n), version: current.version } };
     },
   );
-  await eventually(async () => (await count('select count(*) as n from payment_decisions')) === 60, {
-    timeoutMs: 60000,
-    what: async () => `60 decisions, got ${await count('select count(*) as n from payment_decisions')}`,
-  });
+  await decisions('payment_decisions', 60);
   const states = await admin.query<{ audited: number; version: number }>(
     `select (state_after->>'audited')::int as audited, (state_after->>'version')::int as version from payment_decisions`,
   );
@@ -224,10 +229,7 @@ test('a decide that fails is dead-lettered alone; the rest of its chunk is decid
       return { outcome: 'ACCEPTED', state: { ...current.state, last: proposal.change.i } };
     },
   );
-  await eventually(async () => (await count('select count(*) as n from customer_decisions')) === 59, {
-    timeoutMs: 60000,
-    what: async () => `59 decisions, got ${await count('select count(*) as n from customer_decisions')}`,
-  });
+  await decisions('customer_decisions', 59);
   expect(await count('select count(*) as n from customer_decisions where proposal_id = $1', [sent[31]])).toBe(
     0,
   );
