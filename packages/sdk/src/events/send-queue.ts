@@ -12,8 +12,8 @@ interface Waiting {
 /**
  * Single publishes on their way to Kafka. The producer has one request in flight (idempotent, in order):
  * sent one by one, concurrent publishes would wait in line for a round trip each (at 1,000 proposals/s,
- * p95 81 ms from propose to acknowledged). Instead, whatever arrives while a request is out leaves
- * together in the next one, in arrival order; an idle publisher sends at once (no linger). Each publish
+ * p95 81 ms from propose to acknowledged). Instead, whatever arrives for a topic while a request is out
+ * leaves together in the next one, in arrival order; an idle publisher sends at once (no linger). Each publish
  * learns its own partition and offset: the partitioner records the partition it chose for each message
  * (kafkajs' default, murmur2 of the key, as before), and a partition's records take consecutive offsets
  * from the request's base offset, in order.
@@ -51,8 +51,13 @@ export class SendQueue {
     this.sending = true;
     try {
       while (this.waiting.length > 0) {
-        const request = requestChunks(this.waiting, this.maxRequestBytes)[0] ?? [];
-        this.waiting = this.waiting.slice(request.length);
+        // One topic per request, the first waiting one's: a request fails whole, and a topic that does not
+        // exist (or may not be written) must fail its own publishes only, never another topic's.
+        const topic = this.waiting[0]?.topic;
+        const same = this.waiting.filter((w) => w.topic === topic);
+        const request = requestChunks(same, this.maxRequestBytes)[0] ?? [];
+        const leaving = new Set(request);
+        this.waiting = this.waiting.filter((w) => !leaving.has(w));
         await this.sendOne(producer, request);
       }
     } finally {

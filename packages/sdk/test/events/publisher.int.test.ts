@@ -229,3 +229,22 @@ test('an unreachable broker is a retriable error and nothing is reported as sent
     await offline.close();
   }
 });
+
+test('a topic that does not exist fails its own concurrent publishes only, never those of another topic', async () => {
+  const topic = await ctx.createTopic({ partitions: 2 });
+  const missing = uniqueName('t-missing');
+  // Interleaved, all at once: they wait for the same requests, but each request carries one topic.
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 40 }, (_, n) =>
+      publisher.publish('DiscountApproved', discount(n), {
+        entityId: `o-${n}`,
+        topic: n % 4 === 3 ? missing : topic,
+      }),
+    ),
+  );
+  const failed = outcomes.flatMap((o, n) => (o.status === 'rejected' ? [n] : []));
+  expect(failed).toEqual(Array.from({ length: 10 }, (_, i) => 4 * i + 3));
+  for (const n of failed)
+    expect((outcomes[n] as PromiseRejectedResult).reason).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+  expect(await highWatermarks(topic)).toBe(30);
+});
