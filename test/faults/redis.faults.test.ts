@@ -151,12 +151,40 @@ test('Redis flushed, then killed and started empty, under load: no decision on a
     }
   })();
   const recoveries: { fault: string; readyAfterMs: number }[] = [];
+  // What a view that never gets ready left behind: its marker, its group's replays, the service's warnings
+  // (once seen in a CI clone under the fleet's load: SIGKILL and restart, no view ready after 120 s).
+  const explain = async (): Promise<string> => {
+    const marks = await Promise.all(
+      COMMERCE_VIEWS.map(async (v) => {
+        const key = `${prefix}accord:features:epoch:${v.name}@${v.version}`;
+        return `${v.name}@${v.version}=${JSON.stringify(await markers.hgetall(key).catch((e: Error) => e.message))}`;
+      }),
+    );
+    const replays = await admin
+      .query<{ n: number }>(
+        `select count(*)::int as n from pipeline_checkpoints where consumer_group like $1 and replay_resume is not null`,
+        [`${featureGroup}%`],
+      )
+      .then((r) => r.rows[0]?.n)
+      .catch((e: Error) => e.message);
+    const warnings = (services.features?.output ?? [])
+      .join('')
+      .split('\n')
+      .filter((l) => /"level":"(warn|error)"/.test(l))
+      .slice(-12)
+      .map((l) => l.slice(0, 400));
+    return `markers ${marks.join(' ')}; partitions still replaying: ${replays}; features service: ${warnings.join(' | ')}`;
+  };
   const timeToReady = async (fault: string, since: number) => {
-    await eventually(allReady, {
-      what: `every view ready after ${fault}`,
-      timeoutMs: 120_000,
-      intervalMs: 100,
-    });
+    try {
+      await eventually(allReady, {
+        what: `every view ready after ${fault}`,
+        timeoutMs: 120_000,
+        intervalMs: 100,
+      });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}: ${await explain()}`);
+    }
     recoveries.push({ fault, readyAfterMs: Date.now() - since });
     note(`${fault}: every view ready again after ${Date.now() - since} ms`);
   };

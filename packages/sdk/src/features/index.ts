@@ -288,7 +288,12 @@ export class FeatureReader {
     now = Date.now(),
   ): Promise<Map<string, Record<string, FeatureResult>>> {
     const views = this.views(entityType, names);
-    if (this.redis.status === 'wait') await this.redis.connect().catch(() => {});
+    // 'wait': never connected (lazy). 'end': the fail-fast client gave up reconnecting (three tries, ~2 s)
+    // while Redis was down; without a new connect it would refuse every read for good, and an agent would
+    // retry its event forever (found by the Redis fault suite under the fleet's load). Both connect again
+    // now: a Redis still down refuses at once (connection refused), so a read still fails fast.
+    if (this.redis.status === 'wait' || this.redis.status === 'end')
+      await this.redis.connect().catch(() => {});
     if (this.redis.status !== 'ready' && this.redis.status !== 'connect') {
       throw new UnavailableError(
         'REDIS_UNAVAILABLE',
