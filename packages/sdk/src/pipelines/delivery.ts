@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { SideEffectJournal } from '../agents/side-effects';
-import { AccordError } from '../errors';
+import { AccordError, describeError } from '../errors';
 import type { SqlClient, SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import type { AvroSerde } from '../schemas/serde';
@@ -192,8 +192,32 @@ export class Delivery {
         // for it (found by the Redis fault suite: a one-second restart sent an agent's event to its DLQ).
         // Retried in place for a while; then the batch stops and the consumer restarts from its checkpoint.
         if (isOutage(error)) {
+          // Said once per event when the outage starts, and when it gives up: a pipeline waiting on a dead
+          // dependency must show in its log (an agent once retried for minutes without a line).
+          if (outageSince === undefined)
+            this.deps.log.warn(
+              {
+                topic: event.topic,
+                partition: event.partition,
+                offset: event.offset,
+                error: describeError(error),
+              },
+              `a dependency is unavailable: retrying this event in place for up to ${OUTAGE_RETRY_IN_PLACE_MS / 1000} s`,
+            );
           outageSince ??= Date.now();
-          if (Date.now() - outageSince > OUTAGE_RETRY_IN_PLACE_MS || !running()) throw error;
+          if (Date.now() - outageSince > OUTAGE_RETRY_IN_PLACE_MS || !running()) {
+            if (running())
+              this.deps.log.warn(
+                {
+                  topic: event.topic,
+                  partition: event.partition,
+                  offset: event.offset,
+                  error: describeError(error),
+                },
+                'still unavailable: the batch stops, and the consumer starts again from its checkpoint',
+              );
+            throw error;
+          }
           this.reports.attemptEnded(event, attempt, started, 'retry', error);
           await delay(Math.min(5000, (this.options.retryBackoffMs ?? 200) * 2 ** Math.min(attempt - 1, 5)));
           continue;
