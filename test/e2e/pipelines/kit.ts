@@ -27,6 +27,12 @@ export const pipelines: Pipeline[] = [];
 
 beforeAll(async () => {
   await db.migrate(join(ROOT, 'infra/postgres/migrations'));
+  // The recorders' table, made once here: two recorders started together both ran `create table if not
+  // exists`, and concurrent creations of one table can fail (a unique violation in pg_type): the loser
+  // exited at start, and a test waiting for both to progress timed out (seen once in a CI clone).
+  await pool.query(
+    'create table if not exists t_seen (grp text not null, event_id text not null, part int not null, off bigint not null, replay boolean not null)',
+  );
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -61,7 +67,8 @@ export function recorder(group: string, topic: string, mode: string): ChildProce
     ['--disable-warning=TimeoutNegativeWarning', join(ROOT, 'test/fixtures/recorder.js'), group, topic, mode],
     {
       env: { ...process.env, DATABASE_URL: dbUrl },
-      stdio: 'ignore',
+      // Its errors (a crash at start) reach the test's log.
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
   children.push(child);
