@@ -133,8 +133,6 @@ async function decideOne(
   };
 }
 
-const PROPOSAL_COLUMNS = 12;
-
 /**
  * Appends the proposals to the audit in one statement. A proposal id already there is a redelivery (it
  * changes nothing); a re-sent idempotency key is a duplicate. Within the chunk the first of two wins, as
@@ -161,7 +159,6 @@ async function recordProposals(tx: SqlClient, e: string, proposals: Proposal[]):
     const $ = (k: number) => `$${at + k}`;
     return `(${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}::jsonb, ${$(7)}::bigint, ${$(8)}, ${$(9)}::jsonb, to_timestamp(${$(10)}::double precision / 1000), ${$(11)}, ${$(12)})`;
   });
-  if (values.length !== proposals.length * PROPOSAL_COLUMNS) throw new Error('proposal columns miscounted');
   const inserted = await tx.query<{ proposal_id: string }>(
     `insert into ${table(e, 'proposals')} (proposal_id, idempotency_key, entity_id, agent, action, change, expected_version, reason, context, proposed_at, causation_id, correlation_id)
      values ${rows.join(', ')} on conflict do nothing returning proposal_id`,

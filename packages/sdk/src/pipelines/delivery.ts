@@ -2,13 +2,13 @@ import type { KafkaMessage } from 'kafkajs';
 import { SideEffectJournal } from '../agents/side-effects';
 import { AccordError, describeError } from '../errors';
 import type { SqlClient, SqlPool } from '../infra/sql';
-import { inTransaction } from '../infra/transaction';
 import type { AvroSerde } from '../schemas/serde';
 import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
+import { type Batch, staleAt } from './batch';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
 import type { DeadLetterSender } from './dead-letters';
-import { classifyFailure, FencedError } from './errors';
+import { classifyFailure, FencedError, isOutage, OUTAGE_RETRY_IN_PLACE_MS } from './errors';
 import { replayedDeadLetterFor, toEvent } from './records';
 import { DeliveryReports } from './reports';
 import type {
@@ -19,40 +19,13 @@ import type {
   PipelineMode,
   PipelineOptions,
 } from './types';
-import { type ClosedWindow, type WindowTracker, windowValue } from './windows';
+import { closeWindow } from './window-close';
+import type { ClosedWindow, WindowTracker } from './windows';
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** How long a handler failing on an outage is retried in place before its batch is given up (and fetched again). */
-const OUTAGE_RETRY_IN_PLACE_MS = 30_000;
-
-/** An infrastructure outage (REDIS_UNAVAILABLE, POSTGRES_UNAVAILABLE, …), not a bad event. */
-function isOutage(error: unknown): boolean {
-  return error instanceof AccordError && error.retriable && error.code.endsWith('_UNAVAILABLE');
-}
-
-/**
- * kafkajs' isStale() (a seek was asked for this partition) builds a key and looks it up on every call: a
- * quarter of the delivery loop's own time in profiles. It is asked every STALE_EVERY events instead (and at
- * every chunk): events handled after a seek are handled again from the checkpoint, and the checkpoint of a
- * claim a seek replaced is refused by its epoch, so asking less often only re-handles a few events.
- */
-const STALE_EVERY = 32;
-const staleAt = (i: number, isStale: () => boolean) => i % STALE_EVERY === 0 && isStale();
-
 /** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
 class SlowPath extends Error {}
-
-/** One partition's slice of a fetched batch, with kafkajs' controls for it. */
-export interface Batch {
-  topic: string;
-  partition: number;
-  state: PartitionState;
-  messages: KafkaMessage[];
-  isRunning: () => boolean;
-  isStale: () => boolean;
-  heartbeat: () => Promise<void>;
-}
 
 export interface DeliveryStats {
   processed: number;
@@ -384,39 +357,24 @@ export class Delivery {
     }
   }
 
-  /** Runs the window's close and moves the checkpoint to `next` (type window); one transaction when transactional. */
+  /** Runs the window's close and moves the checkpoint to `next` (type window): window-close.ts. */
   private async closeWindow(
     state: PartitionState,
     closed: ClosedWindow<unknown>,
     next: bigint,
   ): Promise<void> {
-    const { topic, partition } = closed;
-    const position = { group: this.deps.group, topic, partition, epoch: state.epoch };
-    const value = windowValue(closed.start, closed.end);
     this.journal ??= new SideEffectJournal(this.deps.pool, this.deps.name);
-    const journal = this.journal;
-    const windowId = `${topic}:${partition}:${value}`;
-    const ctx = {
-      pipeline: this.deps.name,
-      group: this.deps.group,
-      sideEffect: <T>(name: string, call: () => Promise<T> | T) => journal.run(windowId, name, call, false),
-    };
-    const fenced = () =>
-      new FencedError(
-        `${this.deps.group} lost ${topic}[${partition}] (epoch ${state.epoch} is stale): window not closed`,
-      );
-    if (this.deps.mode === 'transactional') {
-      await inTransaction(this.deps.pool, async (tx) => {
-        await this.options.window!.close(closed, { ...ctx, tx });
-        if (!(await this.deps.store.advance(tx, position, next, 'window', value))) throw fenced();
-      });
-    } else {
-      await this.options.window!.close(closed, ctx);
-      if (!(await this.deps.store.advance(this.deps.pool, position, next, 'window', value))) throw fenced();
-    }
+    await closeWindow({
+      ...this.deps,
+      journal: this.journal,
+      close: this.options.window!.close,
+      state,
+      closed,
+      next,
+    });
     this.moved(state, next);
-    this.reports.checkpointed(topic, partition, next, 'window');
-    await this.deps.mirror(topic, partition, next);
+    this.reports.checkpointed(closed.topic, closed.partition, next, 'window');
+    await this.deps.mirror(closed.topic, closed.partition, next);
   }
 
   private moved(state: PartitionState, next: bigint): void {

@@ -49,3 +49,11 @@ export function errorCodeOf(error: unknown): string {
   const name = (error as { name?: unknown })?.name;
   return typeof name === 'string' ? name : 'Error';
 }
+
+/** How long a handler failing on an outage is retried in place before its batch is given up (and fetched again). */
+export const OUTAGE_RETRY_IN_PLACE_MS = 30_000;
+
+/** An infrastructure outage (REDIS_UNAVAILABLE, POSTGRES_UNAVAILABLE, …), not a bad event. */
+export function isOutage(error: unknown): boolean {
+  return error instanceof AccordError && error.retriable && error.code.endsWith('_UNAVAILABLE');
+}
