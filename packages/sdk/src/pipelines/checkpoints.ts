@@ -175,6 +175,45 @@ export class CheckpointStore {
     return rowCount === 1;
   }
 
+  /**
+   * advance() for several partitions of one group in one statement (deferred checkpoints: checkpoint-writer.ts).
+   * Returns the `topic:partition` keys that moved; a missing key was refused by its epoch.
+   */
+  async advanceMany(
+    group: string,
+    moves: {
+      topic: string;
+      partition: number;
+      epoch: number;
+      next: bigint;
+      type: CheckpointType;
+      value: string;
+    }[],
+  ): Promise<Set<string>> {
+    if (moves.length === 0) return new Set();
+    const { rows } = await this.pool.query<{ topic: string; partition: number }>(
+      `update pipeline_checkpoints c
+          set kafka_offset = v.next, checkpoint_type = v.type, checkpoint_value = v.value, updated_at = now(),
+              replay_until = case when c.replay_resume <= v.next then null else c.replay_until end,
+              replay_id = case when c.replay_resume <= v.next then null else c.replay_id end,
+              replay_resume = case when c.replay_resume <= v.next then null else c.replay_resume end
+         from unnest($2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[])
+              as v(topic, partition, epoch, next, type, value)
+        where c.consumer_group = $1 and c.topic = v.topic and c.partition = v.partition and c.generation = v.epoch
+        returning c.topic, c.partition`,
+      [
+        group,
+        moves.map((m) => m.topic),
+        moves.map((m) => m.partition),
+        moves.map((m) => m.epoch),
+        moves.map((m) => m.next.toString()),
+        moves.map((m) => m.type),
+        moves.map((m) => m.value),
+      ],
+    );
+    return new Set(rows.map((r) => `${r.topic}:${r.partition}`));
+  }
+
   /** Records the log identity of a checkpoint that had none (compare-and-set on the epoch). */
   async bind(position: Position, log: LogRef): Promise<boolean> {
     const { rowCount } = await this.pool.query(

@@ -6,6 +6,7 @@ import type { AvroSerde } from '../schemas/serde';
 import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
 import { type Batch, staleAt } from './batch';
+import type { CheckpointWriter } from './checkpoint-writer';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
 import type { DeadLetterSender } from './dead-letters';
 import { classifyFailure, FencedError, isOutage, OUTAGE_RETRY_IN_PLACE_MS } from './errors';
@@ -49,6 +50,8 @@ export interface DeliveryDeps {
   stats: DeliveryStats;
   deadLetters: DeadLetterSender;
   mirror: (topic: string, partition: number, next: bigint) => Promise<void>;
+  /** At-least-once with `checkpointEveryMs`: positions are written on a timer (checkpoint-writer.ts). */
+  writer: CheckpointWriter | undefined;
   telemetry: Telemetry;
   log: Logger;
 }
@@ -283,6 +286,7 @@ export class Delivery {
     }
   }
 
+  /** Checkpoints every chunk, or defers the position to the writer (option checkpointEveryMs). */
   async runAtLeastOnce(batch: Batch): Promise<void> {
     const { topic, partition, state, messages, isRunning, isStale, heartbeat } = batch;
     let last: KafkaMessage | undefined;
@@ -294,6 +298,15 @@ export class Delivery {
       pass = { topic, partition, deferrable: false };
       const next = BigInt(last.offset) + 1n;
       const [type, value] = this.checkpointValue(last);
+      const writer = this.deps.writer;
+      if (writer) {
+        this.moved(state, next);
+        sinceCheckpoint = 0;
+        writer.defer({ topic, partition, state, next, type, value });
+        // Postgres has refused checkpoints for too long: stop here (the write throws) rather than go on.
+        if (writer.mustWait) await writer.flush(`${topic}:${partition}`);
+        return;
+      }
       const moved = await this.deps.store.advance(
         this.deps.pool,
         { group: this.deps.group, topic, partition, epoch: state.epoch },
@@ -375,6 +388,13 @@ export class Delivery {
     this.moved(state, next);
     this.reports.checkpointed(closed.topic, closed.partition, next, 'window');
     await this.deps.mirror(closed.topic, closed.partition, next);
+  }
+
+  /** Deferred checkpoints were written (checkpoint-writer.ts): report them. */
+  checkpointsWritten(
+    written: { topic: string; partition: number; next: bigint; type: CheckpointType }[],
+  ): void {
+    for (const c of written) this.reports.checkpointed(c.topic, c.partition, c.next, c.type);
   }
 
   private moved(state: PartitionState, next: bigint): void {

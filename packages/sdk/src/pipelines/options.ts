@@ -34,6 +34,7 @@ const Options = z
     maxAttempts: positiveInt.optional(),
     retryBackoffMs: z.int().min(0).optional(),
     chunkSize: positiveInt.optional(),
+    checkpointEveryMs: z.int().min(0).max(60_000, 'must be at most 60000 (a minute)').optional(),
     partitionsAtOnce: z.int().min(1).max(64).optional(),
     fetchMaxBytes: z.int().min(1024).optional(),
     topicRefreshMs: positiveInt.optional(),
@@ -42,6 +43,11 @@ const Options = z
   .refine((o) => o.handler !== undefined || o.window !== undefined, {
     message: 'must be a function (or give option window)',
     path: ['handler'],
+  })
+  .refine((o) => !o.checkpointEveryMs || (o.mode !== 'transactional' && o.window === undefined), {
+    message:
+      'applies to at-least-once pipelines only (transactional and windowed ones checkpoint with their writes)',
+    path: ['checkpointEveryMs'],
   });
 
 /** Checks a pipeline's options at construction, naming the option that is wrong; returns the resolved ones. */

@@ -5,6 +5,7 @@ import type { SqlPool } from '../infra/sql';
 import { defaultLogger, type Logger } from '../telemetry/log';
 import { Telemetry } from '../telemetry/seam';
 import { fetchPosition, planBatch } from './batch-plan';
+import { CheckpointWriter, type DeferredCheckpoint } from './checkpoint-writer';
 import { CheckpointStore } from './checkpoints';
 import { pipelineConsumer, pipelineSerde } from './clients';
 import { subscribeControl } from './control';
@@ -39,6 +40,8 @@ export class Pipeline {
   private admin: Admin | undefined;
   private readonly deadLetters: DeadLetterSender;
   private readonly delivery: Delivery;
+  /** At-least-once with `checkpointEveryMs`: checkpoints written on a timer (checkpoint-writer.ts). */
+  private readonly writer: CheckpointWriter | undefined;
   private readonly partitions = new Map<string, PartitionState>();
   private assignment: Record<string, number[]> = {};
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -88,6 +91,15 @@ export class Pipeline {
       admin: () => this.admin!,
       ...(serde ? { serde } : {}),
     });
+    if ((options.checkpointEveryMs ?? 0) > 0 && mode === 'at-least-once' && !this.windows)
+      this.writer = new CheckpointWriter({
+        group: this.group,
+        store: this.store,
+        everyMs: options.checkpointEveryMs!,
+        log: this.log,
+        written: (moved) => this.written(moved),
+        fenced: (refused) => this.fencedLater(refused),
+      });
     this.delivery = new Delivery(options, {
       name: this.name,
       group: this.group,
@@ -99,6 +111,7 @@ export class Pipeline {
       stats: this.stats,
       deadLetters: this.deadLetters,
       mirror: (topic, partition, next) => this.mirror(topic, partition, next),
+      writer: this.writer,
       telemetry: this.telemetry,
       log: this.log,
     });
@@ -111,6 +124,7 @@ export class Pipeline {
     const topics = await this.subscription.resolve();
     await this.preparePositions(topics);
     await this.listen();
+    this.writer?.start();
     await this.runConsumer(topics);
     this.subscription.watch(
       this.options.topicRefreshMs ?? (this.config.testMode ? 1000 : 10000),
@@ -138,6 +152,10 @@ export class Pipeline {
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.partitions.clear();
       this.assignment = event.payload.memberAssignment;
+    });
+    // Partitions may move: pending positions are written now, so their next holder starts from them.
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.writer?.flush().catch(() => {}); // logged by the writer; refused ones were another's already
     });
     consumer.on(consumer.events.CRASH, ({ payload: { error, restart } }) => {
       this.telemetry.emit({ type: 'consumer.crashed', pipeline: this.name, group: this.group, error });
@@ -179,6 +197,7 @@ export class Pipeline {
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
   private async applyControl(): Promise<void> {
+    await this.writer?.flush(); // a control message that fenced us refuses these; one that did not, keeps them
     await seekToCheckpoints(this.seekParts(), 'resume-halted');
     this.stats.halted = this.halted.size;
   }
@@ -196,6 +215,7 @@ export class Pipeline {
     if (this.paused) return;
     this.paused = true;
     pauseTopics(this.consumer, this.subscription.current());
+    this.writer?.flush().catch(() => {}); // logged by the writer; written again on its next tick
     this.log.warn({}, 'paused: not consuming until resumed');
   }
 
@@ -203,6 +223,7 @@ export class Pipeline {
   async resume(): Promise<void> {
     if (!this.paused) return;
     this.paused = false;
+    await this.writer?.flush();
     await seekToCheckpoints(this.seekParts(), 'keep-halted');
     resumeTopics(this.consumer, this.subscription.current(), this.halted);
     this.log.info({}, 'resumed');
@@ -232,6 +253,8 @@ export class Pipeline {
   private async claim(topic: string, partition: number): Promise<PartitionState | undefined> {
     // A window is folded again from the checkpoint (its first event) by whoever holds the partition now.
     this.windows?.drop(topic, partition);
+    // A position still pending for this partition is written before its row is read again.
+    await this.writer?.flush(`${topic}:${partition}`);
     const claimed = await this.guard.claim(topic, partition, this.options.from ?? 'earliest');
     if (claimed.kind === 'halted') {
       this.halted.add(`${topic}:${partition}`);
@@ -272,6 +295,7 @@ export class Pipeline {
       return;
     }
     if (plan.kind === 'end-replay') {
+      await this.writer?.flush(key); // a pending position written after the jump would move it back
       const ended = await this.store.endReplay(
         { group: this.group, topic, partition, epoch: state.epoch },
         plan.resume,
@@ -352,6 +376,36 @@ export class Pipeline {
     if (first && !isStale() && position > BigInt(first.offset)) resolveOffset((position - 1n).toString());
     await heartbeat();
     await commitOffsetsIfNecessary();
+    // Stopping: the last positions are written while the consumer is still in its group (the mirror commits).
+    if (!isRunning()) await this.writer?.flush();
+  }
+
+  /** Deferred checkpoints written: reported, and mirrored to Kafka in one commit. */
+  private async written(moved: DeferredCheckpoint[]): Promise<void> {
+    this.delivery.checkpointsWritten(moved);
+    if (moved.length === 0) return;
+    try {
+      await this.consumer?.commitOffsets(
+        moved.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.next.toString() })),
+      );
+    } catch {
+      // The table is the source of truth; the mirror catches up on the next commit.
+    }
+  }
+
+  /** A deferred checkpoint refused by its epoch: as when fenced inline, the partition is claimed again. */
+  private fencedLater(refused: DeferredCheckpoint): void {
+    const key = `${refused.topic}:${refused.partition}`;
+    if (this.partitions.get(key) === refused.state) this.partitions.delete(key);
+    this.stats.fenced++;
+    this.telemetry.emit({
+      type: 'fenced',
+      pipeline: this.name,
+      group: this.group,
+      topic: refused.topic,
+      partition: refused.partition,
+      epoch: refused.state.epoch,
+    });
   }
 
   /** Mirrors the checkpoint to Kafka's committed offsets, so Kafka's tools see the same position. */
@@ -367,7 +421,11 @@ export class Pipeline {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.subscription.stop();
+      // Pending positions first, while the consumer is in its group (a batch in flight writes its own).
+      await this.writer?.flush().catch(() => {});
       await this.consumer?.disconnect().catch(() => {});
+      await this.writer?.flush().catch(() => {});
+      this.writer?.stop();
       await this.unsubscribe?.().catch(() => {});
       await this.deadLetters.close();
       await this.admin?.disconnect().catch(() => {});
