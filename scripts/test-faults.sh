@@ -4,9 +4,11 @@
 # survive each other's load, but a broker killed under another suite's setup is a different test (in CI it
 # found kafkajs failing admin calls on a dead broker's address: patched; other client paths not examined).
 # Both jest runs share one cluster, started here and stopped on exit (a jest run on its own starts its own).
-# Extra arguments go to jest. Expects the environment of scripts/env.sh and a built workspace.
+# Extra arguments go to jest. Expects a built workspace (scripts/setup.sh); sets up its own environment
+# (run alone with the machine's older Node it failed at once on the cluster script's .ts extension).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env.sh
 DISRUPTIVE='brokers\.faults|producer\.faults'
 status=0
 cluster_cli() {
