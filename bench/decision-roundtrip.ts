@@ -6,12 +6,18 @@
  *
  *   scripts/bench.sh decision-roundtrip [--rate 20] [--seconds 15] [--ways pushed,polled]
  *   scripts/bench.sh decision-roundtrip --find-max [--seconds 5]   (the highest rate with p95 < 200 ms)
+ *   scripts/bench.sh decision-roundtrip --agent [--rate 100] [--partitions 6]
+ *
+ * --agent times the whole loop instead: an event published → an agent (createAgent, at least once) handles
+ * it, proposes, and waits for its decision in the handler, as the reference agents do → the owner commits
+ * → the agent sees it. Timed from before the publish to the decision seen in the handler.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { referenceCatalog } from '@accord/reference';
 import {
   createAccord,
+  createAgent,
   createKafka,
   createPgPool,
   DecisionWaiter,
@@ -30,6 +36,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     ways: { type: 'string', default: 'pushed,polled' },
     'find-max': { type: 'boolean' },
+    agent: { type: 'boolean' },
+    // --agent: the events topic's partitions, all handled at once by the agent (each still in order).
+    partitions: { type: 'string', default: '6' },
     json: { type: 'string' },
   },
 });
@@ -82,6 +91,82 @@ async function main(): Promise<void> {
   const publisher = system.publisher({ producer: 'bench', autoRegister: true });
   const reader = createPgPool(url(), { max: 8 });
   const waiter = new DecisionWaiter(reader);
+  /**
+   * The whole loop: events at a steady rate on their own topic; an agent handles each one, proposes, and
+   * waits for the owner's decision before its handler returns (its partition waits too: per-entity order).
+   */
+  const agentLoop = async (): Promise<{ name: string; h: Histogram; unanswered: number }> => {
+    const partitions = Number(values.partitions);
+    const events = `${run}.order.events`;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: events, numPartitions: partitions }],
+    });
+    const h = new Histogram('agent loop');
+    const sent = new Map<string, number>();
+    let seen = 0;
+    let unanswered = 0;
+    const agent = createAgent(
+      system,
+      {
+        name: 'bench',
+        consumes: [events],
+        proposes: ['order'],
+        handle: async (event, ctx) => {
+          const ref = await ctx.propose('order', event.entityId, 'place', { n: event.data.percent });
+          try {
+            await ctx.decision(ref, { timeoutMs: 30_000 });
+            const t0 = sent.get(event.entityId);
+            if (t0 !== undefined) h.record(performance.now() - t0);
+          } catch {
+            unanswered++;
+          }
+          seen++;
+        },
+      },
+      {
+        group: `${run}-agent`,
+        proposalsTopic: () => topic,
+        signingKey: null,
+        partitionsAtOnce: partitions,
+        checkpointEveryMs: 250,
+      },
+    );
+    await agent.start();
+    try {
+      const total = rate * seconds;
+      const started = Date.now();
+      const publishing: Promise<unknown>[] = [];
+      for (let n = 0; n < total; n++) {
+        const due = started + (n * 1000) / rate;
+        await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+        const entityId = `e-${n}`;
+        sent.set(entityId, performance.now());
+        publishing.push(
+          publisher.publish(
+            'DiscountApproved',
+            { orderId: entityId, percent: n % 100, approvedBy: 'bench' },
+            {
+              entityId,
+              topic: events,
+            },
+          ),
+        );
+      }
+      await Promise.all(publishing);
+      for (const until = Date.now() + 120_000; seen < total && Date.now() < until; )
+        await new Promise((r) => setTimeout(r, 100));
+      unanswered += total - seen;
+      process.stdout.write(
+        `decision loop at ${rate}/s for ${seconds}s (event published → agent → proposal → owner commit → the agent sees it; ${partitions} partitions handled at once):\n`,
+      );
+      return { name: 'agent loop', h, unanswered };
+    } finally {
+      await agent.stop();
+      await admin.deleteTopics({ topics: [events] }).catch(() => {});
+    }
+  };
+
   try {
     // Warm up: the first proposals pay for connections, schema lookups and the owner's first claim.
     for (let i = 0; i < 5; i++) {
@@ -162,6 +247,28 @@ async function main(): Promise<void> {
           value: best,
           unit: 'events/s',
         },
+      ]);
+      return;
+    }
+    if (values.agent) {
+      const r = await agentLoop();
+      line(r, rate);
+      const s = r.h.summary();
+      writeMetrics(values.json, 'decision-roundtrip', [
+        ...(['p50', 'p95', 'p99'] as const).map((p) => ({
+          name: `decision loop (event → agent → owner → agent) ${p} at ${rate}/s`,
+          value: s[p] ?? Number.NaN,
+          unit: 'ms' as const,
+        })),
+        ...(r.unanswered
+          ? [
+              {
+                name: `decision loop (agent) unanswered at ${rate}/s`,
+                value: r.unanswered,
+                unit: 'ms' as const,
+              },
+            ]
+          : []),
       ]);
       return;
     }

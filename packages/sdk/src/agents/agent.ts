@@ -62,6 +62,13 @@ export interface AgentRunOptions {
    * for this agent (accord deploy made it); none: proposals go unsigned (owners requiring it refuse them).
    */
   signingKey?: KeyObject | null;
+  /**
+   * Partitions handled at once, each still in order (default 1). A handler that waits for its decision
+   * holds its partition for the whole loop; more partitions at once keep more loops in flight.
+   */
+  partitionsAtOnce?: number;
+  /** Checkpoints on a timer instead of after every batch (the pipeline option; default 0). */
+  checkpointEveryMs?: number;
 }
 
 /** A running agent: a checkpointed pipeline whose handler gets the agent's context. */
@@ -115,6 +122,8 @@ export function createAgent(
     group,
     topics: definition.consumes,
     from: definition.from ?? 'earliest',
+    ...(options.partitionsAtOnce === undefined ? {} : { partitionsAtOnce: options.partitionsAtOnce }),
+    ...(options.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: options.checkpointEveryMs }),
     handler: async (event, hctx) => {
       const recompute =
         hctx.replay && hctx.replayId !== undefined
