@@ -39,6 +39,8 @@ const { values } = parseArgs({
     agent: { type: 'boolean' },
     // --agent: the events topic's partitions, all handled at once by the agent (each still in order).
     partitions: { type: 'string', default: '6' },
+    // --agent: events of different entities the agent handles at once per partition (1: one at a time).
+    'key-concurrency': { type: 'string', default: '64' },
     json: { type: 'string' },
   },
 });
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
         signingKey: null,
         partitionsAtOnce: partitions,
         checkpointEveryMs: 250,
+        keyConcurrency: Number(values['key-concurrency']),
       },
     );
     await agent.start();

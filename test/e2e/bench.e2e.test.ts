@@ -41,6 +41,10 @@ test('every benchmark runs in quick mode and reports its metrics', async () => {
       'scaling',
     ].sort(),
   );
+  // The whole decision loop (event → agent → owner → agent) is measured, not only propose → decision.
+  expect(report.results.map((r) => r.metric)).toContain(
+    'decision loop (event → agent → owner → agent) p95 at 20/s',
+  );
   for (const r of report.results) {
     expect({ metric: r.metric, measured: Number.isFinite(r.median) && r.median > 0 }).toEqual({
       metric: r.metric,

@@ -69,6 +69,11 @@ export interface AgentRunOptions {
   partitionsAtOnce?: number;
   /** Checkpoints on a timer instead of after every batch (the pipeline option; default 0). */
   checkpointEveryMs?: number;
+  /**
+   * Events of different entities handled at once within a partition, each entity's in order (the
+   * pipeline option; default 1). A handler waiting for its decision otherwise holds the partition.
+   */
+  keyConcurrency?: number;
 }
 
 /** A running agent: a checkpointed pipeline whose handler gets the agent's context. */
@@ -124,6 +129,7 @@ export function createAgent(
     from: definition.from ?? 'earliest',
     ...(options.partitionsAtOnce === undefined ? {} : { partitionsAtOnce: options.partitionsAtOnce }),
     ...(options.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: options.checkpointEveryMs }),
+    ...(options.keyConcurrency === undefined ? {} : { keyConcurrency: options.keyConcurrency }),
     handler: async (event, hctx) => {
       const recompute =
         hctx.replay && hctx.replayId !== undefined

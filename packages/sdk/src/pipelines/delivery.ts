@@ -10,6 +10,7 @@ import type { CheckpointWriter } from './checkpoint-writer';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
 import type { DeadLetterSender } from './dead-letters';
 import { classifyFailure, FencedError, isOutage, OUTAGE_RETRY_IN_PLACE_MS } from './errors';
+import { KeyedRunner } from './keyed';
 import { replayedDeadLetterFor, toEvent } from './records';
 import { DeliveryReports } from './reports';
 import type {
@@ -323,20 +324,36 @@ export class Delivery {
       sinceCheckpoint = 0;
       await this.deps.mirror(topic, partition, next);
     };
-    for (const [i, m] of messages.entries()) {
-      if (!isRunning() || staleAt(i, isStale)) break;
-      const ctx = {
-        pipeline: this.deps.name,
-        group: this.deps.group,
-        ...this.replayContext(state, m),
-        chunk: pass,
-      };
-      await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
-      last = m;
-      if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
-        await checkpoint();
-        await heartbeat();
+    // keyConcurrency > 1: events of different keys at once, in order per key (keyed.ts). A checkpoint
+    // waits for every event before it to end, so it never passes one still running or failed.
+    const limit = this.options.keyConcurrency ?? 1;
+    const runner = limit > 1 ? new KeyedRunner(limit) : undefined;
+    try {
+      for (const [i, m] of messages.entries()) {
+        if (!isRunning() || staleAt(i, isStale)) break;
+        const ctx = {
+          pipeline: this.deps.name,
+          group: this.deps.group,
+          ...this.replayContext(state, m),
+          chunk: pass,
+        };
+        const event = toEvent(topic, partition, m);
+        if (runner)
+          await runner.add(m.key ? m.key.toString('latin1') : '', () =>
+            this.process(event, ctx, undefined, false, isRunning),
+          );
+        else await this.process(event, ctx, undefined, false, isRunning);
+        last = m;
+        if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
+          await runner?.drain();
+          await checkpoint();
+          await heartbeat();
+        }
       }
+      await runner?.drain();
+    } catch (error) {
+      await runner?.drain().catch(() => {}); // every event started has ended before the batch fails
+      throw error;
     }
     await checkpoint();
   }

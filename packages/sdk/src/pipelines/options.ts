@@ -34,6 +34,7 @@ const Options = z
     maxAttempts: positiveInt.optional(),
     retryBackoffMs: z.int().min(0).optional(),
     chunkSize: positiveInt.optional(),
+    keyConcurrency: z.int().min(1).max(1024, 'must be at most 1024').optional(),
     checkpointEveryMs: z.int().min(0).max(60_000, 'must be at most 60000 (a minute)').optional(),
     partitionsAtOnce: z.int().min(1).max(64).optional(),
     fetchMaxBytes: z.int().min(1024).optional(),
@@ -43,6 +44,10 @@ const Options = z
   .refine((o) => o.handler !== undefined || o.window !== undefined, {
     message: 'must be a function (or give option window)',
     path: ['handler'],
+  })
+  .refine((o) => (o.keyConcurrency ?? 1) === 1 || (o.mode !== 'transactional' && o.window === undefined), {
+    message: 'applies to at-least-once pipelines only (a transactional chunk shares one transaction)',
+    path: ['keyConcurrency'],
   })
   .refine((o) => !o.checkpointEveryMs || (o.mode !== 'transactional' && o.window === undefined), {
     message:

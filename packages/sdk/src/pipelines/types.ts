@@ -121,6 +121,13 @@ export interface PipelineOptions {
    */
   checkpointEveryMs?: number;
   /**
+   * At-least-once only: events of different keys (entities) handled at once within a partition, each
+   * key's still in order; at most this many at once (default 1: one event at a time). For handlers that
+   * wait (a decision, a model call): one at a time capped a partition at a few hundred events/s. A
+   * checkpoint waits for every event before it; a failure stops the batch after those started end.
+   */
+  keyConcurrency?: number;
+  /**
    * Partitions handled at once, each still in order (kafkajs partitionsConsumedConcurrently). Default 1.
    * More than one needs a pool with as many free connections in transactional mode (a chunk holds one) and
    * an afterChunk that flushes only its own partition's writes, or none.

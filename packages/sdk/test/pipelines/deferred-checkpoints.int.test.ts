@@ -154,4 +154,7 @@ test('checkpointEveryMs is refused where it cannot apply, naming the option', ()
   expect(() => createPipeline({ ...base, checkpointEveryMs: -1 })).toThrow(AccordError);
   expect(() => createPipeline({ ...base, checkpointEveryMs: -1 })).toThrow(/checkpointEveryMs/);
   expect(() => createPipeline({ ...base, checkpointEveryMs: 0, mode: 'transactional' })).not.toThrow();
+  expect(() => createPipeline({ ...base, mode: 'transactional', keyConcurrency: 4 })).toThrow(
+    /keyConcurrency.*at-least-once pipelines only/,
+  );
 });

@@ -247,3 +247,35 @@ test('invalid options are refused at construction, naming the option', () => {
     /option chunkSize: must be a positive integer \(got 0\)/,
   );
 });
+
+test('keyConcurrency: entities of one partition at once, each in order, the checkpoint after them all', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const group = ctx.group();
+  // 4 entities × 10 events, interleaved on one partition.
+  for (let n = 0; n < 40; n++)
+    await publisher.publish('DiscountApproved', event(n), { entityId: `o-${n % 4}`, topic });
+  const order = new Map<string, number[]>();
+  let running = 0;
+  let most = 0;
+  const p = pipeline({
+    name: group,
+    topics: [topic],
+    keyConcurrency: 8,
+    handler: async (e) => {
+      running++;
+      most = Math.max(most, running);
+      // A handler that waits (as an agent waits for its decision): the next entity's event starts meanwhile.
+      await new Promise((r) => setTimeout(r, 5));
+      order.set(String(e.key), [...(order.get(String(e.key)) ?? []), e.value?.percent as number]);
+      running--;
+    },
+  });
+  await p.start();
+  await eventually(async () => (await new CheckpointStore(pool).list(group))[0]?.kafkaOffset === '40', {
+    what: 'checkpoint at 40',
+  });
+  expect(most).toBeGreaterThan(1); // one at a time would be 1
+  expect(most).toBeLessThanOrEqual(4); // never two of one entity at once: 4 entities
+  for (let k = 0; k < 4; k++)
+    expect(order.get(`o-${k}`)).toEqual(Array.from({ length: 10 }, (_, i) => k + 4 * i));
+});
