@@ -40,7 +40,9 @@ export function kafkaFailure(doing: string, error: unknown): AccordError {
   if (transient) {
     return new UnavailableError(
       'KAFKA_UNAVAILABLE',
-      `${doing}: Kafka did not acknowledge (${describeError(error)}); nothing was published`,
+      // Not "nothing was published": a request that timed out may have been written. Idempotence keeps a
+      // retry by this producer from writing it twice; the caller cannot know which it was.
+      `${doing}: Kafka did not acknowledge (${describeError(error)}); it may or may not have been written`,
       {
         cause: error,
       },

@@ -137,8 +137,7 @@ export function extractTrace(headers: Record<string, string> | undefined): Conte
 
 /** A link to the span a message's headers name, if they name one. */
 export function linkFrom(headers: Record<string, string> | undefined): Link | undefined {
-  const spanContext = trace.getSpanContext(extractTrace(headers));
-  return spanContext && trace.isSpanContextValid(spanContext) ? { context: spanContext } : undefined;
+  return linkTo(extractTrace(headers));
 }
 
 /** The active span's W3C traceparent, or null when nothing is traced (stored with outbox rows). */
