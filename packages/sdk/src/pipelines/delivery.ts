@@ -1,7 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { SideEffectJournal } from '../agents/side-effects';
-import { AccordError, describeError } from '../errors';
-import type { SqlClient, SqlPool } from '../infra/sql';
+import type { SqlPool } from '../infra/sql';
 import type { AvroSerde } from '../schemas/serde';
 import type { Logger } from '../telemetry/log';
 import type { Telemetry } from '../telemetry/seam';
@@ -9,25 +8,14 @@ import { type Batch, staleAt } from './batch';
 import type { CheckpointWriter } from './checkpoint-writer';
 import type { CheckpointStore, CheckpointType } from './checkpoints';
 import type { DeadLetterSender } from './dead-letters';
-import { classifyFailure, FencedError, isOutage, OUTAGE_RETRY_IN_PLACE_MS } from './errors';
+import { FencedError, isOutage } from './errors';
 import { KeyedRunner } from './keyed';
-import { replayedDeadLetterFor, toEvent } from './records';
+import { EventProcessor, SlowPath } from './processing';
+import { headersOf, toEvent } from './records';
 import { DeliveryReports } from './reports';
-import type {
-  ChunkPass,
-  HandlerContext,
-  PartitionState,
-  PipelineEvent,
-  PipelineMode,
-  PipelineOptions,
-} from './types';
+import type { ChunkPass, PartitionState, PipelineMode, PipelineOptions } from './types';
 import { closeWindow } from './window-close';
 import type { ClosedWindow, WindowTracker } from './windows';
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Internal: a transactional chunk's fast pass hit a failure; run it again event by event. */
-class SlowPath extends Error {}
 
 export interface DeliveryStats {
   processed: number;
@@ -59,6 +47,7 @@ export interface DeliveryDeps {
 
 export class Delivery {
   private readonly reports: DeliveryReports;
+  private readonly events: EventProcessor;
   /** Windowed pipelines' side effects (window.close ctx.sideEffect), made on first use. */
   private journal: SideEffectJournal | undefined;
 
@@ -67,38 +56,31 @@ export class Delivery {
     private readonly deps: DeliveryDeps,
   ) {
     this.reports = new DeliveryReports(deps);
+    this.events = new EventProcessor(options, deps, this.reports);
   }
 
   /**
-   * Runs the handler. Returns a promise only when the handler did (a synchronous handler costs no promise
-   * hop: at 100,000+ events/s they were a measurable part of the delivery loop).
+   * Delivers one partition's batch the pipeline's way (windowed, transactional or at-least-once), inside
+   * the telemetry seam's batch span when one intercepts, and reports the partition's lag after it.
    */
-  private handle(event: PipelineEvent, ctx: HandlerContext): Promise<void> | undefined {
-    if (!this.deps.telemetry.intercepting) {
-      const done = this.options.handler?.(event, ctx);
-      if (done && typeof (done as Promise<void>).then === 'function')
-        return (done as Promise<void>).then(() => this.deps.windows?.add(event));
-      this.deps.windows?.add(event);
-      return undefined;
+  async deliver(batch: Batch, highWatermark: string): Promise<void> {
+    const run = this.deps.windows
+      ? this.runWindowed
+      : this.deps.mode === 'transactional'
+        ? this.runTransactional
+        : this.runAtLeastOnce;
+    const { telemetry, name: pipeline, group } = this.deps;
+    const { topic, partition, state, messages } = batch;
+    if (telemetry.interceptingBatches)
+      await telemetry.batch(
+        { pipeline, group, topic, partition, headers: () => messages.map((m) => headersOf(m.headers)) },
+        () => run.call(this, batch),
+      );
+    else await run.call(this, batch);
+    if (telemetry.listening) {
+      const lag = Math.max(0, Number(highWatermark) - Number(state.next));
+      telemetry.emit({ type: 'lag', pipeline, group, topic, partition, lag });
     }
-    const core = async () => {
-      if (this.options.handler) await this.options.handler(event, ctx);
-      this.deps.windows?.add(event);
-    };
-    const { topic, partition, offset } = event;
-    return this.deps.telemetry.handle(
-      {
-        pipeline: ctx.pipeline,
-        group: ctx.group,
-        topic,
-        partition,
-        offset,
-        headers: event.headers,
-        attempt: ctx.attempt,
-        replay: ctx.replay,
-      },
-      core,
-    );
   }
 
   replayContext(
@@ -110,104 +92,6 @@ export class Delivery {
     return replay && state.replayId !== undefined
       ? { replay, replayId: state.replayId, logId }
       : { replay, logId };
-  }
-
-  /**
-   * Decodes and runs the handler, retrying by error type, dead-lettering what cannot succeed. With `fast`
-   * (transactional first pass, no savepoints), any failure throws SlowPath instead: the chunk is rolled
-   * back and run again event by event with savepoints, so one bad event never keeps another's writes.
-   */
-  private async process(
-    event: PipelineEvent,
-    ctx: Omit<HandlerContext, 'attempt'>,
-    savepoint?: SqlClient,
-    fast = false,
-    running: () => boolean = () => true,
-  ): Promise<void> {
-    const replayFor = replayedDeadLetterFor(event);
-    if (replayFor !== undefined && replayFor !== this.deps.group) return; // another group's dead letter, sent back
-    if (this.deps.serde && event.raw) {
-      try {
-        const decoded = this.deps.serde.decodeKnown(event.raw) ?? (await this.deps.serde.decode(event.raw));
-        event.value = decoded.value;
-        event.schemaId = decoded.schemaId;
-        event.schemaName = decoded.schemaName;
-      } catch (error) {
-        if (error instanceof AccordError && error.retriable) throw error; // registry down: stop, retry the batch
-        if (fast) throw new SlowPath();
-        await this.deadLetter(event, error, 1);
-        return;
-      }
-    }
-    if (fast) {
-      const started = performance.now();
-      try {
-        const handled = this.handle(event, { ...ctx, attempt: 1 });
-        if (handled) await handled;
-      } catch {
-        throw new SlowPath(); // reported by the slow pass that runs it again
-      }
-      this.deps.stats.processed++;
-      this.reports.attemptEnded(event, 1, started, 'ok');
-      return;
-    }
-    const maxAttempts = this.options.maxAttempts ?? 3;
-    let outageSince: number | undefined;
-    for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
-      try {
-        if (savepoint) await savepoint.query('savepoint accord_event');
-        const handled = this.handle(event, { ...ctx, attempt });
-        if (handled) await handled;
-        if (savepoint) await savepoint.query('release savepoint accord_event');
-        this.deps.stats.processed++;
-        this.reports.attemptEnded(event, attempt, started, 'ok');
-        return;
-      } catch (error) {
-        if (savepoint) await savepoint.query('rollback to savepoint accord_event');
-        // Redis, Postgres, Kafka or the registry down is not this event's fault: it is never dead-lettered
-        // for it (found by the Redis fault suite: a one-second restart sent an agent's event to its DLQ).
-        // Retried in place for a while; then the batch stops and the consumer restarts from its checkpoint.
-        if (isOutage(error)) {
-          // Said once per event when the outage starts, and when it gives up: a pipeline waiting on a dead
-          // dependency must show in its log (an agent once retried for minutes without a line).
-          if (outageSince === undefined)
-            this.deps.log.warn(
-              {
-                topic: event.topic,
-                partition: event.partition,
-                offset: event.offset,
-                error: describeError(error),
-              },
-              `a dependency is unavailable: retrying this event in place for up to ${OUTAGE_RETRY_IN_PLACE_MS / 1000} s`,
-            );
-          outageSince ??= Date.now();
-          if (Date.now() - outageSince > OUTAGE_RETRY_IN_PLACE_MS || !running()) {
-            if (running())
-              this.deps.log.warn(
-                {
-                  topic: event.topic,
-                  partition: event.partition,
-                  offset: event.offset,
-                  error: describeError(error),
-                },
-                'still unavailable: the batch stops, and the consumer starts again from its checkpoint',
-              );
-            throw error;
-          }
-          this.reports.attemptEnded(event, attempt, started, 'retry', error);
-          await delay(Math.min(5000, (this.options.retryBackoffMs ?? 200) * 2 ** Math.min(attempt - 1, 5)));
-          continue;
-        }
-        if (classifyFailure(error, attempt, maxAttempts) === 'dead-letter') {
-          this.reports.attemptEnded(event, attempt, started, 'dead-letter', error);
-          await this.deadLetter(event, error, attempt);
-          return;
-        }
-        this.reports.attemptEnded(event, attempt, started, 'retry', error);
-        await delay((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
-      }
-    }
   }
 
   private checkpointValue(m: KafkaMessage): [CheckpointType, string] {
@@ -238,7 +122,13 @@ export class Delivery {
               tx: client,
               chunk: pass,
             };
-            await this.process(toEvent(topic, partition, m), ctx, fast ? undefined : client, fast, isRunning);
+            await this.events.process(
+              toEvent(topic, partition, m),
+              ctx,
+              fast ? undefined : client,
+              fast,
+              isRunning,
+            );
             last = m;
           }
           if (!last) {
@@ -340,9 +230,9 @@ export class Delivery {
         const event = toEvent(topic, partition, m);
         if (runner)
           await runner.add(m.key ? m.key.toString('latin1') : '', () =>
-            this.process(event, ctx, undefined, false, isRunning),
+            this.events.process(event, ctx, undefined, false, isRunning),
           );
-        else await this.process(event, ctx, undefined, false, isRunning);
+        else await this.events.process(event, ctx, undefined, false, isRunning);
         last = m;
         if (++sinceCheckpoint >= (this.options.chunkSize ?? 2000)) {
           await runner?.drain();
@@ -382,7 +272,7 @@ export class Delivery {
         ...this.replayContext(state, m),
         chunk: pass,
       };
-      await this.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
+      await this.events.process(toEvent(topic, partition, m), ctx, undefined, false, isRunning);
       state.folded = offset + 1n;
     }
   }
@@ -421,10 +311,5 @@ export class Delivery {
       delete state.replayUntil;
       delete state.replayId;
     }
-  }
-
-  private async deadLetter(event: PipelineEvent, error: unknown, attempts: number): Promise<void> {
-    await this.deps.deadLetters.send(event, error, attempts);
-    this.reports.deadLettered(event, error, attempts);
   }
 }

@@ -15,7 +15,6 @@ import { FencedError } from './errors';
 import { PartitionGuard } from './guard';
 import { checkPipelineOptions } from './options';
 import { prepareGroup } from './positions';
-import { headersOf } from './records';
 import { pauseTopics, resumeTopics, seekToCheckpoints } from './seek';
 import { TopicSubscription } from './subscription';
 import type { PartitionState, PipelineMode, PipelineOptions } from './types';
@@ -98,7 +97,7 @@ export class Pipeline {
         everyMs: options.checkpointEveryMs!,
         log: this.log,
         written: (moved) => this.written(moved),
-        fenced: (refused) => this.fencedLater(refused),
+        fenced: (refused) => this.fenced(refused.topic, refused.partition, refused.state),
       });
     this.delivery = new Delivery(options, {
       name: this.name,
@@ -110,7 +109,7 @@ export class Pipeline {
       windows: this.windows,
       stats: this.stats,
       deadLetters: this.deadLetters,
-      mirror: (topic, partition, next) => this.mirror(topic, partition, next),
+      mirror: (topic, partition, next) => this.mirror([{ topic, partition, next }]),
       writer: this.writer,
       telemetry: this.telemetry,
       log: this.log,
@@ -317,57 +316,13 @@ export class Pipeline {
     const messages = plan.messages;
     this.stats.batches++;
     try {
-      const run = this.windows
-        ? this.delivery.runWindowed
-        : this.mode === 'transactional'
-          ? this.delivery.runTransactional
-          : this.delivery.runAtLeastOnce;
-      const deliver = () =>
-        run.call(this.delivery, {
-          topic,
-          partition,
-          state,
-          messages,
-          isRunning: () => isRunning() && !this.paused,
-          isStale,
-          heartbeat,
-        });
-      if (this.telemetry.interceptingBatches)
-        await this.telemetry.batch(
-          {
-            pipeline: this.name,
-            group: this.group,
-            topic,
-            partition,
-            headers: () => messages.map((m) => headersOf(m.headers)),
-          },
-          deliver,
-        );
-      else await deliver();
-      if (this.telemetry.listening)
-        this.telemetry.emit({
-          type: 'lag',
-          pipeline: this.name,
-          group: this.group,
-          topic,
-          partition,
-          lag: Math.max(0, Number(batch.highWatermark) - Number(state.next)),
-        });
+      const running = () => isRunning() && !this.paused;
+      const slice = { topic, partition, state, messages, isRunning: running, isStale, heartbeat };
+      await this.delivery.deliver(slice, batch.highWatermark);
     } catch (error) {
-      if (error instanceof FencedError) {
-        this.stats.fenced++;
-        this.telemetry.emit({
-          type: 'fenced',
-          pipeline: this.name,
-          group: this.group,
-          topic,
-          partition,
-          epoch: state.epoch,
-        });
-        this.partitions.delete(key);
-        return;
-      }
-      throw error;
+      if (!(error instanceof FencedError)) throw error;
+      this.fenced(topic, partition, state);
+      return;
     }
     // Kafka fetches next from the last resolved offset: past what was handled (a windowed pipeline's
     // open window included), not back at the checkpoint, which would fetch the batch again only to realign.
@@ -383,35 +338,30 @@ export class Pipeline {
   /** Deferred checkpoints written: reported, and mirrored to Kafka in one commit. */
   private async written(moved: DeferredCheckpoint[]): Promise<void> {
     this.delivery.checkpointsWritten(moved);
-    if (moved.length === 0) return;
-    try {
-      await this.consumer?.commitOffsets(
-        moved.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.next.toString() })),
-      );
-    } catch {
-      // The table is the source of truth; the mirror catches up on the next commit.
-    }
+    if (moved.length > 0) await this.mirror(moved);
   }
 
-  /** A deferred checkpoint refused by its epoch: as when fenced inline, the partition is claimed again. */
-  private fencedLater(refused: DeferredCheckpoint): void {
-    const key = `${refused.topic}:${refused.partition}`;
-    if (this.partitions.get(key) === refused.state) this.partitions.delete(key);
+  /** The partition's claim was refused by its epoch (inline, or a deferred write): claimed again later. */
+  private fenced(topic: string, partition: number, state: PartitionState): void {
+    const key = `${topic}:${partition}`;
+    if (this.partitions.get(key) === state) this.partitions.delete(key);
     this.stats.fenced++;
     this.telemetry.emit({
       type: 'fenced',
       pipeline: this.name,
       group: this.group,
-      topic: refused.topic,
-      partition: refused.partition,
-      epoch: refused.state.epoch,
+      topic,
+      partition,
+      epoch: state.epoch,
     });
   }
 
-  /** Mirrors the checkpoint to Kafka's committed offsets, so Kafka's tools see the same position. */
-  private async mirror(topic: string, partition: number, next: bigint): Promise<void> {
+  /** Mirrors checkpoints to Kafka's committed offsets (one commit), so Kafka's tools see the same positions. */
+  private async mirror(moved: { topic: string; partition: number; next: bigint }[]): Promise<void> {
     try {
-      await this.consumer!.commitOffsets([{ topic, partition, offset: next.toString() }]);
+      await this.consumer?.commitOffsets(
+        moved.map(({ topic, partition, next }) => ({ topic, partition, offset: next.toString() })),
+      );
     } catch {
       // The table is the source of truth; the mirror catches up on the next commit.
     }
