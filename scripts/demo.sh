@@ -81,9 +81,13 @@ for group in $(accord lag --json 2>/dev/null | node -e '
   accord checkpoints rebind "$group" --from earliest
 done
 
+# Services run with Accord's service profile (bounded memory: packages/sdk/src/config/service-profile.ts);
+# ACCORD_SERVICE_NODE_OPTIONS overrides it ("" for V8's defaults).
+flags_line="$(node -e 'process.stdout.write(require("@accord/sdk").serviceNodeFlags().join(" "))')"
+read -r -a node_flags <<< "$flags_line"
 start() { # name, then the command: runs it in the background with its log in .accord/demo/<name>.log
   local name="$1"; shift
-  node --disable-warning=TimeoutNegativeWarning "$@" > ".accord/demo/$name.log" 2>&1 &
+  node --disable-warning=TimeoutNegativeWarning "${node_flags[@]}" "$@" > ".accord/demo/$name.log" 2>&1 &
   pids+=("$!")
 }
 start archive services/archive/dist/main.js

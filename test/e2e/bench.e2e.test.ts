@@ -39,11 +39,16 @@ test('every benchmark runs in quick mode and reports its metrics', async () => {
       'publish-throughput',
       'replay',
       'scaling',
+      'service-memory',
     ].sort(),
   );
   // The whole decision loop (event → agent → owner → agent) is measured, not only propose → decision.
   expect(report.results.map((r) => r.metric)).toContain(
     'decision loop (event → agent → owner → agent) p95 at 20/s',
+  );
+  // A real service's peak memory under the service profile (#15: under 150 MB whatever the backlog).
+  expect(report.results.map((r) => r.metric)).toContain(
+    'service memory: archive, the service profile (V8 flags, 1 MiB fetches), peak RSS',
   );
   for (const r of report.results) {
     expect({ metric: r.metric, measured: Number.isFinite(r.median) && r.median > 0 }).toEqual({

@@ -12,7 +12,14 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
-import { createAccord, createPgPool, grantCheckpointGroups, propose, resolveConfig } from '@accord/sdk';
+import {
+  createAccord,
+  createPgPool,
+  grantCheckpointGroups,
+  propose,
+  resolveConfig,
+  SERVICE_NODE_FLAGS,
+} from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { accord, grantService, logLines, ROOT } from './cli';
 
@@ -229,9 +236,10 @@ proposalTopics: { customer: ${topics.customerProposals} }
   });
 
   // A replica killed outright is restarted by its supervisor; the group goes on from its checkpoints.
-  const state = JSON.parse(
-    require('node:fs').readFileSync(join(agentsDir, 't_deploy_pricing', 'state.json'), 'utf8'),
-  );
+  const state = JSON.parse(readFileSync(join(agentsDir, 't_deploy_pricing', 'state.json'), 'utf8'));
+  // Replicas run with the service profile's V8 flags (bounded memory, service-profile.ts).
+  const cmdline = readFileSync(`/proc/${state.replicas[0].pid}/cmdline`, 'utf8').split('\0');
+  expect(cmdline).toEqual(expect.arrayContaining([...SERVICE_NODE_FLAGS, 'agent', 'run']));
   process.kill(state.replicas[0].pid, 'SIGKILL');
   await eventually(
     async () => {

@@ -38,6 +38,12 @@ export {
   validateUrl,
 } from './config';
 export { ensureSecret, readSecret, type SecretKind, secretsDir, writeSecret } from './config/secrets';
+export {
+  SERVICE_FETCH_MAX_BYTES,
+  SERVICE_NODE_FLAGS,
+  serviceFetchMaxBytes,
+  serviceNodeFlags,
+} from './config/service-profile';
 // Contracts: versioned business definitions, evaluated the same way in the SDK and in SQL.
 export {
   type Contract,

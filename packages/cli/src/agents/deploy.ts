@@ -15,6 +15,7 @@ import {
   type ResolvedConfig,
   registerAgentKey,
   type SomeCatalog,
+  serviceNodeFlags,
 } from '@accord/sdk';
 import {
   agentAccess,
@@ -200,6 +201,7 @@ export async function planDeploy(manifests: AgentManifest[], ctx: Context): Prom
  * takes as long as the slowest, not the sum: about 8 s each on this machine kind).
  */
 export async function executeDeploy(plans: AgentPlan[], say: (line: string) => void): Promise<void> {
+  serviceNodeFlags(); // a bad ACCORD_SERVICE_NODE_OPTIONS is refused here, not by each supervisor later
   const started: AgentPlan[] = [];
   for (const plan of plans) {
     for (const action of plan.actions) {

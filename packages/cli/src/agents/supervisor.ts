@@ -1,7 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AgentManifest, backoffMs, loadManifest, pollUntil, secretsDir } from '@accord/sdk';
+import {
+  type AgentManifest,
+  backoffMs,
+  loadManifest,
+  pollUntil,
+  secretsDir,
+  serviceNodeFlags,
+} from '@accord/sdk';
 import { freePort } from '../stack/processes';
 import { type AgentState, agentDir, type ReplicaState, replicaReady, writeAgentState } from './state';
 
@@ -21,6 +28,8 @@ export async function supervise(name: string): Promise<number> {
   const dir = agentDir(name);
   const manifestPath = join(dir, 'manifest.yaml');
   let manifest: AgentManifest = loadManifest(manifestPath);
+  // Replicas run with the service profile's V8 flags (bounded memory; ACCORD_SERVICE_NODE_OPTIONS).
+  const nodeFlags = serviceNodeFlags();
   const replicas: Replica[] = [];
   let stopping = false;
   let status: AgentState['status'] = 'starting';
@@ -58,6 +67,7 @@ export async function supervise(name: string): Promise<number> {
       process.execPath,
       [
         '--disable-warning=TimeoutNegativeWarning',
+        ...nodeFlags,
         process.argv[1] ?? '',
         'agent',
         'run',

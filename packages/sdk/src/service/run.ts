@@ -2,6 +2,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { createAccord, type SomeAccord } from '../accord';
 import { ADMIN_PRINCIPAL, type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { readSecret } from '../config/secrets';
+import { serviceFetchMaxBytes } from '../config/service-profile';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
@@ -136,7 +137,12 @@ export async function runService<V extends Record<string, unknown>>(
   let config: ResolvedConfig;
   try {
     // Kafka as the service's own principal, named like its Postgres role (docs/security.md).
-    config = resolveConfig({ kafkaPrincipal: def.role });
+    // Services fetch 1 MiB at once unless told otherwise: what they hold stays bounded (service-profile.ts).
+    const fetchMaxBytes = serviceFetchMaxBytes();
+    config = resolveConfig({
+      kafkaPrincipal: def.role,
+      ...(fetchMaxBytes === undefined ? {} : { kafkaFetchMaxBytes: fetchMaxBytes }),
+    });
     if (def.usesKafka !== false && !config.kafka.sasl && readSecret('kafka', ADMIN_PRINCIPAL) !== undefined) {
       throw new AccordError(
         'CONFIG_INVALID',

@@ -1,0 +1,144 @@
+/**
+ * What a real service holds while it works through a backlog: the archive (services/archive/dist/main.js,
+ * a transactional pipeline writing every event to Postgres) started as its own process on a topic of
+ * --events events, once per profile (V8 flags and fetch size), its peak resident memory (VmHWM) read from
+ * /proc until its checkpoints reach the log end. #15 asked that a service stay under 150 MB whatever the
+ * backlog; the profiles show what V8's own sizing does and what Accord's service flags do.
+ *
+ * The flags and fetch size are packages/sdk/src/config/service-profile.ts's.
+ *
+ *   scripts/bench.sh service-memory [--events 100000] [--partitions 6]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { resolveConfig, SERVICE_FETCH_MAX_BYTES, SERVICE_NODE_FLAGS } from '@accord/sdk';
+import { runBench, withBenchTopic } from './harness.ts';
+import { writeMetrics } from './metrics.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000' },
+    partitions: { type: 'string', default: '6' },
+    json: { type: 'string' },
+  },
+});
+const total = Number(values.events);
+const partitions = Number(values.partitions);
+if (!Number.isInteger(total) || total < 1 || !Number.isInteger(partitions) || partitions < 1) {
+  process.stderr.write('bench: --events and --partitions must be positive whole numbers\n');
+  process.exit(2);
+}
+const config = resolveConfig();
+const run = `bench-${Date.now().toString(36)}`;
+const MiB = 1024 * 1024;
+
+/** The profiles compared: V8's defaults, and what Accord starts services with (SERVICE_NODE_FLAGS). */
+const PROFILES = [
+  { name: 'V8 defaults, 4 MiB fetches', flags: [] as string[], fetch: 4 * MiB },
+  { name: 'service V8 flags, 4 MiB fetches', flags: [...SERVICE_NODE_FLAGS], fetch: 4 * MiB },
+  {
+    name: 'the service profile (V8 flags, 1 MiB fetches)',
+    flags: [...SERVICE_NODE_FLAGS],
+    fetch: SERVICE_FETCH_MAX_BYTES,
+  },
+];
+
+function peakRssMb(pid: number): number {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : 0;
+  } catch {
+    return 0; // exited, or not Linux
+  }
+}
+
+/** Resolves once the child's log says it runs; rejects with its last lines if it exits first. */
+function running(child: ChildProcess): Promise<void> {
+  const tail: string[] = [];
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 10) tail.shift();
+      if (line.includes('"msg":"running"')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`the archive exited (${code}) before running:\n${tail.join('\n')}`)),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  await withBenchTopic(config, { run, partitions, total, entities: 500 }, async ({ pool, topic, groups }) => {
+    const metrics = [];
+    try {
+      for (const profile of PROFILES) {
+        // accord_archive may advance only groups named like an archive (migration 0021, its Kafka ACLs): least privilege holds here too.
+        const group = `accord-archive-${run}-${metrics.length / 2}`;
+        groups.push(group);
+        const child = spawn(
+          process.execPath,
+          [
+            '--disable-warning=TimeoutNegativeWarning',
+            ...profile.flags,
+            'services/archive/dist/main.js',
+            '--group',
+            group,
+            '--topics',
+            `^${topic.replace(/\./g, '\\.')}$`,
+          ],
+          {
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: {
+              ...process.env,
+              ACCORD_FETCH_MAX_BYTES: String(profile.fetch),
+              ACCORD_SERVICE_NODE_OPTIONS: '',
+            },
+          },
+        );
+        let peak = 0;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, peakRssMb(child.pid!));
+        }, 100);
+        try {
+          await running(child);
+          const t0 = Date.now();
+          for (;;) {
+            const { rows } = await pool.query<{ done: string }>(
+              'select coalesce(sum(kafka_offset), 0)::text as done from pipeline_checkpoints where consumer_group = $1',
+              [group],
+            );
+            if (Number(rows[0]?.done) >= total) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const seconds = (Date.now() - t0) / 1000;
+          peak = Math.max(peak, peakRssMb(child.pid!));
+          process.stdout.write(
+            `  ${profile.name.padEnd(48)} ${Math.round(total / seconds)} events/s, peak RSS ${Math.round(peak)} MB\n`,
+          );
+          metrics.push(
+            { name: `service memory: archive, ${profile.name}, peak RSS`, value: peak, unit: 'MB' as const },
+            {
+              name: `service memory: archive, ${profile.name}`,
+              value: total / seconds,
+              unit: 'events/s' as const,
+            },
+          );
+        } finally {
+          clearInterval(sampler);
+          child.kill('SIGTERM');
+          await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+        }
+      }
+    } finally {
+      await pool.query('delete from event_archive where topic = $1', [topic]).catch(() => {});
+    }
+    writeMetrics(values.json, 'service-memory', metrics);
+    process.stdout.write(
+      `\n(${total} events, ${partitions} partitions; the archive as its own process, one profile after another; peak = VmHWM)\n`,
+    );
+  });
+}
+
+runBench(main);

@@ -1,0 +1,37 @@
+import { ConfigError } from '../errors';
+
+/**
+ * How a service process holds memory (#15: under 150 MB whatever the backlog). Measured with the archive
+ * working through 100,000 events (bench/service-memory.ts): V8's defaults 409 MB resident (V8 sizes its heap
+ * for throughput: almost all of it garbage not yet collected, and a raw kafkajs consumer does the same);
+ * with these flags 184 MB; with these flags and 1 MiB fetches 141 MB, at the same events/s.
+ *
+ * The V8 flags Accord starts service processes with (agent replicas under `accord deploy`, the services of
+ * `scripts/demo.sh`): a 4 MB young generation and an explicit old-space limit make V8 collect early; 512 MB
+ * is a ceiling no Accord service comes near, not a budget.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=512'];
+
+/** What a service's pipelines fetch at once (runService) unless ACCORD_FETCH_MAX_BYTES says otherwise. */
+export const SERVICE_FETCH_MAX_BYTES = 1024 * 1024;
+
+/** The fetch size a service passes to resolveConfig: its own default, or none when the environment sets one. */
+export function serviceFetchMaxBytes(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  return env.ACCORD_FETCH_MAX_BYTES === undefined ? SERVICE_FETCH_MAX_BYTES : undefined;
+}
+
+/**
+ * The flags for a service process: ACCORD_SERVICE_NODE_OPTIONS when set (empty: V8's own defaults), else
+ * SERVICE_NODE_FLAGS. Each must be a node option (`--…`): anything else is refused, naming it.
+ */
+export function serviceNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = env.ACCORD_SERVICE_NODE_OPTIONS;
+  if (raw === undefined) return [...SERVICE_NODE_FLAGS];
+  const flags = raw.split(/\s+/).filter(Boolean);
+  const bad = flags.find((flag) => !/^--[a-z0-9-]+(=\S+)?$/.test(flag));
+  if (bad !== undefined)
+    throw new ConfigError(
+      `ACCORD_SERVICE_NODE_OPTIONS: "${bad}" is not a node option (each is --name or --name=value)`,
+    );
+  return flags;
+}

@@ -1,0 +1,34 @@
+import {
+  ConfigError,
+  SERVICE_FETCH_MAX_BYTES,
+  SERVICE_NODE_FLAGS,
+  serviceFetchMaxBytes,
+  serviceNodeFlags,
+} from '@accord/sdk';
+
+describe('the service profile', () => {
+  test('service processes get the bounded-memory V8 flags unless ACCORD_SERVICE_NODE_OPTIONS says otherwise', () => {
+    expect(serviceNodeFlags({})).toEqual(['--max-semi-space-size=4', '--max-old-space-size=512']);
+    expect(SERVICE_NODE_FLAGS).toEqual(serviceNodeFlags({}));
+    expect(serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: '' })).toEqual([]);
+    expect(
+      serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: ' --max-old-space-size=1024  --expose-gc ' }),
+    ).toEqual(['--max-old-space-size=1024', '--expose-gc']);
+  });
+
+  test('anything but a node option is refused, naming it', () => {
+    for (const bad of ['-x', 'foo.js', '--', '--max-old-space-size=1 extra']) {
+      const call = () => serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: bad });
+      expect(call).toThrow(ConfigError);
+    }
+    expect(() => serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: '--ok -x' })).toThrow(
+      'ACCORD_SERVICE_NODE_OPTIONS: "-x" is not a node option',
+    );
+  });
+
+  test('services fetch 1 MiB at once unless ACCORD_FETCH_MAX_BYTES is set', () => {
+    expect(SERVICE_FETCH_MAX_BYTES).toBe(1024 * 1024);
+    expect(serviceFetchMaxBytes({})).toBe(1024 * 1024);
+    expect(serviceFetchMaxBytes({ ACCORD_FETCH_MAX_BYTES: '4194304' })).toBeUndefined();
+  });
+});
