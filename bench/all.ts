@@ -45,7 +45,7 @@ const BENCHES: { name: string; full: string[]; quick?: string[]; alternate?: boo
   // all.ts repeats each benchmark --runs times and takes medians: one run per call here.
   {
     name: 'kafka-clients',
-    full: ['--events', '100000', '--runs', '1'],
+    full: ['--events', '50000', '--runs', '1'],
     quick: ['--events', '2000', '--runs', '1'],
   },
   // 200,000 events: runs of 50,000 lasted 0.2-0.5 s and their ratios moved by ±0.1 between runs.
@@ -62,7 +62,7 @@ const BENCHES: { name: string; full: string[]; quick?: string[]; alternate?: boo
   },
   {
     name: 'decision-roundtrip',
-    full: ['--rate', '20', '--seconds', '15'],
+    full: ['--rate', '20', '--seconds', '10'],
     quick: ['--rate', '10', '--seconds', '2'],
   },
   { name: 'decision-roundtrip', full: ['--rate', '100', '--seconds', '10', '--ways', 'pushed'] },
