@@ -5,7 +5,7 @@
  * replaces). Reports p50/p95/p99 per way and the ratio pushed/polled.
  *
  *   scripts/bench.sh decision-roundtrip [--rate 20] [--seconds 15] [--ways pushed,polled]
- *   scripts/bench.sh decision-roundtrip --find-max [--seconds 5]   (the highest rate with p95 < 200 ms)
+ *   scripts/bench.sh decision-roundtrip --find-max [--seconds 5] [--from-rate 50]   (the highest rate with p95 < 200 ms)
  *   scripts/bench.sh decision-roundtrip --agent [--rate 100] [--partitions 6]
  *
  * --agent times the whole loop instead: an event published → an agent (createAgent, at least once) handles
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     ways: { type: 'string', default: 'pushed,polled' },
     'find-max': { type: 'boolean' },
+    // --find-max: the first rate tried (then doubling up to 3,200/s).
+    'from-rate': { type: 'string', default: '50' },
     agent: { type: 'boolean' },
     // --agent: the events topic's partitions, all handled at once by the agent (each still in order).
     partitions: { type: 'string', default: '6' },
@@ -46,8 +48,9 @@ const { values } = parseArgs({
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
-if (!(rate > 0) || !(seconds > 0)) {
-  process.stderr.write('--rate and --seconds must be positive numbers\n');
+const fromRate = Number(values['from-rate']);
+if (!(rate > 0) || !(seconds > 0) || !(fromRate > 0)) {
+  process.stderr.write('--rate, --seconds and --from-rate must be positive numbers\n');
   process.exit(2);
 }
 type Way = 'pushed (NOTIFY)' | 'polled every 50 ms';
@@ -236,7 +239,10 @@ async function main(): Promise<void> {
       // The highest steady rate whose p95 stays under 200 ms with every proposal answered (pushed).
       process.stdout.write(`decision round trip (pushed), rates doubling for ${seconds}s each:\n`);
       let best = 0;
-      for (const perSecond of [50, 100, 200, 400, 800, 1600, 3200]) {
+      // From --from-rate, doubling up to 3,200/s, the highest tried.
+      const steps: number[] = [];
+      for (let r = fromRate; r <= 3200; r *= 2) steps.push(r);
+      for (const perSecond of steps) {
         const r = await measure('pushed (NOTIFY)', perSecond, seconds, `max${perSecond}`);
         line(r, perSecond);
         const p95 = r.h.summary().p95 ?? Number.POSITIVE_INFINITY;

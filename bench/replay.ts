@@ -65,11 +65,9 @@ async function main(): Promise<void> {
             )
           ).message,
         );
-      for (let j = 0; j < messages.length; j += 1000)
-        await producer.sendBatch({
-          acks: -1,
-          topicMessages: [{ topic, messages: messages.slice(j, j + 1000) }],
-        });
+      // One request for the 5,000 (about 170 KB a partition, under the broker's limits): the setup of a
+      // 1,000,000-event run took half the benchmark's time in requests of 1,000.
+      await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] });
     }
     await producer.disconnect();
     await publisher.close();
