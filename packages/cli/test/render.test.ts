@@ -32,7 +32,10 @@ test('--render k8s writes a ConfigMap and a Deployment per agent, with probes an
   expect(container).toMatchObject({
     image: 'registry.example/accord:2',
     args: ['agent', 'run', '/etc/accord/manifest.yaml', '--health-port', '8080'],
-    env: [{ name: 'ACCORD_MODEL', value: 'small' }],
+    env: [
+      { name: 'NODE_OPTIONS', value: '--max-semi-space-size=4 --max-old-space-size=512' },
+      { name: 'ACCORD_MODEL', value: 'small' },
+    ],
     envFrom: [{ secretRef: { name: 'accord-credentials' } }],
     livenessProbe: { httpGet: { path: '/healthz', port: 8080 } },
     readinessProbe: { httpGet: { path: '/readyz', port: 8080 } },

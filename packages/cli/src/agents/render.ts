@@ -1,15 +1,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type AgentManifest, manifestToYaml } from '@accord/sdk';
+import { type AgentManifest, manifestToYaml, serviceNodeFlags } from '@accord/sdk';
 
 /**
  * Kubernetes manifests for users who run there: per agent a ConfigMap with its manifest and a Deployment
  * of its replicas running the image built from the repository's Dockerfile, with the same start command
  * the supervisor uses, probes on /healthz and /readyz, and credentials from the Secret accord-credentials
  * (DATABASE_URL and the like: never in the manifest). Written as JSON documents, which are valid YAML.
+ * Replicas get the service profile's V8 flags as NODE_OPTIONS, as under the supervisor (a manifest's own
+ * NODE_OPTIONS wins).
  */
 export function renderKubernetes(manifests: AgentManifest[], out: string, image: string): string[] {
   mkdirSync(out, { recursive: true });
+  const flags = serviceNodeFlags().join(' ');
   const written: string[] = [];
   for (const m of manifests) {
     const labels = { 'app.kubernetes.io/name': `agent-${m.name}`, 'app.kubernetes.io/part-of': 'accord' };
@@ -50,7 +53,12 @@ export function renderKubernetes(manifests: AgentManifest[], out: string, image:
                 image,
                 args: ['agent', 'run', '/etc/accord/manifest.yaml', '--health-port', '8080'],
                 ports: [{ name: 'health', containerPort: 8080 }],
-                env: Object.entries(m.env).map(([name, value]) => ({ name, value })),
+                env: [
+                  ...(flags && m.env.NODE_OPTIONS === undefined
+                    ? [{ name: 'NODE_OPTIONS', value: flags }]
+                    : []),
+                  ...Object.entries(m.env).map(([name, value]) => ({ name, value })),
+                ],
                 envFrom: [{ secretRef: { name: 'accord-credentials' } }],
                 livenessProbe: probe('/healthz'),
                 readinessProbe: probe('/readyz'),
