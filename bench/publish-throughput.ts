@@ -82,8 +82,8 @@ async function main(): Promise<void> {
     };
     await raw1.connect();
     // The raw side's records, pre-encoded outside the timed section, made just before it runs and dropped
-    // after: held while publishMany ran, their 50,000 messages made its garbage collections slower (in one
-    // process: 33,700 events/s alone, 27,000 with them held), a cost of the benchmark, not of publishing.
+    // after: held while publishMany ran, their 50,000 messages made its garbage collections slower (publishMany
+    // alone in a process: 33,700 events/s; 27,300 in the benchmark with them held): the benchmark's cost.
     let prepared: Message[] = [];
     const prepareRaw = async () => {
       for (let n = 0; n < Math.min(total, PREPARED_MAX); n++) {
