@@ -112,8 +112,10 @@ export async function startService(
     child.kill('SIGKILL');
     await once(child, 'exit');
   };
+  // 120 s: on the slower machine of this kind, under the parallel fault suites' load, a service's start
+  // (a group join during a rebalance storm, six feature views) passed 60 s twice in four clean runs.
   await eventually(() => logLines(output).some((l) => l.msg === 'running'), {
-    timeoutMs: 60000,
+    timeoutMs: 120000,
     what: () => `${main} ${args.join(' ')} running (${output.join('')})`,
   });
   return {
