@@ -77,6 +77,8 @@ export async function runAgentReplica(
           ...(process.env.ACCORD_FEATURE_PREFIX ? { featurePrefix: process.env.ACCORD_FEATURE_PREFIX } : {}),
           proposalsTopic: (entityType) =>
             manifest.proposalTopics[entityType] ?? accord.catalog.proposalsTopic(entityType),
+          ...(manifest.keyConcurrency === undefined ? {} : { keyConcurrency: manifest.keyConcurrency }),
+          ...(manifest.partitionsAtOnce === undefined ? {} : { partitionsAtOnce: manifest.partitionsAtOnce }),
         });
         let ready = false;
         const health = createServer((req, res) => {

@@ -43,6 +43,14 @@ const Manifest = z.strictObject({
     .default({}),
   /** A module that exports the feature views the agent reads (`views` or default), next to the manifest. */
   views: z.string().min(1).optional(),
+  /**
+   * Events of different entities a replica handles at once within a partition, each entity's in order
+   * (the pipeline's keyConcurrency; default 1). An agent that waits for its decisions otherwise holds its
+   * partition for every round trip: the fulfillment agent fell seconds behind on a slow box.
+   */
+  keyConcurrency: z.int().min(1, 'must be at least 1').max(256, 'must be at most 256').optional(),
+  /** Partitions a replica handles at once, each still in order (default 1). */
+  partitionsAtOnce: z.int().min(1, 'must be at least 1').max(64, 'must be at most 64').optional(),
   /** Where proposals to an entity type go, when not the catalog's <domain>.<entity>.proposals. */
   proposalTopics: z.record(z.string().regex(NAME, 'must be an entity type'), z.string().min(1)).default({}),
 });

@@ -34,10 +34,12 @@ test('a manifest is read with its defaults, its entry resolved next to it, and a
   });
   expect(m.digest).toMatch(/^[0-9a-f]{12}$/);
   expect(parseManifest(good.replace('replicas: 2', 'replicas: 3'), 'x.yaml').digest).not.toBe(m.digest);
-  expect(parseManifest('name: a\nentry: a.js\nconsumes: [{ topic: t }]\n', 'a.yaml')).toMatchObject({
-    replicas: 1,
-    consumes: [{ topic: 't', from: 'earliest' }],
-  });
+  const plain = parseManifest('name: a\nentry: a.js\nconsumes: [{ topic: t }]\n', 'a.yaml');
+  expect(plain).toMatchObject({ replicas: 1, consumes: [{ topic: 't', from: 'earliest' }] });
+  expect([plain.keyConcurrency, plain.partitionsAtOnce]).toEqual([undefined, undefined]);
+  const concurrent = parseManifest(`${good}keyConcurrency: 16\npartitionsAtOnce: 3\n`, 'c.yaml');
+  expect([concurrent.keyConcurrency, concurrent.partitionsAtOnce]).toEqual([16, 3]);
+  expect(concurrent.digest).not.toBe(m.digest);
 });
 
 test('errors name the file, the line and the field', () => {
@@ -57,6 +59,9 @@ test('errors name the file, the line and the field', () => {
   );
   expect(() => parseManifest(good.replace('  order_count: 5000', '  risk_score: 5000'), 'p.yaml')).toThrow(
     'p.yaml: freshness.risk_score: the agent does not read that feature (reads.features)',
+  );
+  expect(() => parseManifest(`${good}keyConcurrency: 0\n`, 'k.yaml')).toThrow(
+    'k.yaml:17: keyConcurrency: must be at least 1 (got 0)',
   );
   expect(() => parseManifest('name: a\n  entry: [', 'bad.yaml')).toThrow(/^bad\.yaml:\d+: not valid YAML/);
   expect(() => parseManifest('- a\n- b\n', 'list.yaml')).toThrow('list.yaml:1: a manifest is a mapping');
