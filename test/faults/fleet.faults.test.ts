@@ -296,17 +296,19 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   }
-  if (result.code !== 0)
-    for (const m of members)
-      note(
-        `${m.name}: ${(m.running?.output ?? [])
-          .join('')
-          .split('\n')
-          .filter((l) => /"level":"(warn|error)"/.test(l))
-          .slice(-6)
-          .map((l) => l.slice(0, 400))
-          .join(' | ')}`,
-      );
+  if (result.code !== 0) {
+    const complaints = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => /"level":"(warn|error)"/.test(l))
+        .slice(-6)
+        .map((l) => l.slice(0, 400))
+        .join(' | ');
+    for (const m of members) note(`${m.name}: ${complaints((m.running?.output ?? []).join(''))}`);
+    // The agents' replicas log to the supervisor's files: what each said last names a stuck handler.
+    for (const agent of AGENTS)
+      note(`agent ${agent}: ${complaints((await accord(['logs', agent, '--lines', '400'], env)).stdout)}`);
+  }
   expect({ code: result.code, stderrTail: result.code === 0 ? '' : result.stderr.slice(-2000) }).toEqual({
     code: 0,
     stderrTail: '',

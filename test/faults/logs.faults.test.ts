@@ -158,6 +158,17 @@ test('the log pipeline with its stages SIGKILLed at random: every window summari
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   }
+  if (report.code !== 0)
+    for (const [stage, running] of stages)
+      note(
+        `${stage}: ${running.output
+          .join('')
+          .split('\n')
+          .filter((l) => /"level":"(warn|error)"/.test(l))
+          .slice(-6)
+          .map((l) => l.slice(0, 400))
+          .join(' | ')}`,
+      );
   expect({ code: report.code, stderr: report.code === 0 ? '' : report.stderr.slice(-1500) }).toEqual({
     code: 0,
     stderr: '',

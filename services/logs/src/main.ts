@@ -234,8 +234,10 @@ async function report(argv: string[]): Promise<number> {
   try {
     await refuseSuperuser(pool, 'logs report', databaseUrl, 'accord_auditor');
     ops = await Ops.connect(resolveConfig({ databaseUrl }));
-    const settled = await settleLogs(ops, pool, waitMs);
-    if (!settled) process.stderr.write(`[logs] the stages had not settled after ${waitMs / 1000} s\n`);
+    const pending = await settleLogs(ops, pool, waitMs);
+    const settled = pending === undefined;
+    if (!settled)
+      process.stderr.write(`[logs] the stages had not settled after ${waitMs / 1000} s: ${pending}\n`);
     const measured = await measureLogs(ops, pool, values.dir ?? BUNDLED_SAMPLE_DIR);
     process.stdout.write(
       values.json ? `${JSON.stringify(measured, null, 2)}\n` : `${formatLogReport(measured)}\n`,

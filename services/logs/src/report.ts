@@ -34,12 +34,16 @@ export const LOG_GROUPS = () => ({
   detector: namespacedGroup('log-detector'),
 });
 
-/** Waits until the parser and detector caught up, the summarizer stopped moving and every row was relayed. */
-export async function settleLogs(ops: Ops, pool: SqlPool, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the parser and detector caught up, the summarizer stopped moving and every row was relayed.
+ * Resolves with undefined when settled, else with what it was still waiting for (said to the operator).
+ */
+export async function settleLogs(ops: Ops, pool: SqlPool, timeoutMs: number): Promise<string | undefined> {
   const groups = LOG_GROUPS();
   const deadline = Date.now() + timeoutMs;
   let last = '';
   let stableSince = Date.now();
+  let pending = 'nothing measured yet';
   while (Date.now() < deadline) {
     const lag = await ops.lag();
     const of = (group: string) => lag.filter((l) => l.group === group).reduce((n, l) => n + l.lag, 0);
@@ -60,10 +64,14 @@ export async function settleLogs(ops: Ops, pool: SqlPool, timeoutMs: number): Pr
       rows[0]?.n === 0 &&
       Date.now() - stableSince > 3000
     )
-      return true;
+      return undefined;
+    pending =
+      `parser lag ${of(groups.parser)}, detector lag ${of(groups.detector)}, summarizer lag ` +
+      `${of(groups.summarizer)} (${rows[0]?.summaries} summaries, last change ${Math.round((Date.now() - stableSince) / 1000)} s ago), ` +
+      `${rows[0]?.n} rows not yet relayed`;
     await new Promise((r) => setTimeout(r, 500));
   }
-  return false;
+  return pending;
 }
 
 export async function measureLogs(ops: Ops, pool: SqlPool, sampleDir: string): Promise<LogReport> {
