@@ -115,6 +115,8 @@ const scratch = join(tmpdir(), `accord-bench-${process.pid}`);
 mkdirSync(scratch, { recursive: true });
 const collected = new Map<string, { bench: string; unit: string; values: number[]; ratios: number[] }>();
 const started = Date.now();
+/** Seconds each benchmark took, summed over its runs (the 15-minute budget of #15, spent knowingly). */
+const seconds = new Map<string, number>();
 let failed = 0;
 for (let r = 1; r <= runs; r++) {
   for (const [i, bench] of selected.entries()) {
@@ -125,6 +127,7 @@ for (let r = 1; r <= runs; r++) {
     ];
     const json = join(scratch, `${i}-${bench.name}-${r}.json`);
     process.stderr.write(`[bench] run ${r}/${runs}: ${bench.name} ${args.join(' ')}\n`);
+    const benchStarted = Date.now();
     const child = spawnSync(
       process.execPath,
       [
@@ -138,6 +141,8 @@ for (let r = 1; r <= runs; r++) {
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
+    const label = `${bench.name} ${(quick ? bench.quick : bench.full)?.join(' ') ?? ''}`.trim();
+    seconds.set(label, (seconds.get(label) ?? 0) + (Date.now() - benchStarted) / 1000);
     if (child.status !== 0) {
       failed++;
       process.stderr.write(`[bench] ${bench.name} failed (exit ${child.status ?? child.signal})\n`);
@@ -183,10 +188,18 @@ const header = `${quick ? 'Quick run' : 'Run'} of ${new Date(started).toISOStrin
 mkdirSync(values.out as string, { recursive: true });
 writeFileSync(
   join(values.out as string, quick ? 'quick.json' : 'latest.json'),
-  `${JSON.stringify({ date: new Date(started).toISOString(), quick, runs, machine, results }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date(started).toISOString(), quick, runs, machine, seconds: Object.fromEntries(seconds), results }, null, 2)}\n`,
 );
-writeFileSync(join(values.out as string, quick ? 'quick.md' : 'latest.md'), `${header}\n\n${table}\n`);
+const timing = [
+  `| benchmark (all its runs) | seconds |`,
+  `|---|---:|`,
+  ...[...seconds].map(([label, s]) => `| ${label} | ${Math.round(s)} |`),
+].join('\n');
+writeFileSync(
+  join(values.out as string, quick ? 'quick.md' : 'latest.md'),
+  `${header}\n\n${table}\n\n${timing}\n`,
+);
 process.stdout.write(
-  `\n${header}\n\n${table}\n\n(${Math.round((Date.now() - started) / 1000)} s; written to ${values.out})\n`,
+  `\n${header}\n\n${table}\n\n${timing}\n\n(${Math.round((Date.now() - started) / 1000)} s; written to ${values.out})\n`,
 );
 process.exit(failed > 0 ? 1 : 0);
