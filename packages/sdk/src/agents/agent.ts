@@ -238,7 +238,8 @@ function toAgentEvent(event: PipelineEvent): AgentEvent {
     );
   return {
     ...event,
-    headers: event.headers, // a getter of the record (records.ts): a spread does not carry it
+    key: event.key, // getters of the record (records.ts): a spread does not carry them
+    headers: event.headers,
     type: envelope.eventType,
     eventId: envelope.eventId,
     entityType: envelope.entityType,

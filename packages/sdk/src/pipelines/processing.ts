@@ -70,6 +70,52 @@ export class EventProcessor {
   }
 
   /**
+   * process() for at-least-once and windowed delivery, without a promise when it can be: the writer's
+   * schema known and a synchronous handler that succeeded (an async call and its microtask per event were
+   * a tenth of the delivery loop at 150,000 events/s). Anything else goes on along process(), the first
+   * attempt's failure carried over: the handler never runs twice for one attempt.
+   */
+  run(
+    event: PipelineEvent,
+    ctx: Omit<HandlerContext, 'attempt'>,
+    running: () => boolean,
+  ): Promise<void> | undefined {
+    if (replayedDeadLetterFor(event) !== undefined)
+      return this.process(event, ctx, undefined, false, running);
+    if (this.deps.serde && event.raw) {
+      let decoded: ReturnType<AvroSerde['decodeKnown']>;
+      try {
+        decoded = this.deps.serde.decodeKnown(event.raw);
+      } catch {
+        decoded = undefined; // process() decodes again and dead-letters it with the reason
+      }
+      if (!decoded) return this.process(event, ctx, undefined, false, running);
+      event.value = decoded.value;
+      event.schemaId = decoded.schemaId;
+      event.schemaName = decoded.schemaName;
+    }
+    const started = performance.now();
+    let handled: Promise<void> | undefined;
+    try {
+      handled = this.handle(event, { ...ctx, attempt: 1 });
+    } catch (error) {
+      return this.process(event, ctx, undefined, false, running, { error, started });
+    }
+    if (handled)
+      return handled.then(
+        () => this.succeeded(event, 1, started),
+        (error: unknown) => this.process(event, ctx, undefined, false, running, { error, started }),
+      );
+    this.succeeded(event, 1, started);
+    return undefined;
+  }
+
+  private succeeded(event: PipelineEvent, attempt: number, started: number): void {
+    this.deps.stats.processed++;
+    this.reports.attemptEnded(event, attempt, started, 'ok');
+  }
+
+  /**
    * Decodes and runs the handler, retrying by error type, dead-lettering what cannot succeed. With `fast`
    * (transactional first pass, no savepoints), any failure throws SlowPath instead: the chunk is rolled
    * back and run again event by event with savepoints, so one bad event never keeps another's writes.
@@ -80,10 +126,12 @@ export class EventProcessor {
     savepoint?: SqlClient,
     fast = false,
     running: () => boolean = () => true,
+    /** run()'s first attempt failed (the event was decoded): attempt 1 ends with this error. */
+    firstAttempt?: { error: unknown; started: number },
   ): Promise<void> {
     const replayFor = replayedDeadLetterFor(event);
     if (replayFor !== undefined && replayFor !== this.deps.group) return; // another group's dead letter, sent back
-    if (this.deps.serde && event.raw) {
+    if (this.deps.serde && event.raw && !firstAttempt) {
       try {
         const decoded = this.deps.serde.decodeKnown(event.raw) ?? (await this.deps.serde.decode(event.raw));
         event.value = decoded.value;
@@ -104,21 +152,23 @@ export class EventProcessor {
       } catch {
         throw new SlowPath(); // reported by the slow pass that runs it again
       }
-      this.deps.stats.processed++;
-      this.reports.attemptEnded(event, 1, started, 'ok');
+      this.succeeded(event, 1, started);
       return;
     }
     const maxAttempts = this.options.maxAttempts ?? 3;
     let outageSince: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
+      let started = performance.now();
       try {
+        if (attempt === 1 && firstAttempt) {
+          started = firstAttempt.started;
+          throw firstAttempt.error;
+        }
         if (savepoint) await savepoint.query('savepoint accord_event');
         const handled = this.handle(event, { ...ctx, attempt });
         if (handled) await handled;
         if (savepoint) await savepoint.query('release savepoint accord_event');
-        this.deps.stats.processed++;
-        this.reports.attemptEnded(event, attempt, started, 'ok');
+        this.succeeded(event, attempt, started);
         return;
       } catch (error) {
         if (savepoint) await savepoint.query('rollback to savepoint accord_event');

@@ -21,12 +21,11 @@ export function replayedDeadLetterFor(event: PipelineEvent): string | undefined 
 /**
  * A Kafka record as handlers see it: a class, because an object literal with a getter costs ~0.6 µs to
  * make (measured on Node 24: a class instance ~0.07 µs), a tenth of the delivery loop's time per event.
- * Headers are converted on first read (most handlers never read them): `headers` is a getter, so a spread
- * (`{ ...event }`) does not carry it; copy it by name.
+ * The key and headers are converted on first read (most handlers never read them): `key` and `headers`
+ * are getters, so a spread (`{ ...event }`) does not carry them; copy them by name.
  */
 class KafkaEvent implements PipelineEvent {
   readonly offset: string;
-  readonly key: string | null;
   readonly timestamp: string;
   readonly raw: Buffer | null;
   value: Record<string, unknown> | null = null;
@@ -34,6 +33,7 @@ class KafkaEvent implements PipelineEvent {
   schemaName?: string;
   readonly #message: KafkaMessage;
   #headers: Record<string, string> | undefined;
+  #key: string | null | undefined;
 
   constructor(
     readonly topic: string,
@@ -41,10 +41,15 @@ class KafkaEvent implements PipelineEvent {
     m: KafkaMessage,
   ) {
     this.offset = m.offset;
-    this.key = m.key ? m.key.toString() : null;
     this.timestamp = m.timestamp;
     this.raw = m.value;
     this.#message = m;
+  }
+
+  /** Decoded on first read too: a key's UTF-8 decode was 2% of a pipeline's time when nothing read it. */
+  get key(): string | null {
+    if (this.#key === undefined) this.#key = this.#message.key ? this.#message.key.toString() : null;
+    return this.#key;
   }
 
   get headers(): Record<string, string> {

@@ -16,6 +16,7 @@ export interface PipelineEvent {
   topic: string;
   partition: number;
   offset: string;
+  /** Decoded on first read (a getter, as headers). */
   key: string | null;
   /** Kafka record timestamp (ms since epoch, as a string, as kafkajs gives it). */
   timestamp: string;
