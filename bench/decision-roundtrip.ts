@@ -43,6 +43,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '6' },
     // --agent: events of different entities the agent handles at once per partition (1: one at a time).
     'key-concurrency': { type: 'string', default: '64' },
+    // --agent: the agent's deferred checkpoints (0: a checkpoint written at each chunk's end, inline).
+    'checkpoint-every-ms': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -146,7 +148,9 @@ async function main(): Promise<void> {
         proposalsTopic: () => topic,
         signingKey: null,
         partitionsAtOnce: partitions,
-        checkpointEveryMs: 250,
+        ...(values['checkpoint-every-ms'] === undefined
+          ? {}
+          : { checkpointEveryMs: Number(values['checkpoint-every-ms']) }),
         keyConcurrency: Number(values['key-concurrency']),
       },
     );

@@ -67,7 +67,12 @@ export interface AgentRunOptions {
    * holds its partition for the whole loop; more partitions at once keep more loops in flight.
    */
   partitionsAtOnce?: number;
-  /** Checkpoints on a timer instead of after every batch (the pipeline option; default 0). */
+  /**
+   * Checkpoints on a timer instead of after every batch (the pipeline option). Default 250 ms, as feature
+   * pipelines: a crash re-runs at most that much, and a re-run is idempotent (proposal ids derive from the
+   * event, side effects are journaled); the agent loop's p95 at 1,000 events/s went 55–68 → 51–59 ms.
+   * 0: a checkpoint written at each chunk's end.
+   */
   checkpointEveryMs?: number;
   /**
    * Events of different entities handled at once within a partition, each entity's in order (the
@@ -128,7 +133,7 @@ export function createAgent(
     topics: definition.consumes,
     from: definition.from ?? 'earliest',
     ...(options.partitionsAtOnce === undefined ? {} : { partitionsAtOnce: options.partitionsAtOnce }),
-    ...(options.checkpointEveryMs === undefined ? {} : { checkpointEveryMs: options.checkpointEveryMs }),
+    checkpointEveryMs: options.checkpointEveryMs ?? 250,
     ...(options.keyConcurrency === undefined ? {} : { keyConcurrency: options.keyConcurrency }),
     handler: async (event, hctx) => {
       const recompute =

@@ -4,7 +4,7 @@ import type { KafkaEndpoint } from '../infra/kafka-metadata';
 import type { SqlPool } from '../infra/sql';
 import { inTransaction } from '../infra/transaction';
 import { CheckpointStore } from '../pipelines/checkpoints';
-import { notifyControl } from '../pipelines/control';
+import { notifyControl, requestFlush } from '../pipelines/control';
 import { rebindHint } from '../pipelines/log-check';
 import { groupIsRunning, setGroupOffsets } from '../pipelines/positions';
 import { needsRebind, pipelineLag } from './lag';
@@ -80,6 +80,11 @@ export async function planReplay(
   untilTime?: Date,
   kafka?: KafkaEndpoint,
 ): Promise<ReplayPlan> {
+  // Running instances with deferred checkpoints hold their newest positions in memory: written first, so
+  // the replay reaches what they handled (planned from the table alone, events handled within the last
+  // interval were not replayed, and a partition still at its claim looked like nothing to replay).
+  const { groups } = await admin.describeGroups([group]);
+  await requestFlush(pool, group, groups[0]?.members.length ?? 0);
   const rows = await new CheckpointStore(pool).list(group);
   if (rows.length === 0)
     throw new AccordError(

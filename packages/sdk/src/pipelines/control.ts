@@ -6,9 +6,15 @@ export const CONTROL_CHANNEL = 'accord_pipeline_control';
 
 export interface ControlMessage {
   group: string;
-  action: 'replay' | 'rebind';
+  /**
+   * replay, rebind: the checkpoints moved; re-read them. flush: write the positions still pending
+   * (deferred checkpoints) now, and answer flushed with the same id: a replay is planned from them.
+   */
+  action: 'replay' | 'rebind' | 'flush' | 'flushed';
   id?: number;
 }
+
+const ACTIONS = new Set<string>(['replay', 'rebind', 'flush', 'flushed']);
 
 /**
  * Calls `onMessage` for each control message until the returned function is called; `onGap` after the
@@ -30,7 +36,7 @@ export function subscribeControl(
         return;
       }
       if (typeof payload.group !== 'string') return;
-      if (payload.action !== 'replay' && payload.action !== 'rebind') return;
+      if (typeof payload.action !== 'string' || !ACTIONS.has(payload.action)) return;
       onMessage(payload as ControlMessage);
     },
     onGap,
@@ -38,6 +44,40 @@ export function subscribeControl(
 }
 
 /** Tells the running instances of a group (inside the caller's transaction: sent when it commits). */
-export async function notifyControl(client: SqlClient, message: ControlMessage): Promise<void> {
+export async function notifyControl(client: SqlClient | SqlPool, message: ControlMessage): Promise<void> {
   await client.query('select pg_notify($1, $2)', [CONTROL_CHANNEL, JSON.stringify(message)]);
+}
+
+/**
+ * Asks the running instances of a group to write the positions they hold in memory (deferred checkpoints,
+ * option checkpointEveryMs) and waits for `members` answers, at most `timeoutMs`. Resolves with how many
+ * answered: an instance of an older version never does, and its pending positions (at most its interval)
+ * stay unwritten; the replay then re-processes them live, not as replays (at least once).
+ */
+export async function requestFlush(
+  pool: SqlPool,
+  group: string,
+  members: number,
+  timeoutMs = 3000,
+): Promise<number> {
+  if (members <= 0) return 0;
+  const id = Math.floor(Math.random() * 2 ** 31);
+  let answered = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const unsubscribe = await subscribeControl(pool, (message) => {
+    if (message.group === group && message.action === 'flushed' && message.id === id && ++answered >= members)
+      done();
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await notifyControl(pool, { group, action: 'flush', id });
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    return answered;
+  } finally {
+    clearTimeout(timer);
+    await unsubscribe();
+  }
 }

@@ -8,7 +8,7 @@ import { fetchPosition, planBatch } from './batch-plan';
 import { CheckpointWriter, type DeferredCheckpoint } from './checkpoint-writer';
 import { CheckpointStore } from './checkpoints';
 import { pipelineConsumer, pipelineSerde } from './clients';
-import { subscribeControl } from './control';
+import { notifyControl, subscribeControl } from './control';
 import { DeadLetterSender } from './dead-letters';
 import { Delivery } from './delivery';
 import { FencedError } from './errors';
@@ -184,7 +184,9 @@ export class Pipeline {
     this.unsubscribe = await subscribeControl(
       this.pool,
       (message) => {
-        if (message.group === this.group) void reread('a control message');
+        if (message.group !== this.group || message.action === 'flushed') return;
+        if (message.action === 'flush') void this.answerFlush(message.id);
+        else void reread('a control message');
       },
       () => {
         // Postgres was gone for a while: a replay or rebind told meanwhile would be missed otherwise.
@@ -192,6 +194,20 @@ export class Pipeline {
         void reread('the control channel came back');
       },
     );
+  }
+
+  /** An operator plans a replay: the positions held in memory are written first, then it is told. */
+  private async answerFlush(id: number | undefined): Promise<void> {
+    try {
+      await this.writer?.flush();
+      await notifyControl(this.pool, {
+        group: this.group,
+        action: 'flushed',
+        ...(id === undefined ? {} : { id }),
+      });
+    } catch (error) {
+      this.log.error({ error }, 'writing the pending checkpoints for a replay being planned failed');
+    }
   }
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */

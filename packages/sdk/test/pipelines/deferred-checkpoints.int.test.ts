@@ -16,7 +16,7 @@ import {
   resolveConfig,
   Telemetry,
 } from '@accord/sdk';
-import { migrate } from '@accord/sdk/ops';
+import { migrate, Ops } from '@accord/sdk/ops';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 
@@ -33,13 +33,18 @@ const publisher = new EventPublisher({
   autoRegister: true,
 });
 const pipelines: Pipeline[] = [];
+let ops: Ops;
 
 beforeAll(async () => {
   await migrate(config.postgres.url, resolve(__dirname, '../../../../infra/postgres/migrations'), { schema });
   pool = createPgPool(config.postgres.url, { options: `-c search_path=${schema}`, max: 8 });
+  const url = new URL(config.postgres.url);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  ops = await Ops.connect(resolveConfig({ databaseUrl: url.toString() }));
 });
 afterAll(async () => {
   for (const p of pipelines) await p.stop();
+  await ops.close();
   await publisher.close();
   await pool.end();
   await ctx.pg().query(`drop schema if exists "${schema}" cascade`);
@@ -126,6 +131,36 @@ test('stop writes the pending positions and mirrors them; the next run starts af
   await second.start();
   await eventually(() => second.stats.processed === 1, { what: 'event 11 handled' });
   expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+});
+
+test('a live replay planned while positions are still pending replays every event handled', async () => {
+  const topic = await ctx.createTopic({ partitions: 2 });
+  const group = ctx.group();
+  for (let n = 1; n <= 6; n++) await publish(topic, n);
+  const seen: { n: number; replay: boolean }[] = [];
+  const p = createPipeline({
+    name: group,
+    topics: [topic],
+    config,
+    pool,
+    checkpointEveryMs: 60_000, // pending for the whole test but for what a replay makes it write
+    handler: (e, c) => void seen.push({ n: e.value?.percent as number, replay: c.replay }),
+  });
+  pipelines.push(p);
+  await p.start();
+  await eventually(() => p.stats.processed === 6, { what: '6 events handled' });
+  expect(await covered(group)).toBe(0); // handled, not yet written
+  const plan = await ops.planReplay(group, { kind: 'earliest' });
+  await ops.executeReplay(plan, 'deferred checkpoints test');
+  await eventually(() => seen.length >= 12, {
+    what: () => `the 6 events replayed (seen ${JSON.stringify(seen)})`,
+  });
+  expect(
+    seen
+      .slice(6)
+      .map((s) => s.n)
+      .sort((a, b) => a - b),
+  ).toEqual([1, 2, 3, 4, 5, 6]);
 });
 
 test('advanceMany moves only the rows whose epoch still holds', async () => {
