@@ -43,6 +43,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '6' },
     // --agent: events of different entities the agent handles at once per partition (1: one at a time).
     'key-concurrency': { type: 'string', default: '64' },
+    // --agent: members of the agent's group in this process, each its own kafkajs consumer and fetch loop.
+    instances: { type: 'string', default: '1' },
     // --agent: the agent's deferred checkpoints (0: a checkpoint written at each chunk's end, inline).
     'checkpoint-every-ms': { type: 'string' },
     json: { type: 'string' },
@@ -121,40 +123,43 @@ async function main(): Promise<void> {
     const sent = new Map<string, number>();
     let seen = 0;
     let unanswered = 0;
-    const agent = createAgent(
-      system,
-      {
-        name: 'bench',
-        consumes: [events],
-        proposes: ['order'],
-        handle: async (event, ctx) => {
-          const t0 = sent.get(event.entityId);
-          const handling = performance.now();
-          if (t0 !== undefined) toHandler.record(handling - t0);
-          const ref = await ctx.propose('order', event.entityId, 'place', { n: event.data.percent });
-          try {
-            await ctx.decision(ref, { timeoutMs: 30_000 });
-            const now = performance.now();
-            toDecision.record(now - handling);
-            if (t0 !== undefined) h.record(now - t0);
-          } catch {
-            unanswered++;
-          }
-          seen++;
+    const instances = Number(values.instances);
+    const make = () =>
+      createAgent(
+        system,
+        {
+          name: 'bench',
+          consumes: [events],
+          proposes: ['order'],
+          handle: async (event, ctx) => {
+            const t0 = sent.get(event.entityId);
+            const handling = performance.now();
+            if (t0 !== undefined) toHandler.record(handling - t0);
+            const ref = await ctx.propose('order', event.entityId, 'place', { n: event.data.percent });
+            try {
+              await ctx.decision(ref, { timeoutMs: 30_000 });
+              const now = performance.now();
+              toDecision.record(now - handling);
+              if (t0 !== undefined) h.record(now - t0);
+            } catch {
+              unanswered++;
+            }
+            seen++;
+          },
         },
-      },
-      {
-        group: `${run}-agent`,
-        proposalsTopic: () => topic,
-        signingKey: null,
-        partitionsAtOnce: partitions,
-        ...(values['checkpoint-every-ms'] === undefined
-          ? {}
-          : { checkpointEveryMs: Number(values['checkpoint-every-ms']) }),
-        keyConcurrency: Number(values['key-concurrency']),
-      },
-    );
-    await agent.start();
+        {
+          group: `${run}-agent`,
+          proposalsTopic: () => topic,
+          signingKey: null,
+          partitionsAtOnce: partitions,
+          ...(values['checkpoint-every-ms'] === undefined
+            ? {}
+            : { checkpointEveryMs: Number(values['checkpoint-every-ms']) }),
+          keyConcurrency: Number(values['key-concurrency']),
+        },
+      );
+    const agents = Array.from({ length: instances }, make);
+    await Promise.all(agents.map((a) => a.start()));
     try {
       const total = rate * seconds;
       const started = Date.now();
@@ -180,7 +185,7 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 100));
       unanswered += total - seen;
       process.stdout.write(
-        `decision loop at ${rate}/s for ${seconds}s (event published → agent → proposal → owner commit → the agent sees it; ${partitions} partitions handled at once):\n`,
+        `decision loop at ${rate}/s for ${seconds}s (event published → agent → proposal → owner commit → the agent sees it; ${partitions} partitions, ${instances} member(s) of the agent's group):\n`,
       );
       return {
         name: 'agent loop',
@@ -192,7 +197,7 @@ async function main(): Promise<void> {
         ],
       };
     } finally {
-      await agent.stop();
+      await Promise.all(agents.map((a) => a.stop()));
       await admin.deleteTopics({ topics: [events] }).catch(() => {});
     }
   };
@@ -285,17 +290,18 @@ async function main(): Promise<void> {
     }
     if (values.agent) {
       const r = await agentLoop();
+      const members = Number(values.instances) > 1 ? `, ${values.instances} agent members` : '';
       line(r, rate);
       for (const part of r.parts) line({ name: `  ${part.name}`, h: part.h, unanswered: 0 }, rate);
       const s = r.h.summary();
       writeMetrics(values.json, 'decision-roundtrip', [
         ...(['p50', 'p95', 'p99'] as const).map((p) => ({
-          name: `decision loop (event → agent → owner → agent) ${p} at ${rate}/s`,
+          name: `decision loop (event → agent → owner → agent) ${p} at ${rate}/s${members}`,
           value: s[p] ?? Number.NaN,
           unit: 'ms' as const,
         })),
         ...r.parts.map((part) => ({
-          name: `decision loop, of which ${part.name}, p95 at ${rate}/s`,
+          name: `decision loop, of which ${part.name}, p95 at ${rate}/s${members}`,
           value: part.h.summary().p95 ?? Number.NaN,
           unit: 'ms' as const,
         })),

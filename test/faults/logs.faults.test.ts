@@ -21,7 +21,7 @@ import { faultSuite, note, ROOT } from './cluster';
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const MINUTES = FULL ? 600 : 120;
 const KILLS = FULL ? 20 : 4;
-jest.setTimeout(FULL ? 900_000 : 300_000);
+jest.setTimeout(FULL ? 900_000 : 480_000);
 
 const MAIN = 'services/logs/dist/main.js';
 const STAGES = ['parse', 'summarize', 'detect'] as const;
@@ -104,7 +104,9 @@ test('the log pipeline with its stages SIGKILLed at random: every window summari
   expect(shipped.code).toBe(0);
 
   // The auditor: the stages settled (report waits for it), then the tables and the logs themselves.
-  const report = await run(['report', '--json', '--dir', sampleDir, '--wait', '180']);
+  // 300 s: in CI (2026-11-26) the stages had not settled in 180 s beside the fleet suite, reason unknown
+  // then; the report now names what it waited for (lags, summaries, unrelayed rows) if it happens again.
+  const report = await run(['report', '--json', '--dir', sampleDir, '--wait', '300']);
   const measured = JSON.parse(report.stdout || '{}') as {
     summaries?: { logic: string; duplicates: number }[];
     incidents?: { found: boolean }[];
