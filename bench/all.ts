@@ -79,6 +79,11 @@ const BENCHES: { name: string; full: string[]; quick?: string[]; alternate?: boo
     quick: ['--agent', '--rate', '20', '--seconds', '2'],
   },
   { name: 'decision-roundtrip', full: ['--agent', '--rate', '1000', '--seconds', '10'] },
+  // As deployed: the owner a process of its own (the agent and the publisher share this one).
+  {
+    name: 'decision-roundtrip',
+    full: ['--agent', '--rate', '1000', '--seconds', '10', '--owner-process'],
+  },
   { name: 'feature-read', full: ['--rate', '2000', '--seconds', '10'] },
   // Once: 1,000,000 lines through the CLI take over a minute here, and the ratio moved 0.26-0.29 between runs.
   { name: 'bulk-publish', full: ['--lines', '1000000'], quick: ['--lines', '20000'], once: true },

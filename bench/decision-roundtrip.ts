@@ -12,6 +12,7 @@
  * it, proposes, and waits for its decision in the handler, as the reference agents do → the owner commits
  * → the agent sees it. Timed from before the publish to the decision seen in the handler.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { referenceCatalog } from '@accord/reference';
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '6' },
     // --agent: events of different entities the agent handles at once per partition (1: one at a time).
     'key-concurrency': { type: 'string', default: '64' },
+    // The owner in its own process (bench/owner-member.ts), as deployed, instead of in this one.
+    'owner-process': { type: 'boolean' },
     // --agent: members of the agent's group in this process, each its own kafkajs consumer and fetch loop.
     instances: { type: 'string', default: '1' },
     // --agent: the agent's deferred checkpoints (0: a checkpoint written at each chunk's end, inline).
@@ -70,6 +73,28 @@ const url = (role?: string) => {
   return u.toString();
 };
 
+/** bench/owner-member.ts started and running (it prints `running`), or its exit said why not. */
+async function startOwnerProcess(topic: string, group: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--disable-warning=TimeoutNegativeWarning',
+      '--disable-warning=ExperimentalWarning',
+      '--disable-warning=MODULE_TYPELESS_PACKAGE_JSON',
+      join('bench', 'owner-member.ts'),
+      ...['--schema', run, '--topic', topic, '--group', group],
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the owner process exited (${code}) before running`)));
+  });
+  return child;
+}
+
 async function main(): Promise<void> {
   await migrate(
     config.postgres.url,
@@ -87,16 +112,20 @@ async function main(): Promise<void> {
   await grantCheckpointGroups(grants, 'accord_owner_order', [`${run}-owner`]);
   await grants.end();
   const ownerAccord = createAccord({ catalog: referenceCatalog, databaseUrl: url('accord_owner_order') });
-  const owner = ownerAccord.owner({
-    entityType: 'order',
-    topic,
-    group: `${run}-owner`,
-    decide: ({ proposal, current }) => ({
-      outcome: 'ACCEPTED',
-      state: { ...current.state, ...proposal.change },
-    }),
-  });
-  await owner.start();
+  let ownerProcess: ChildProcess | undefined;
+  if (values['owner-process']) ownerProcess = await startOwnerProcess(topic, `${run}-owner`);
+  else
+    await ownerAccord
+      .owner({
+        entityType: 'order',
+        topic,
+        group: `${run}-owner`,
+        decide: ({ proposal, current }) => ({
+          outcome: 'ACCEPTED',
+          state: { ...current.state, ...proposal.change },
+        }),
+      })
+      .start();
   const publisher = system.publisher({ producer: 'bench', autoRegister: true });
   const reader = createPgPool(url(), { max: 8 });
   const waiter = new DecisionWaiter(reader);
@@ -290,7 +319,9 @@ async function main(): Promise<void> {
     }
     if (values.agent) {
       const r = await agentLoop();
-      const members = Number(values.instances) > 1 ? `, ${values.instances} agent members` : '';
+      const members =
+        (Number(values.instances) > 1 ? `, ${values.instances} agent members` : '') +
+        (values['owner-process'] ? ', owner in its own process' : '');
       line(r, rate);
       for (const part of r.parts) line({ name: `  ${part.name}`, h: part.h, unanswered: 0 }, rate);
       const s = r.h.summary();
@@ -355,6 +386,11 @@ async function main(): Promise<void> {
   } finally {
     await waiter.close();
     await reader.end();
+    if (ownerProcess) {
+      const exited = new Promise((r) => ownerProcess?.once('exit', r));
+      ownerProcess.kill('SIGTERM');
+      await exited;
+    }
     await ownerAccord.close();
     await system.close();
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
