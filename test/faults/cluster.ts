@@ -131,8 +131,25 @@ export async function startCluster(): Promise<Cluster> {
     ACCORD_KAFKA_CONTROLLER_PORT: String(base + 1),
     ACCORD_REGISTRY_PORT: String(await freePort()),
   };
-  const up = await run('bash', [join(ROOT, 'scripts', 'accord'), 'up', '--brokers', '3'], env);
-  if (up.code !== 0) throw new Error(`accord up --brokers 3 failed: ${up.stderr}${up.stdout}`);
+  // Interrupted or failed half way, what did start is stopped: brokers left running were found after an
+  // interrupted run (they hold their ports and 1.5 GB until killed by hand).
+  const down = () => run('bash', [join(ROOT, 'scripts', 'accord'), 'down'], env);
+  const interrupted = () => {
+    void down().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  let up: Awaited<ReturnType<typeof run>>;
+  try {
+    up = await run('bash', [join(ROOT, 'scripts', 'accord'), 'up', '--brokers', '3'], env);
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+  if (up.code !== 0) {
+    await down();
+    throw new Error(`accord up --brokers 3 failed: ${up.stderr}${up.stdout}`);
+  }
   const brokers = [0, 2, 4].map((i) => `127.0.0.1:${base + i}`);
   const full = {
     ...env,

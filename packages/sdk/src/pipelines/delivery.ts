@@ -233,20 +233,16 @@ export class Delivery {
         const m = messages[i] as KafkaMessage;
         if (!isRunning() || staleAt(i, isStale)) break;
         // Outside a replay every event of a chunk has the same context: made once per chunk.
-        const ctx =
-          state.replayResume === undefined
-            ? (shared ??= {
-                pipeline: this.deps.name,
-                group: this.deps.group,
-                ...this.replayContext(state, m),
-                chunk: pass,
-              })
-            : {
-                pipeline: this.deps.name,
-                group: this.deps.group,
-                ...this.replayContext(state, m),
-                chunk: pass,
-              };
+        let ctx = state.replayResume === undefined ? shared : undefined;
+        if (!ctx) {
+          ctx = {
+            pipeline: this.deps.name,
+            group: this.deps.group,
+            ...this.replayContext(state, m),
+            chunk: pass,
+          };
+          if (state.replayResume === undefined) shared = ctx;
+        }
         const event = toEvent(topic, partition, m);
         if (runner)
           await runner.add(
