@@ -55,14 +55,25 @@ export async function upsertScramUsers(
     .writeUVarIntArray(removals, 'object')
     .writeUVarIntArray(upsertions, 'object')
     .writeUVarInt(0).buffer;
-  const answer = await sendRaw(config.kafka.brokers[0] as string, config.kafka.sasl, {
-    apiKey: 51,
-    apiVersion: 0,
-    apiName: 'AlterUserScramCredentials',
-    body,
-    clientId: `${config.kafka.clientId}-scram`,
-    timeoutMs: 30000,
-  });
+  // Idempotent (the same passwords again): a request that timed out or lost its connection is sent again,
+  // to the next broker, three tries in all. A fault run's deploy on a loaded three-broker cluster once saw
+  // its only try time out after 30 s, and the whole deploy failed.
+  const brokers = config.kafka.brokers;
+  let answer: Buffer | undefined;
+  for (let attempt = 0; answer === undefined; attempt++) {
+    try {
+      answer = await sendRaw(brokers[attempt % brokers.length] as string, config.kafka.sasl, {
+        apiKey: 51,
+        apiVersion: 0,
+        apiName: 'AlterUserScramCredentials',
+        body,
+        clientId: `${config.kafka.clientId}-scram`,
+        timeoutMs: 30000,
+      });
+    } catch (error) {
+      if (attempt >= 2) throw error;
+    }
+  }
   const r: Reader = new Decoder(answer);
   r.readTaggedFields(); // response header v1
   r.readInt32(); // throttle time
