@@ -46,12 +46,15 @@ export async function refuseSuperuser(
     );
     superuser = rows[0]?.rolsuper;
   } catch (error) {
+    // Refused credentials or a database that does not exist will not heal by waiting (28P01, 28000,
+    // 3D000): said at once. Anything else (a timeout, a restart) is tried again by runService.
+    const code = (error as { code?: unknown }).code;
     throw new AccordError(
       'POSTGRES_UNAVAILABLE',
       `${service}: cannot use Postgres at ${redactUrl(url)}: ${describeError(error)}`,
       {
         cause: error,
-        retriable: true,
+        retriable: !['28P01', '28000', '3D000'].includes(String(code)),
       },
     );
   }
@@ -189,18 +192,16 @@ export async function runService<V extends Record<string, unknown>>(
     ...(def.catalog ? { catalog: def.catalog } : {}),
   });
   const pool = accord.pool();
-  try {
-    await refuseSuperuser(pool, def.name, databaseUrl, def.role);
-  } catch (error) {
-    log.fatal({ error: errorFields(error) }, describeError(error));
-    await accord.close();
-    await stopTelemetry();
-    return 1;
-  }
   let running: RunningService | undefined;
+  let checked = false;
   const deadline = Date.now() + (def.startTimeoutMs ?? 60_000);
   for (let attempt = 1; !running; attempt++) {
     try {
+      // The role's check is the first query: a Postgres that cannot take the connection yet (restarting,
+      // or a loaded machine: a fault run saw "connection timeout" kill two services at start) is retried
+      // like any transient start failure; a superuser is refused at once (not transient).
+      if (!checked) await refuseSuperuser(pool, def.name, databaseUrl, def.role);
+      checked = true;
       running = await def.start({ values, accord, config: accord.config, pool, databaseUrl, log });
     } catch (error) {
       // A broker that just started (no partition leaders yet) or a restarting database: try again, said.
