@@ -23,7 +23,11 @@ export function accord(args: string[], env: Record<string, string | undefined> =
       { env: { ...process.env, ...env }, timeout: 240000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolvePromise({ code, stdout, stderr });
+        // Killed by the timeout, it printed nothing of its own: say so (a fault run showed only "code 1").
+        const killed = error?.killed
+          ? `[test] accord ${args[0]} killed after 240 s (its stdout: ${stdout.slice(-500)})\n`
+          : '';
+        resolvePromise({ code, stdout, stderr: `${stderr}${killed}` });
       },
     );
   });
