@@ -211,7 +211,11 @@ export async function runService<V extends Record<string, unknown>>(
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
-      log.fatal({ error: errorFields(error) }, `cannot start: ${describeError(error)}`);
+      // The role check's refusal says it all (it names the service); a start's failure says it could not start.
+      log.fatal(
+        { error: errorFields(error) },
+        checked ? `cannot start: ${describeError(error)}` : describeError(error),
+      );
       await accord.close();
       await stopTelemetry();
       return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
