@@ -1,5 +1,6 @@
 import { subscribeChannel } from '../infra/listen';
 import type { SqlClient, SqlPool } from '../infra/sql';
+import type { Logger } from '../telemetry/log';
 
 /** Postgres channel on which `accord replay` and `accord checkpoints rebind` tell running instances to re-read their checkpoints. */
 export const CONTROL_CHANNEL = 'accord_pipeline_control';
@@ -40,6 +41,42 @@ export function subscribeControl(
       onMessage(payload as ControlMessage);
     },
     onGap,
+  );
+}
+
+/**
+ * A running instance of `group` on the control channel: `moved` when a replay or rebind moved its
+ * checkpoints (or the channel was lost and is back: a message may have been missed); `flush` when a replay
+ * is being planned, then `flushed` is answered with the request's id. Failures are logged, never thrown.
+ */
+export function listenAsGroup(
+  pool: SqlPool,
+  group: string,
+  log: Logger,
+  on: { flush: () => Promise<void>; moved: () => Promise<void> },
+): Promise<() => Promise<void>> {
+  const reread = (why: string) =>
+    on.moved().catch((error: unknown) => log.error({ error }, `re-reading checkpoints after ${why} failed`));
+  const answerFlush = async (id: number | undefined) => {
+    try {
+      await on.flush();
+      await notifyControl(pool, { group, action: 'flushed', ...(id === undefined ? {} : { id }) });
+    } catch (error) {
+      log.error({ error }, 'writing the pending checkpoints for a replay being planned failed');
+    }
+  };
+  return subscribeControl(
+    pool,
+    (message) => {
+      if (message.group !== group || message.action === 'flushed') return;
+      if (message.action === 'flush') void answerFlush(message.id);
+      else void reread('a control message');
+    },
+    () => {
+      // Postgres was gone for a while: a replay or rebind told meanwhile would be missed otherwise.
+      log.warn({}, 'the control channel was lost and is back: re-reading the checkpoints');
+      void reread('the control channel came back');
+    },
   );
 }
 

@@ -8,7 +8,7 @@ import { fetchPosition, planBatch } from './batch-plan';
 import { CheckpointWriter, type DeferredCheckpoint } from './checkpoint-writer';
 import { CheckpointStore } from './checkpoints';
 import { pipelineConsumer, pipelineSerde } from './clients';
-import { notifyControl, subscribeControl } from './control';
+import { listenAsGroup } from './control';
 import { DeadLetterSender } from './dead-letters';
 import { Delivery } from './delivery';
 import { FencedError } from './errors';
@@ -122,7 +122,14 @@ export class Pipeline {
     await this.admin.connect();
     const topics = await this.subscription.resolve();
     await this.preparePositions(topics);
-    await this.listen();
+    // The control channel: a replay or rebind moved the checkpoints (and fenced us); a replay being
+    // planned wants the positions held in memory written first (control.ts).
+    this.unsubscribe = await listenAsGroup(this.pool, this.group, this.log, {
+      flush: async () => {
+        await this.writer?.flush();
+      },
+      moved: () => this.applyControl(),
+    });
     this.writer?.start();
     await this.runConsumer(topics);
     this.subscription.watch(
@@ -173,41 +180,6 @@ export class Pipeline {
       eachBatch: (payload) => this.onBatch(payload),
     });
     if (this.paused) pauseTopics(consumer, topics); // a consumer made while paused (new topics) stays paused
-  }
-
-  /** The control channel: a replay or rebind moved the checkpoints (and fenced us); re-read them and seek. */
-  private async listen(): Promise<void> {
-    const reread = (why: string) =>
-      this.applyControl().catch((error: unknown) =>
-        this.log.error({ error }, `re-reading checkpoints after ${why} failed`),
-      );
-    this.unsubscribe = await subscribeControl(
-      this.pool,
-      (message) => {
-        if (message.group !== this.group || message.action === 'flushed') return;
-        if (message.action === 'flush') void this.answerFlush(message.id);
-        else void reread('a control message');
-      },
-      () => {
-        // Postgres was gone for a while: a replay or rebind told meanwhile would be missed otherwise.
-        this.log.warn({}, 'the control channel was lost and is back: re-reading the checkpoints');
-        void reread('the control channel came back');
-      },
-    );
-  }
-
-  /** An operator plans a replay: the positions held in memory are written first, then it is told. */
-  private async answerFlush(id: number | undefined): Promise<void> {
-    try {
-      await this.writer?.flush();
-      await notifyControl(this.pool, {
-        group: this.group,
-        action: 'flushed',
-        ...(id === undefined ? {} : { id }),
-      });
-    } catch (error) {
-      this.log.error({ error }, 'writing the pending checkpoints for a replay being planned failed');
-    }
   }
 
   /** An operator moved the checkpoints (replay) or rebound them: claim again, seek, resume what was halted. */
