@@ -80,6 +80,15 @@ const SHARED = 'ACCORD_FAULTS_CLUSTER';
 export const note = (line: string): void =>
   void process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
+/** A service's last warn and error lines (JSON logs), shortened: what a failed suite prints of it. */
+export const complaints = (output: string): string =>
+  output
+    .split('\n')
+    .filter((l) => /"level":"(warn|error)"/.test(l))
+    .slice(-6)
+    .map((l) => l.slice(0, 400))
+    .join(' | ');
+
 /**
  * What every fault suite sets up alike: the run's cluster (started by the project's global setup, stopped
  * by its teardown), a test context on it, and the stops of the services the suite starts. After the suite:

@@ -17,7 +17,7 @@ import { AvroSerde, createPgPool, grantCheckpointGroups } from '@accord/sdk';
 import { uniqueName } from '@accord/testing';
 import { accord, type RunningService, startService } from '../e2e/cli';
 import { readLog } from './audit';
-import { faultSuite, note, ROOT } from './cluster';
+import { complaints, faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const DURATION_S = FULL ? 120 : 20;
@@ -297,13 +297,6 @@ test('the commerce fleet with its processes SIGKILLed at random: no contradictio
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   }
   if (result.code !== 0) {
-    const complaints = (text: string) =>
-      text
-        .split('\n')
-        .filter((l) => /"level":"(warn|error)"/.test(l))
-        .slice(-6)
-        .map((l) => l.slice(0, 400))
-        .join(' | ');
     for (const m of members) note(`${m.name}: ${complaints((m.running?.output ?? []).join(''))}`);
     // The agents' replicas log to the supervisor's files: what each said last names a stuck handler.
     for (const agent of AGENTS)

@@ -16,7 +16,7 @@ import { eventually, uniqueName } from '@accord/testing';
 import { type RunningService, startService } from '../e2e/cli';
 import { readSampleTruth } from '../e2e/logs-sample';
 import { readRecords } from './audit';
-import { faultSuite, note, ROOT } from './cluster';
+import { complaints, faultSuite, note, ROOT } from './cluster';
 
 const FULL = process.env.ACCORD_FAULTS === 'full';
 const MINUTES = FULL ? 600 : 120;
@@ -161,16 +161,7 @@ test('the log pipeline with its stages SIGKILLed at random: every window summari
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   }
   if (report.code !== 0)
-    for (const [stage, running] of stages)
-      note(
-        `${stage}: ${running.output
-          .join('')
-          .split('\n')
-          .filter((l) => /"level":"(warn|error)"/.test(l))
-          .slice(-6)
-          .map((l) => l.slice(0, 400))
-          .join(' | ')}`,
-      );
+    for (const [stage, running] of stages) note(`${stage}: ${complaints(running.output.join(''))}`);
   expect({ code: report.code, stderr: report.code === 0 ? '' : report.stderr.slice(-1500) }).toEqual({
     code: 0,
     stderr: '',

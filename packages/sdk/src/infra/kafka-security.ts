@@ -10,6 +10,7 @@ import {
 import type { ResolvedConfig } from '../config';
 import { AccordError } from '../errors';
 import { sendRaw } from './kafka-raw';
+import { withRetry } from './retry';
 
 // kafkajs has no AlterUserScramCredentials (API 51, KIP-554): encoded here, sent by kafka-raw.ts.
 const Encoder = require('kafkajs/src/protocol/encoder');
@@ -59,21 +60,19 @@ export async function upsertScramUsers(
   // to the next broker, three tries in all. A fault run's deploy on a loaded three-broker cluster once saw
   // its only try time out after 30 s, and the whole deploy failed.
   const brokers = config.kafka.brokers;
-  let answer: Buffer | undefined;
-  for (let attempt = 0; answer === undefined; attempt++) {
-    try {
-      answer = await sendRaw(brokers[attempt % brokers.length] as string, config.kafka.sasl, {
+  let tried = 0;
+  const answer = await withRetry(
+    () =>
+      sendRaw(brokers[tried++ % brokers.length] as string, config.kafka.sasl, {
         apiKey: 51,
         apiVersion: 0,
         apiName: 'AlterUserScramCredentials',
         body,
         clientId: `${config.kafka.clientId}-scram`,
         timeoutMs: 30000,
-      });
-    } catch (error) {
-      if (attempt >= 2) throw error;
-    }
-  }
+      }),
+    { attempts: 3, retryIf: () => true },
+  );
   const r: Reader = new Decoder(answer);
   r.readTaggedFields(); // response header v1
   r.readInt32(); // throttle time
