@@ -56,9 +56,12 @@ export function requestChunks<T extends { message: Message }>(prepared: T[], max
   const size = (m: Message) => {
     let n = (m.value as Buffer | null)?.length ?? 0;
     n += typeof m.key === 'string' ? Buffer.byteLength(m.key) : ((m.key as Buffer | null)?.length ?? 0);
-    for (const [k, v] of Object.entries(m.headers ?? {}))
+    const headers = m.headers;
+    for (const k in headers) {
+      const v = headers[k];
       n +=
         Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : ((v as Buffer)?.length ?? 0));
+    }
     return n + 64; // record overhead (offsets, lengths, timestamp)
   };
   const chunks: T[][] = [];

@@ -58,6 +58,13 @@ export interface PublishedEvent {
   schemaId: number;
 }
 
+/** An event validated and encoded, ready for a produce request. */
+export interface Prepared {
+  topic: string;
+  message: Message;
+  event: PublishedEvent;
+}
+
 export interface PublishedRecord extends PublishedEvent {
   partition: number;
   offset: string;
@@ -160,11 +167,6 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
   }
 
   /**
-   * Validates and encodes one event; nothing is sent. The active trace context goes into its headers
-   * (W3C traceparent, by the registered propagator), unless its options' headers already carry one (the
-   * outbox relay gives each decision event the context of the decision that made it).
-   */
-  /**
    * Checks an event as publish would (type, entity id and type, every field against the schema) without
    * encoding or sending it: what `accord publish --file` runs over a whole file before sending any of it.
    */
@@ -211,28 +213,64 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     return { eventType, entityType, topic, envelope, record };
   }
 
+  /**
+   * Validates and encodes one event; nothing is sent. The active trace context goes into its headers
+   * (W3C traceparent, by the registered propagator), unless its options' headers already carry one (the
+   * outbox relay gives each decision event the context of the decision that made it).
+   */
   async prepare<N extends EventName<Types>>(
     type: N | string,
     data: EventData<Types, N>,
     options: PublishOptions,
-  ): Promise<{ topic: string; message: Message; event: PublishedEvent }> {
-    const { eventType, entityType, topic, envelope, record } = this.envelop(type, data, options);
-    const { buffer, schemaId } =
-      this.serde.encodeKnown(eventType, record) ?? (await this.serde.encode(eventType, record));
+  ): Promise<Prepared> {
+    const trace = injectTrace({});
+    const e = this.envelop(type, data, options);
+    const known = this.serde.encodeKnown(e.eventType, e.record);
+    return this.message(e, options, known ?? (await this.serde.encode(e.eventType, e.record)), trace);
+  }
+
+  /**
+   * prepare without a promise once the type's schema id is known (publishMany's hot path); undefined
+   * before the first event of a type, which goes through `prepare`. `trace`: the batch's context, injected
+   * once for all its events.
+   */
+  private prepareKnown(
+    type: string,
+    data: Record<string, unknown>,
+    options: PublishOptions,
+    trace: Record<string, string>,
+  ): Prepared | undefined {
+    const e = this.envelop(type, data as never, options);
+    const encoded = this.serde.encodeKnown(e.eventType, e.record);
+    return encoded && this.message(e, options, encoded, trace);
+  }
+
+  private message(
+    e: { eventType: string; entityType: string; topic: string; envelope: EventEnvelope },
+    options: PublishOptions,
+    { buffer, schemaId }: { buffer: Buffer; schemaId: number },
+    trace: Record<string, string>,
+  ): Prepared {
     const carried = options.headers?.[HEADERS.traceparent];
-    const headers = {
-      ...(carried ? {} : injectTrace({})),
-      ...options.headers,
-      [HEADERS.eventId]: envelope.eventId,
-      [HEADERS.eventType]: eventType,
-      [HEADERS.entityType]: entityType,
-      [HEADERS.schemaId]: String(schemaId),
-    };
+    // Built key by key, not by spreads: this runs once per event of every publishMany.
+    const headers: Record<string, string> = {};
+    if (!carried) for (const k in trace) headers[k] = trace[k] as string;
+    if (options.headers) for (const k in options.headers) headers[k] = options.headers[k] as string;
+    headers[HEADERS.eventId] = e.envelope.eventId;
+    headers[HEADERS.eventType] = e.eventType;
+    headers[HEADERS.entityType] = e.entityType;
+    headers[HEADERS.schemaId] = String(schemaId);
     if (carried) carriedTrace.set(headers, carried);
     return {
-      topic,
-      message: { key: options.entityId, value: buffer, timestamp: String(envelope.occurredAt), headers },
-      event: { eventId: envelope.eventId, eventType, entityId: options.entityId, topic, schemaId },
+      topic: e.topic,
+      message: { key: options.entityId, value: buffer, timestamp: String(e.envelope.occurredAt), headers },
+      event: {
+        eventId: e.envelope.eventId,
+        eventType: e.eventType,
+        entityId: options.entityId,
+        topic: e.topic,
+        schemaId,
+      },
     };
   }
 
@@ -293,10 +331,15 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
   }
 
   private async sendMany(events: PublishItem<Types>[]): Promise<PublishedEvent[]> {
-    const prepared = [];
-    for (const [i, e] of events.entries()) {
+    const prepared: Prepared[] = [];
+    const trace = injectTrace({}); // every event of the batch carries the batch's span (unless given its own)
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as PublishItem<Types>;
       try {
-        prepared.push(await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options));
+        prepared.push(
+          this.prepareKnown(e.type, e.data, e.options, trace) ??
+            (await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options)),
+        );
       } catch (error) {
         if (error instanceof AccordError) {
           error.message = `event ${i}: ${error.message}`;

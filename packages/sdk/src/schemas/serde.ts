@@ -125,7 +125,11 @@ export class AvroSerde {
       if (end >= 0) {
         scratch.writeUInt8(0, 0);
         scratch.writeUInt32BE(schemaId, 1);
-        return { buffer: Buffer.from(scratch.subarray(0, end)), schemaId };
+        // allocUnsafe carves small buffers out of Node's shared pool: Buffer.from(subarray) gave every
+        // record an ArrayBuffer (and a backing store) of its own.
+        const buffer = Buffer.allocUnsafe(end);
+        scratch.copy(buffer, 0, 0, end);
+        return { buffer, schemaId };
       }
       scratch = Buffer.alloc(Math.max(scratch.length * 2, scratch.length - end)); // avsc: -end bytes were missing
     }

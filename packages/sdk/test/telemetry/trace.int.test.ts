@@ -241,6 +241,54 @@ test('one trace from the order placed to the decision event consumed, across age
   });
 });
 
+test("a publishMany's events carry its batch span, each one bringing its own context keeps it", async () => {
+  const topic = await ctx.createTopic({ partitions: 2 });
+  memory.reset();
+  const system = createAccord({ catalog: referenceCatalog, databaseUrl: db.url() });
+  stops.push(() => system.close());
+  const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const order = (n: number) => ({
+    orderId: `o-${n}`,
+    customerId: 'c-9',
+    lines: [],
+    totalCents: n,
+    currency: 'EUR',
+  });
+  // Two batches: the first event of a type goes the async way (its schema id unknown), the rest the sync one.
+  const publisher = system.publisher({ producer: 'checkout', autoRegister: true });
+  for (const batch of [0, 1])
+    await publisher.publishMany([
+      { type: 'OrderPlaced', data: order(batch * 3), options: { entityId: `o-${batch}a`, topic } },
+      {
+        type: 'OrderPlaced',
+        data: order(batch * 3 + 1),
+        options: { entityId: `o-${batch}b`, topic, headers: { traceparent: own } },
+      },
+      { type: 'OrderPlaced', data: order(batch * 3 + 2), options: { entityId: `o-${batch}c`, topic } },
+    ]);
+  const got = new Map<string, string | undefined>();
+  const p = system.pipeline({
+    name: 'batch-trace',
+    group: uniqueName('t-batch-trace'),
+    topics: [topic],
+    from: 'earliest',
+    handler: (e) => {
+      got.set(e.key as string, e.headers.traceparent);
+    },
+  });
+  stops.push(() => p.stop());
+  await p.start();
+  await eventually(() => got.size === 6, { what: 'six events consumed' });
+  const batches = memory.getFinishedSpans().filter((s) => s.name === 'publish batch');
+  expect(batches).toHaveLength(2);
+  for (const [i, span] of batches.entries()) {
+    const { traceId, spanId } = span.spanContext();
+    expect(got.get(`o-${i}a`)).toBe(`00-${traceId}-${spanId}-01`);
+    expect(got.get(`o-${i}b`)).toBe(own);
+    expect(got.get(`o-${i}c`)).toBe(`00-${traceId}-${spanId}-01`);
+  }
+});
+
 test('nothing is traced once OpenTelemetry is shut down, and publishing still works', async () => {
   // (Runs after the first: its provider is gone; the API falls back to no-ops and no header is written.)
   const topic = await ctx.createTopic();
