@@ -29,3 +29,33 @@ describe('checkKafkaClient: refuses a kafkajs without the leader-change fix', ()
     expect(() => checkKafkaClient(file)).toThrow(/npm install .*patches\/kafkajs\+2\.2\.4\.patch/);
   });
 });
+
+describe("the patch's grouping of a batch by partition (linear since the patch; it copied arrays per message)", () => {
+  const group = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (args: {
+    topic: string;
+    partitionMetadata: unknown[];
+    messages: { key: string }[];
+    partitioner: (args: { message: { key: string } }) => number;
+  }) => Record<number, { key: string }[]>;
+
+  test('every message lands in its partition, in the order given', () => {
+    const messages = Array.from({ length: 3000 }, (_, i) => ({ key: `k-${i}` }));
+    const grouped = group({
+      topic: 't',
+      partitionMetadata: [{}, {}, {}],
+      messages,
+      partitioner: ({ message }) => Number(message.key.slice(2)) % 3,
+    });
+    expect(Object.keys(grouped)).toEqual(['0', '1', '2']);
+    for (const p of [0, 1, 2]) expect(grouped[p]).toEqual(messages.filter((_, i) => i % 3 === p));
+    expect(
+      readFileSync(require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js'), 'utf8'),
+    ).toContain('Accord: one push per message');
+  });
+
+  test('a topic without partition metadata groups nothing', () => {
+    expect(
+      group({ topic: 't', partitionMetadata: [], messages: [{ key: 'a' }], partitioner: () => 0 }),
+    ).toEqual({});
+  });
+});
