@@ -39,7 +39,7 @@ const PROFILES = [
   { name: 'V8 defaults, 4 MiB fetches', flags: [] as string[], fetch: 4 * MiB },
   { name: 'service V8 flags, 4 MiB fetches', flags: [...SERVICE_NODE_FLAGS], fetch: 4 * MiB },
   {
-    name: 'the service profile (V8 flags, 1 MiB fetches)',
+    name: `the service profile (V8 flags, ${SERVICE_FETCH_MAX_BYTES / 1024} KiB fetches)`,
     flags: [...SERVICE_NODE_FLAGS],
     fetch: SERVICE_FETCH_MAX_BYTES,
   },

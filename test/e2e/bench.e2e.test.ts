@@ -48,7 +48,7 @@ test('every benchmark runs in quick mode and reports its metrics', async () => {
   );
   // A real service's peak memory under the service profile (#15: under 150 MB whatever the backlog).
   expect(report.results.map((r) => r.metric)).toContain(
-    'service memory: archive, the service profile (V8 flags, 1 MiB fetches), peak RSS',
+    'service memory: archive, the service profile (V8 flags, 512 KiB fetches), peak RSS',
   );
   for (const r of report.results) {
     expect({ metric: r.metric, measured: Number.isFinite(r.median) && r.median > 0 }).toEqual({

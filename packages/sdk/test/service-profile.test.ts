@@ -26,9 +26,9 @@ describe('the service profile', () => {
     );
   });
 
-  test('services fetch 1 MiB at once unless ACCORD_FETCH_MAX_BYTES is set', () => {
-    expect(SERVICE_FETCH_MAX_BYTES).toBe(1024 * 1024);
-    expect(serviceFetchMaxBytes({})).toBe(1024 * 1024);
+  test('services fetch 512 KiB at once unless ACCORD_FETCH_MAX_BYTES is set', () => {
+    expect(SERVICE_FETCH_MAX_BYTES).toBe(512 * 1024);
+    expect(serviceFetchMaxBytes({})).toBe(512 * 1024);
     expect(serviceFetchMaxBytes({ ACCORD_FETCH_MAX_BYTES: '4194304' })).toBeUndefined();
   });
 });

@@ -4,7 +4,11 @@ import { ConfigError } from '../errors';
  * How a service process holds memory (#15: under 150 MB whatever the backlog). Measured with the archive
  * working through 100,000 events (bench/service-memory.ts): V8's defaults 409 MB resident (V8 sizes its heap
  * for throughput: almost all of it garbage not yet collected, and a raw kafkajs consumer does the same);
- * with these flags 184 MB; with these flags and 1 MiB fetches 141 MB, at the same events/s.
+ * with these flags 184 MB; with these flags and 1 MiB fetches 141 MB, at the same events/s. 1 MiB was
+ * the default until the ninth session, when it peaked at 142–154 MB (five runs, 30,000–100,000 events):
+ * over the bound by a few MB in some; 512 KiB 122–135 MB (five runs) at the same events/s (the archive
+ * waits on Postgres), 256 KiB no less (123 MB). The price is on fast pipelines: at least once with decode
+ * about 10% fewer events/s than at 1 MiB, without decode about a third (100,000 events, A/B twice).
  *
  * The V8 flags Accord starts service processes with (agent replicas under `accord deploy`, the services of
  * `scripts/demo.sh`): a 4 MB young generation and an explicit old-space limit make V8 collect early; 512 MB
@@ -13,7 +17,7 @@ import { ConfigError } from '../errors';
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=512'];
 
 /** What a service's pipelines fetch at once (runService) unless ACCORD_FETCH_MAX_BYTES says otherwise. */
-export const SERVICE_FETCH_MAX_BYTES = 1024 * 1024;
+export const SERVICE_FETCH_MAX_BYTES = 512 * 1024;
 
 /** The fetch size a service passes to resolveConfig: its own default, or none when the environment sets one. */
 export function serviceFetchMaxBytes(env: NodeJS.ProcessEnv = process.env): number | undefined {

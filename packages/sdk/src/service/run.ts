@@ -140,7 +140,7 @@ export async function runService<V extends Record<string, unknown>>(
   let config: ResolvedConfig;
   try {
     // Kafka as the service's own principal, named like its Postgres role (docs/security.md).
-    // Services fetch 1 MiB at once unless told otherwise: what they hold stays bounded (service-profile.ts).
+    // Services fetch 512 KiB at once unless told otherwise: what they hold stays bounded (service-profile.ts).
     const fetchMaxBytes = serviceFetchMaxBytes();
     config = resolveConfig({
       kafkaPrincipal: def.role,
