@@ -14,6 +14,7 @@ import { fn, parseOptions } from '../validation';
 import { context, RefusedError } from './context';
 import { watchAgentControl } from './controls';
 import { DecisionWaiter } from './decisions';
+import { LineageWriter } from './lineage-writer';
 import { AgentRun } from './run';
 import { SideEffectJournal } from './side-effects';
 import type { AgentDefinition, AgentEvent } from './types';
@@ -119,6 +120,12 @@ export function createAgent(
       })
     : undefined;
   const decisions = new DecisionWaiter(pool);
+  const lineage = new LineageWriter(pool, (error, eventIds) =>
+    accord.logger.warn(
+      { agent: definition.name, eventIds: eventIds.slice(0, 10), events: eventIds.length, error },
+      'recording agent runs for lineage failed',
+    ),
+  );
   const journal = new SideEffectJournal(pool, definition.name);
   const contracts = new ContractStore(pool);
   const recomputes = new Map<number, Promise<boolean>>();
@@ -176,7 +183,7 @@ export function createAgent(
             throw error;
           } finally {
             span.setAttribute('accord.agent.outcome', run.outcome);
-            await run.record(pool, accord, hctx.replay);
+            await run.record(lineage, accord, hctx.replay);
           }
         },
       );

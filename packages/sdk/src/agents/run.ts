@@ -1,8 +1,8 @@
 import type { SomeAccord } from '../accord';
 import { describeError } from '../errors';
 import type { FeatureResult } from '../features/store';
-import type { SqlPool } from '../infra/sql';
 import { currentTraceId } from '../telemetry/tracing';
+import type { LineageRow, LineageWriter } from './lineage-writer';
 import type { AgentEvent } from './types';
 
 export interface FeatureRead {
@@ -58,14 +58,14 @@ export class AgentRun {
    * Writes the row (a redelivery or replay rewrites it) and tells the seam. A failure to record is logged,
    * never thrown: lineage must not turn a handled event into a retried one.
    */
-  async record(pool: SqlPool, accord: SomeAccord, replay: boolean): Promise<void> {
+  async record(lineage: LineageWriter, accord: SomeAccord, replay: boolean): Promise<void> {
     const e = this.event;
     const latencyMs = Math.max(0, Date.now() - Number(e.timestamp));
     // An event the agent looked at and let pass (read nothing, did nothing) leaves no lineage row: most of
     // a busy topic is that, and the row would cost a write per event. It is still measured below.
     const noop =
       this.outcome === 'idle' && !this.reads.length && !this.contracts.length && !this.emitted.length;
-    if (!noop) await this.write(pool, accord, latencyMs);
+    if (!noop) await lineage.write(this.row(latencyMs));
     // A replayed event's latency is its age, not a decision latency: only live handling is measured.
     if (!replay && accord.telemetry.listening)
       accord.telemetry.emit({
@@ -79,42 +79,27 @@ export class AgentRun {
       });
   }
 
-  private async write(pool: SqlPool, accord: SomeAccord, latencyMs: number): Promise<void> {
+  /** The agent_runs row (a redelivery or replay rewrites it: the latest handling is the one that counts). */
+  private row(latencyMs: number): LineageRow {
     const e = this.event;
-    try {
-      await pool.query(
-        `insert into agent_runs (agent, event_id, event_type, entity_type, entity_id, topic, partition, kafka_offset,
-           correlation_id, trace_id, outcome, reads, contracts, proposals, emitted, error, latency_ms)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         on conflict (agent, event_id) do update set outcome = excluded.outcome, reads = excluded.reads,
-           contracts = excluded.contracts, proposals = excluded.proposals, emitted = excluded.emitted,
-           error = excluded.error, latency_ms = excluded.latency_ms, trace_id = excluded.trace_id,
-           handled_at = now()`,
-        [
-          this.agent,
-          e.eventId,
-          e.type,
-          e.entityType,
-          e.entityId,
-          e.topic,
-          e.partition,
-          e.offset,
-          e.correlationId ?? e.eventId,
-          this.traceId,
-          this.outcome,
-          JSON.stringify(this.reads),
-          JSON.stringify(this.contracts),
-          JSON.stringify(this.proposals),
-          JSON.stringify(this.emitted),
-          this.error === undefined ? null : describeError(this.error),
-          latencyMs,
-        ],
-      );
-    } catch (error) {
-      accord.logger.warn(
-        { agent: this.agent, eventId: e.eventId, error: describeError(error) },
-        'recording the agent run for lineage failed',
-      );
-    }
+    return {
+      agent: this.agent,
+      event_id: e.eventId,
+      event_type: e.type,
+      entity_type: e.entityType,
+      entity_id: e.entityId,
+      topic: e.topic,
+      partition: e.partition,
+      kafka_offset: e.offset,
+      correlation_id: e.correlationId ?? e.eventId,
+      trace_id: this.traceId ?? null,
+      outcome: this.outcome,
+      reads: this.reads,
+      contracts: this.contracts,
+      proposals: this.proposals,
+      emitted: this.emitted,
+      error: this.error === undefined ? null : describeError(this.error),
+      latency_ms: latencyMs,
+    };
   }
 }
