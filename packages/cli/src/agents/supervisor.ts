@@ -151,6 +151,7 @@ export async function supervise(name: string): Promise<number> {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
+  save(); // `starting`, with its pid: from here `accord stop` reaches it, even before any replica runs
   for (let i = 0; i < manifest.replicas; i++) await start(i);
   status = 'running';
   save();

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, UsageError } from '@accord/sdk';
 import { fleetStatus } from '../agents/fleet';
@@ -88,17 +88,24 @@ export const stopCommand: Command = {
   usage: 'accord stop <agent>...',
   help: `Stops the agent's supervisor, which stops every replica the clean way (each finishes its batch,
 checkpoints and leaves the group). Its checkpoints, role and manifest stay: accord deploy starts it again.
-Several agents stop at once (every name is checked before any is stopped).`,
+Several agents stop at once (every name is checked before any is stopped). An agent whose deploy was
+interrupted (its manifest written, its supervisor perhaps still starting) is waited for up to 10 s and
+stopped if its supervisor appears.`,
   options: {},
   async run({ positionals, out }) {
     if (positionals.length === 0) throw new UsageError('missing <agent> (see: accord ps)');
-    const states = positionals.map((name) => {
-      const state = readAgentState(name);
-      if (!state) throw new UsageError(`no deployed agent "${name}" (see: accord ps)`);
-      return { name, pid: state.supervisorPid };
-    });
+    for (const name of positionals)
+      if (!readAgentState(name) && !existsSync(join(agentDir(name), 'manifest.yaml')))
+        throw new UsageError(`no deployed agent "${name}" (see: accord ps)`);
     const lines = await Promise.all(
-      states.map(async ({ name, pid }) => {
+      positionals.map(async (name) => {
+        // Deploy writes the manifest, then starts the supervisor, which writes its state once it runs:
+        // a deploy interrupted in between left a supervisor that `stop` must still reach.
+        const state =
+          readAgentState(name) ??
+          (await pollUntil(() => readAgentState(name), { timeoutMs: 10_000, intervalMs: 200 }));
+        if (!state) return `${name}: not running (deployed, but no supervisor wrote its state in 10 s)`;
+        const pid = state.supervisorPid;
         if (!isAlive(pid)) return `${name}: not running`;
         process.kill(pid, 'SIGTERM');
         const stopped = await pollUntil(() => (isAlive(pid) ? undefined : true), {
