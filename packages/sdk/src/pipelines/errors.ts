@@ -32,20 +32,29 @@ export type FailureDecision = 'retry' | 'dead-letter';
  */
 export function classifyFailure(error: unknown, attempt: number, maxAttempts: number): FailureDecision {
   if (error instanceof TerminalError) return 'dead-letter';
-  // Postgres refusing the data itself (class 22, data exception: a NUL in text, a date out of range; class
-  // 23, a constraint: no partition for the row) refuses it again on every try (found by fuzzing).
-  const state = sqlState(error);
-  if (state?.startsWith('22') || (state?.startsWith('23') && state !== '23505')) return 'dead-letter';
+  // Postgres refusing the data itself refuses it again on every try (found by fuzzing).
+  if (refusesData(sqlState(error))) return 'dead-letter';
   if (error instanceof AccordError && !error.retriable) return 'dead-letter';
   const name = (error as { name?: unknown })?.name;
   if (typeof name === 'string' && PROGRAMMER_ERRORS.includes(name)) return 'dead-letter';
   return attempt < maxAttempts ? 'retry' : 'dead-letter';
 }
 
+/**
+ * Class 22, a data exception (a NUL in text, a date out of range); class 23, a constraint (no partition
+ * for the row), except a unique violation (23505), which is a race and passes when tried again.
+ */
+function refusesData(state: string | undefined): boolean {
+  return state !== undefined && (state.startsWith('22') || (state.startsWith('23') && state !== '23505'));
+}
+
 export function errorCodeOf(error: unknown): string {
   if (error instanceof AccordError) return error.code;
-  // node-postgres names its errors "error": the dead letter says which store refused, with the SQLSTATE in its message.
-  if (sqlState(error)) return 'POSTGRES_QUERY_FAILED';
+  // node-postgres names its errors "error": the dead letter says which store refused, and whether it was
+  // the event's data (the SQLSTATE in its message either way).
+  const state = sqlState(error);
+  if (refusesData(state)) return 'POSTGRES_DATA_REFUSED';
+  if (state) return 'POSTGRES_QUERY_FAILED';
   const name = (error as { name?: unknown })?.name;
   return typeof name === 'string' ? name : 'Error';
 }

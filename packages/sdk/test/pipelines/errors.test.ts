@@ -27,7 +27,10 @@ test('Postgres refusing the data is dead-lettered at once, under a stable code; 
   expect(classifyFailure(pg('23505'), 1, 3)).toBe('retry'); // unique violation: a race, tried again
   expect(classifyFailure(pg('40001'), 1, 3)).toBe('retry'); // serialization failure
   expect(classifyFailure(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), 1, 3)).toBe('retry');
-  expect(errorCodeOf(pg('22P05'))).toBe('POSTGRES_QUERY_FAILED');
+  expect(errorCodeOf(pg('22P05'))).toBe('POSTGRES_DATA_REFUSED');
+  expect(errorCodeOf(pg('23514'))).toBe('POSTGRES_DATA_REFUSED');
+  expect(errorCodeOf(pg('23505'))).toBe('POSTGRES_QUERY_FAILED');
+  expect(errorCodeOf(pg('40001'))).toBe('POSTGRES_QUERY_FAILED');
   expect(errorCodeOf(new TypeError('x'))).toBe('TypeError');
 });
 
