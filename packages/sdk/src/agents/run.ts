@@ -92,7 +92,7 @@ export class AgentRun {
       partition: e.partition,
       kafka_offset: e.offset,
       correlation_id: e.correlationId ?? e.eventId,
-      trace_id: this.traceId ?? null,
+      trace_id: this.traceId,
       outcome: this.outcome,
       reads: this.reads,
       contracts: this.contracts,

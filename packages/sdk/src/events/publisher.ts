@@ -223,26 +223,26 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     data: EventData<Types, N>,
     options: PublishOptions,
   ): Promise<Prepared> {
-    const trace = injectTrace({});
-    const e = this.envelop(type, data, options);
-    const known = this.serde.encodeKnown(e.eventType, e.record);
-    return this.message(e, options, known ?? (await this.serde.encode(e.eventType, e.record)), trace);
+    return this.prepareWith(type, data, options, injectTrace({}));
   }
 
   /**
-   * prepare without a promise once the type's schema id is known (publishMany's hot path); undefined
-   * before the first event of a type, which goes through `prepare`. `trace`: the batch's context, injected
-   * once for all its events.
+   * prepare, without a promise once the type's schema id is known (publishMany's hot path; the first event
+   * of a type waits for its id). `trace`: the context its headers carry (publishMany's, injected once for
+   * the batch).
    */
-  private prepareKnown(
+  private prepareWith(
     type: string,
     data: Record<string, unknown>,
     options: PublishOptions,
     trace: Record<string, string>,
-  ): Prepared | undefined {
+  ): Prepared | Promise<Prepared> {
     const e = this.envelop(type, data as never, options);
-    const encoded = this.serde.encodeKnown(e.eventType, e.record);
-    return encoded && this.message(e, options, encoded, trace);
+    const known = this.serde.encodeKnown(e.eventType, e.record);
+    if (known) return this.message(e, options, known, trace);
+    return this.serde
+      .encode(e.eventType, e.record)
+      .then((encoded) => this.message(e, options, encoded, trace));
   }
 
   private message(
@@ -336,10 +336,8 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as PublishItem<Types>;
       try {
-        prepared.push(
-          this.prepareKnown(e.type, e.data, e.options, trace) ??
-            (await this.prepare(e.type, e.data as EventData<Types, EventName<Types>>, e.options)),
-        );
+        const p = this.prepareWith(e.type, e.data, e.options, trace);
+        prepared.push(p instanceof Promise ? await p : p);
       } catch (error) {
         if (error instanceof AccordError) {
           error.message = `event ${i}: ${error.message}`;
