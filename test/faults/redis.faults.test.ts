@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import {
   AvroSerde,
+  connectIfIdle,
   createPgPool,
   createRedis,
   EventPublisher,
@@ -112,6 +113,9 @@ test('Redis flushed, then killed and started empty, under load: no decision on a
   stops.push(async () => markers.disconnect());
   const allReady = async () => {
     try {
+      // As the SDK's reader does: this fail-fast client gives up reconnecting after ~2 s, and Redis may come
+      // back later than that (a clone's run: "Connection is closed." for 120 s, the views long ready).
+      await connectIfIdle(markers);
       const states = await Promise.all(
         COMMERCE_VIEWS.map((v) =>
           markers.hget(`${prefix}accord:features:epoch:${v.name}@${v.version}`, 'state'),

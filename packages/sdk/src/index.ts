@@ -139,6 +139,7 @@ export {
 export { deterministicId } from './ids';
 // Infrastructure: client factories, health, migrations, services, retries.
 export {
+  connectIfIdle,
   consumerTimings,
   createKafka,
   createPgPool,

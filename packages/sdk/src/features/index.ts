@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type ResolvedConfig, resolveConfig } from '../config';
 import { AccordError, describeError, UnavailableError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
-import { createPgPool, createRedis } from '../infra/clients';
+import { connectIfIdle, createPgPool, createRedis } from '../infra/clients';
 import type { SqlPool } from '../infra/sql';
 import { createPipeline, type Pipeline, type PipelineMode } from '../pipelines/pipeline';
 import type { ChunkPass } from '../pipelines/types';
@@ -302,12 +302,9 @@ export class FeatureReader {
     now = Date.now(),
   ): Promise<Map<string, Record<string, FeatureResult>>> {
     const views = this.views(entityType, names);
-    // 'wait': never connected (lazy). 'end': the fail-fast client gave up reconnecting (three tries, ~2 s)
-    // while Redis was down; without a new connect it would refuse every read for good, and an agent would
-    // retry its event forever (found by the Redis fault suite under the fleet's load). Both connect again
-    // now: a Redis still down refuses at once (connection refused), so a read still fails fast.
-    if (this.redis.status === 'wait' || this.redis.status === 'end')
-      await this.redis.connect().catch(() => {});
+    // Without it an agent would retry its event forever once the client gave up on a Redis that came back
+    // late (found by the Redis fault suite under the fleet's load).
+    await connectIfIdle(this.redis);
     if (this.redis.status !== 'ready' && this.redis.status !== 'connect') {
       throw new UnavailableError(
         'REDIS_UNAVAILABLE',

@@ -119,6 +119,15 @@ export interface RedisClientOptions {
   reconnect?: boolean;
 }
 
+/**
+ * Connects a client made by createRedis if it is idle: 'wait', never connected (lazy), or 'end', a fail-fast
+ * client that gave up reconnecting (three tries, ~2 s) while Redis was down and would otherwise refuse
+ * every command for good ("Connection is closed."). A Redis still down refuses at once: nothing waits.
+ */
+export async function connectIfIdle(redis: Redis): Promise<void> {
+  if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
+}
+
 export function createRedis(url: string, options: RedisClientOptions = {}): Redis {
   const failFast = options.failFast ?? true;
   const reconnect = options.reconnect ?? true;
