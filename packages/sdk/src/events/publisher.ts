@@ -172,7 +172,7 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
    */
   validate(type: string, data: Record<string, unknown>, options: PublishOptions): void {
     const { eventType, record } = this.envelop(type, data as never, options);
-    this.catalog.validate(eventType, record);
+    this.catalog.validate(eventType, record());
   }
 
   private envelop<N extends EventName<Types>>(
@@ -209,7 +209,9 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
       correlationId: options.correlationId ?? null,
       contractVersions: options.contractVersions ?? [],
     };
-    const record = { envelope, ...data } as unknown as Types[N];
+    // The whole record is built only where avsc takes it (validation, a type's first event); the hot
+    // path writes envelope and data as they are (AvroSerde.encodeEventKnown).
+    const record = () => ({ ...data, envelope }) as unknown as Types[N];
     return { eventType, entityType, topic, envelope, record };
   }
 
@@ -238,10 +240,10 @@ export class EventPublisher<Types extends TypeMap = AnyEvents> {
     trace: Record<string, string>,
   ): Prepared | Promise<Prepared> {
     const e = this.envelop(type, data as never, options);
-    const known = this.serde.encodeKnown(e.eventType, e.record);
+    const known = this.serde.encodeEventKnown(e.eventType, e.envelope, data);
     if (known) return this.message(e, options, known, trace);
     return this.serde
-      .encode(e.eventType, e.record)
+      .encode(e.eventType, e.record())
       .then((encoded) => this.message(e, options, encoded, trace));
   }
 

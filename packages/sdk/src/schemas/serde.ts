@@ -4,7 +4,9 @@ import { PLATFORM_CATALOG, type SchemaSource } from '../events/catalog';
 import { parseAvroSchema } from './canonical';
 import type { CompatibilityMode } from './compatibility';
 import { REPLAYABLE_DEFAULT_MODE } from './compatibility';
+import { EventWriter } from './event-writer';
 import { RegistryHttpClient } from './registry-client';
+import type { EventEnvelope } from './types.generated';
 
 export const MAGIC_BYTE = 0;
 
@@ -58,6 +60,8 @@ export class AvroSerde {
   /** Ids already resolved: encodeKnown needs no promise for them (the hot path of publishMany). */
   private readonly knownIds = new Map<string, number>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
+  /** Each event type's writer (null: its envelope is not the one EventWriter writes). */
+  private readonly writers = new Map<string, EventWriter | null>();
 
   constructor(private readonly options: SerdeOptions) {
     this.http = new RegistryHttpClient(options.registryUrl);
@@ -109,12 +113,34 @@ export class AvroSerde {
     return this.wire(name, value, await this.schemaId(name));
   }
 
-  /** encode without a promise when the schema's id is already known; undefined when it is not (yet). */
-  encodeKnown(name: string, value: unknown): { buffer: Buffer; schemaId: number } | undefined {
+  /**
+   * An event (`envelope` first, then `data`'s fields) encoded as encode would, without a promise once its
+   * schema's id is known (publishMany's hot path); undefined when it is not (yet). Written by the type's
+   * EventWriter (no `{ envelope, ...data }` record built); what it declines takes avsc's way, which
+   * validates and names what is wrong.
+   */
+  encodeEventKnown(
+    name: string,
+    envelope: EventEnvelope,
+    data: Record<string, unknown>,
+  ): { buffer: Buffer; schemaId: number } | undefined {
     const schemaId = this.knownIds.get(name);
     if (schemaId === undefined) return undefined;
-    this.catalog.validate(name, value);
-    return this.wire(name, value, schemaId);
+    let writer = this.writers.get(name);
+    if (writer === undefined) {
+      writer = EventWriter.of(this.catalog.schema(name), this.catalog.avroType(name)) ?? null;
+      this.writers.set(name, writer);
+    }
+    for (;;) {
+      const end = writer?.write(scratch, 5, envelope, data);
+      if (end === undefined) {
+        const record = { ...data, envelope };
+        this.catalog.validate(name, record);
+        return this.wire(name, record, schemaId);
+      }
+      if (end >= 0) return this.copyOut(end, schemaId);
+      scratch = Buffer.alloc(Math.max(scratch.length * 2, scratch.length - end));
+    }
   }
 
   /** The wire format, encoded once behind its header in a scratch buffer, then copied out (one copy). */
@@ -122,17 +148,20 @@ export class AvroSerde {
     const type = this.catalog.avroType(name);
     for (;;) {
       const end = type.encode(value, scratch, 5);
-      if (end >= 0) {
-        scratch.writeUInt8(0, 0);
-        scratch.writeUInt32BE(schemaId, 1);
-        // allocUnsafe carves small buffers out of Node's shared pool: Buffer.from(subarray) gave every
-        // record an ArrayBuffer (and a backing store) of its own.
-        const buffer = Buffer.allocUnsafe(end);
-        scratch.copy(buffer, 0, 0, end);
-        return { buffer, schemaId };
-      }
+      if (end >= 0) return this.copyOut(end, schemaId);
       scratch = Buffer.alloc(Math.max(scratch.length * 2, scratch.length - end)); // avsc: -end bytes were missing
     }
+  }
+
+  /** The scratch's first `end` bytes behind the wire header, copied out. */
+  private copyOut(end: number, schemaId: number): { buffer: Buffer; schemaId: number } {
+    scratch.writeUInt8(0, 0);
+    scratch.writeUInt32BE(schemaId, 1);
+    // allocUnsafe carves small buffers out of Node's shared pool: Buffer.from(subarray) gave every
+    // record an ArrayBuffer (and a backing store) of its own.
+    const buffer = Buffer.allocUnsafe(end);
+    scratch.copy(buffer, 0, 0, end);
+    return { buffer, schemaId };
   }
 
   /** Decodes a wire-format record. Throws DecodeError: WIRE_FORMAT_INVALID, SCHEMA_NOT_FOUND or DECODE_FAILED. */

@@ -110,17 +110,24 @@ test('records written by AvroSerde decode with a plain kafkajs consumer, the reg
     value: expect.objectContaining(value),
   });
 
-  // The synchronous path publishers take once the id is known encodes the same bytes, and an event past
-  // the encoder's 64 KiB scratch space grows it (the first encoding of a large one returns it whole).
+  // The synchronous path publishers take once the id is known (the EventWriter) encodes the same bytes,
+  // and an event past the encoder's 64 KiB scratch space grows it (the first encoding of a large one
+  // returns it whole); a field avsc must name goes avsc's way, which throws.
   const fresh = new AvroSerde({ catalog: referenceCatalog, registryUrl: config.schemaRegistry.url });
-  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toBeUndefined();
+  const { envelope, ...data } = value;
+  const known = (d: Record<string, unknown>) =>
+    fresh.encodeEventKnown('accord.commerce.DiscountApproved', envelope, d);
+  expect(known(data)).toBeUndefined();
   await fresh.schemaId('accord.commerce.DiscountApproved');
-  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toEqual({ buffer, schemaId });
-  const large = { ...value, approvedBy: 'a'.repeat(200_000) };
-  const encoded = fresh.encodeKnown('accord.commerce.DiscountApproved', large);
+  expect(known(data)).toEqual({ buffer, schemaId });
+  const large = { ...data, approvedBy: 'a'.repeat(200_000) };
+  const encoded = known(large);
   expect(encoded?.buffer.length).toBeGreaterThan(200_000);
-  expect((await fresh.decode(encoded?.buffer as Buffer)).value).toEqual(expect.objectContaining(large));
-  expect(fresh.encodeKnown('accord.commerce.DiscountApproved', value)).toEqual({ buffer, schemaId });
+  expect((await fresh.decode(encoded?.buffer as Buffer)).value).toEqual({ envelope, ...large });
+  expect(known(data)).toEqual({ buffer, schemaId });
+  expect(() => known({ ...data, percent: 'twenty' })).toThrow(
+    expect.objectContaining({ code: 'SCHEMA_VALIDATION_FAILED', message: expect.stringMatching(/percent/) }),
+  );
 });
 
 test('bad records are refused with a code that says why', async () => {
