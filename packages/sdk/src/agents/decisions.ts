@@ -1,4 +1,5 @@
 import { AccordError } from '../errors';
+import { GroupCommit } from '../infra/group-commit';
 import { subscribeChannel } from '../infra/listen';
 import type { SqlPool } from '../infra/sql';
 import type { OwnerDecision } from '../owners/propose';
@@ -35,6 +36,7 @@ function wholeDecision(told: Record<string, unknown>): OwnerDecision | undefined
 export class DecisionWaiter {
   private readonly waiting = new Map<string, Set<Waiting>>();
   private unsubscribe: Promise<() => Promise<void>> | undefined;
+  private readonly reads = new Map<string, GroupCommit<string, OwnerDecision | undefined>>();
 
   constructor(private readonly pool: SqlPool) {}
 
@@ -117,14 +119,27 @@ export class DecisionWaiter {
     return this.waiting.size;
   }
 
-  private async read(entityType: string, proposalId: string): Promise<OwnerDecision | undefined> {
-    const { rows } = await this.pool.query<OwnerDecision>(
-      `select proposal_id as "proposalId", decision_id as "decisionId", outcome, reason, version_before::int as "versionBefore",
-              version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
-         from ${table(entityType, 'decisions')} where proposal_id = $1`,
-      [proposalId],
-    );
-    return rows[0];
+  /**
+   * The proposal's decision from the audit, if committed. Reads of one entity type made while one is out
+   * go together in the next (one statement for a fetch's worth of waits): a statement per wait was 43% of
+   * the statements Postgres ran at 1,000 loops/s (bench/decision-roundtrip --agent).
+   */
+  private read(entityType: string, proposalId: string): Promise<OwnerDecision | undefined> {
+    let reads = this.reads.get(entityType);
+    if (!reads) {
+      reads = new GroupCommit(async (ids) => {
+        const { rows } = await this.pool.query<OwnerDecision>(
+          `select proposal_id as "proposalId", decision_id as "decisionId", outcome, reason, version_before::int as "versionBefore",
+                  version_after::int as "versionAfter", conflicting_version::int as "conflictingVersion"
+             from ${table(entityType, 'decisions')} where proposal_id = any($1::text[])`,
+          [[...new Set(ids)]],
+        );
+        const byId = new Map(rows.map((r) => [r.proposalId, r]));
+        return ids.map((id) => byId.get(id));
+      });
+      this.reads.set(entityType, reads);
+    }
+    return reads.submit(proposalId);
   }
 
   async close(): Promise<void> {

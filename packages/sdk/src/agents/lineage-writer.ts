@@ -1,4 +1,5 @@
 import { describeError } from '../errors';
+import { GroupCommit } from '../infra/group-commit';
 import type { SqlPool } from '../infra/sql';
 
 /** One agent_runs row, as the agent recorded it (reads, contracts, proposals, emitted: JSON values). */
@@ -39,11 +40,6 @@ const INSERT = `insert into agent_runs (agent, event_id, event_type, entity_type
     error = excluded.error, latency_ms = excluded.latency_ms, trace_id = excluded.trace_id,
     handled_at = now()`;
 
-interface Waiting {
-  row: LineageRow;
-  done: () => void;
-}
-
 /**
  * Lineage rows on their way to agent_runs, written together (group commit): the rows recorded while a
  * write is out leave in the next one, one statement for all. Each `write` still resolves only once its
@@ -52,8 +48,25 @@ interface Waiting {
  * a third of the commits Postgres made in the decision-loop benchmark, about 10% of a core.
  */
 export class LineageWriter {
-  private waiting: Waiting[] = [];
-  private writing = false;
+  private readonly rows = new GroupCommit<LineageRow, void>(async (batch) => {
+    // A statement may not update one row twice: an event handled twice while a write was out (a
+    // redelivery beside a replay) keeps its latest handling, as a row per statement would have.
+    const latest = new Map<string, LineageRow>();
+    for (const row of batch) {
+      latest.delete(row.event_id);
+      latest.set(row.event_id, row);
+    }
+    const rows = [...latest.values()];
+    // insert reports what the database refused; anything else (a row JSON cannot carry) is reported too:
+    // lineage must not fail a handled event.
+    await this.insert(rows).catch((error: unknown) =>
+      this.failed(
+        describeError(error),
+        rows.map((r) => r.event_id),
+      ),
+    );
+    return [];
+  }, MAX_ROWS);
 
   constructor(
     private readonly pool: SqlPool,
@@ -62,30 +75,7 @@ export class LineageWriter {
   ) {}
 
   write(row: LineageRow): Promise<void> {
-    return new Promise((done) => {
-      this.waiting.push({ row, done });
-      if (!this.writing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, MAX_ROWS);
-        // A statement may not update one row twice: an event handled twice while a write was out (a
-        // redelivery beside a replay) keeps its latest handling, as a row per statement would have.
-        const latest = new Map<string, LineageRow>();
-        for (const { row } of batch) {
-          latest.delete(row.event_id);
-          latest.set(row.event_id, row);
-        }
-        await this.insert([...latest.values()]);
-        for (const w of batch) w.done();
-      }
-    } finally {
-      this.writing = false;
-    }
+    return this.rows.submit(row);
   }
 
   /**

@@ -220,3 +220,40 @@ test('a decision is told whole (the waiter reads nothing more); one whose reason
     await waiter.close();
   }
 });
+
+test('waits made together read the audit together: each gets its own decision, an undecided one waits to be told', async () => {
+  // A pool that counts the waiter's reads of the audit (everything else goes to the real pool).
+  let reads = 0;
+  const counting = {
+    query: ((text: string, values?: unknown[]) => {
+      if (text.includes('from order_decisions') || text.includes('from "order_decisions"')) reads++;
+      return admin.query(text, values);
+    }) as typeof admin.query,
+    connect: () => admin.connect(),
+    end: async () => {},
+  };
+  const waiter = new DecisionWaiter(counting);
+  const ids = Array.from({ length: 20 }, (_, i) => uniqueName(`p-batch-${i}`));
+  const insert = `insert into order_decisions (decision_id, proposal_id, entity_id, agent, action, outcome, reason, version_before, version_after)
+                  values ($1, $2, 'o-batch', 'pricing', 'discount', $3, null, $4, null)`;
+  try {
+    for (const [i, id] of ids.slice(0, 19).entries())
+      await admin.query(insert, [`d-${id}`, id, i % 2 ? 'REJECTED' : 'ESCALATED', i]);
+    const waits = ids.map((id) => waiter.decision('order', id, 20_000));
+    const early = await Promise.all(waits.slice(0, 19));
+    expect(early.map((d) => [d.proposalId, d.decisionId, d.outcome, d.versionBefore])).toEqual(
+      ids.slice(0, 19).map((id, i) => [id, `d-${id}`, i % 2 ? 'REJECTED' : 'ESCALATED', i]),
+    );
+    // 20 waits, read in at most two statements (the first, then the ones that queued behind it).
+    expect([reads > 0, reads <= 2]).toEqual([true, true]);
+    const last = ids[19] as string;
+    await admin.query(insert, [`d-${last}`, last, 'ACCEPTED', 7]);
+    await expect(waits[19]).resolves.toMatchObject({
+      proposalId: last,
+      decisionId: `d-${last}`,
+      outcome: 'ACCEPTED',
+    });
+  } finally {
+    await waiter.close();
+  }
+});
