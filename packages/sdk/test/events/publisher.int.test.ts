@@ -248,3 +248,41 @@ test('a topic that does not exist fails its own concurrent publishes only, never
     expect((outcomes[n] as PromiseRejectedResult).reason).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
   expect(await highWatermarks(topic)).toBe(30);
 });
+
+test('a topic deleted after the publisher wrote to it fails its own publishes only; every other topic goes on (kafkajs #1622)', async () => {
+  const own = new EventPublisher({
+    catalog: referenceCatalog,
+    config,
+    producer: 'test-agent',
+    serde: publisher.serde,
+  });
+  try {
+    const kept = await ctx.createTopic({ partitions: 2 });
+    const doomed = uniqueName('t-doomed');
+    const admin = await ctx.kafkaAdmin();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: doomed, numPartitions: 1 }] });
+    for (const topic of [kept, doomed])
+      await own.publish('DiscountApproved', discount(1), { entityId: 'o-1', topic });
+    await admin.deleteTopics({ topics: [doomed] });
+    await eventually(async () => ((await admin.listTopics()).includes(doomed) ? undefined : true), {
+      what: 'the topic gone',
+    });
+    // Unpatched kafkajs kept the deleted topic in every metadata refresh, and the broker fails a refresh
+    // that names an unknown topic: the next refresh (a topic new to the producer, a leader move, metadata
+    // older than metadataMaxAge) failed, so every send that needed one, on any topic.
+    const fresh = await ctx.createTopic({ partitions: 2 });
+    await expect(
+      own.publish('DiscountApproved', discount(2), { entityId: 'o-2', topic: fresh }),
+    ).resolves.toMatchObject({ topic: fresh });
+    await expect(
+      own.publish('DiscountApproved', discount(3), { entityId: 'o-3', topic: doomed }),
+    ).rejects.toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    await expect(
+      own.publish('DiscountApproved', discount(4), { entityId: 'o-4', topic: kept }),
+    ).resolves.toMatchObject({ topic: kept });
+    expect(await highWatermarks(fresh)).toBe(1);
+    expect(await highWatermarks(kept)).toBe(2);
+  } finally {
+    await own.close();
+  }
+});
