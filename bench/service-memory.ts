@@ -3,7 +3,9 @@
  * a transactional pipeline writing every event to Postgres) started as its own process on a topic of
  * --events events, once per profile (V8 flags and fetch size), its peak resident memory (VmHWM) read from
  * /proc until its checkpoints reach the log end. #15 asked that a service stay under 150 MB whatever the
- * backlog; the profiles show what V8's own sizing does and what Accord's service flags do.
+ * backlog; the profiles show what V8's own sizing does and what Accord's service flags do. Then the
+ * feature service (bench/feature-service-memory.ts: a pipeline per reference view version in one process,
+ * writing Redis) through a backlog of as many events, under the service profile.
  *
  * The flags and fetch size are packages/sdk/src/config/service-profile.ts's.
  *
@@ -14,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveConfig, SERVICE_FETCH_MAX_BYTES, SERVICE_NODE_FLAGS } from '@accord/sdk';
+import { featureServiceMemory } from './feature-service-memory.ts';
 import { runBench, withBenchTopic } from './harness.ts';
 import { writeMetrics } from './metrics.ts';
 
@@ -44,6 +47,7 @@ const PROFILES = [
     fetch: SERVICE_FETCH_MAX_BYTES,
   },
 ];
+const SERVICE_PROFILE = PROFILES[2] as (typeof PROFILES)[number];
 
 function peakRssMb(pid: number): number {
   try {
@@ -55,7 +59,7 @@ function peakRssMb(pid: number): number {
 }
 
 /** Resolves once the child's log says it runs; rejects with its last lines if it exits first. */
-function running(child: ChildProcess): Promise<void> {
+function running(child: ChildProcess, what: string): Promise<void> {
   const tail: string[] = [];
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -64,81 +68,121 @@ function running(child: ChildProcess): Promise<void> {
       if (line.includes('"msg":"running"')) resolve();
     });
     child.once('exit', (code) =>
-      reject(new Error(`the archive exited (${code}) before running:\n${tail.join('\n')}`)),
+      reject(new Error(`${what} exited (${code}) before running:\n${tail.join('\n')}`)),
     );
   });
 }
 
+/** The child's peak resident memory (VmHWM), sampled every 100 ms until stopped. */
+function sample(child: ChildProcess): { peak: () => number; stop: () => void } {
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, peakRssMb(child.pid!));
+  }, 100);
+  return {
+    peak: () => Math.max(peak, peakRssMb(child.pid!)),
+    stop: () => clearInterval(sampler),
+  };
+}
+
 async function main(): Promise<void> {
-  await withBenchTopic(config, { run, partitions, total, entities: 500 }, async ({ pool, topic, groups }) => {
-    const metrics = [];
-    try {
-      for (const profile of PROFILES) {
-        // accord_archive may advance only groups named like an archive (migration 0021, its Kafka ACLs): least privilege holds here too.
-        const group = `accord-archive-${run}-${metrics.length / 2}`;
-        groups.push(group);
-        const child = spawn(
-          process.execPath,
-          [
-            '--disable-warning=TimeoutNegativeWarning',
-            ...profile.flags,
-            'services/archive/dist/main.js',
-            '--group',
-            group,
-            '--topics',
-            `^${topic.replace(/\./g, '\\.')}$`,
-          ],
-          {
-            stdio: ['ignore', 'pipe', 'inherit'],
-            env: {
-              ...process.env,
-              ACCORD_FETCH_MAX_BYTES: String(profile.fetch),
-              ACCORD_SERVICE_NODE_OPTIONS: '',
+  await withBenchTopic(
+    config,
+    { run, partitions, total, entities: 500 },
+    async ({ admin, pool, topic, groups }) => {
+      const metrics = [];
+      try {
+        for (const profile of PROFILES) {
+          // accord_archive may advance only groups named like an archive (migration 0021, its Kafka ACLs): least privilege holds here too.
+          const group = `accord-archive-${run}-${metrics.length / 2}`;
+          groups.push(group);
+          const child = spawn(
+            process.execPath,
+            [
+              '--disable-warning=TimeoutNegativeWarning',
+              ...profile.flags,
+              'services/archive/dist/main.js',
+              '--group',
+              group,
+              '--topics',
+              `^${topic.replace(/\./g, '\\.')}$`,
+            ],
+            {
+              stdio: ['ignore', 'pipe', 'inherit'],
+              env: {
+                ...process.env,
+                ACCORD_FETCH_MAX_BYTES: String(profile.fetch),
+                ACCORD_SERVICE_NODE_OPTIONS: '',
+              },
             },
+          );
+          const rss = sample(child);
+          try {
+            await running(child, 'the archive');
+            const t0 = Date.now();
+            for (;;) {
+              const { rows } = await pool.query<{ done: string }>(
+                'select coalesce(sum(kafka_offset), 0)::text as done from pipeline_checkpoints where consumer_group = $1',
+                [group],
+              );
+              if (Number(rows[0]?.done) >= total) break;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+            const seconds = (Date.now() - t0) / 1000;
+            const peak = rss.peak();
+            process.stdout.write(
+              `  ${profile.name.padEnd(48)} ${Math.round(total / seconds)} events/s, peak RSS ${Math.round(peak)} MB\n`,
+            );
+            metrics.push(
+              {
+                name: `service memory: archive, ${profile.name}, peak RSS`,
+                value: peak,
+                unit: 'MB' as const,
+              },
+              {
+                name: `service memory: archive, ${profile.name}`,
+                value: total / seconds,
+                unit: 'events/s' as const,
+              },
+            );
+          } finally {
+            rss.stop();
+            child.kill('SIGTERM');
+            await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+          }
+        }
+        // The feature service under the service profile: a pipeline per view version in one process.
+        const features = await featureServiceMemory(
+          config,
+          { admin, pool, run, total, partitions },
+          sample,
+          running,
+        );
+        const profile = SERVICE_PROFILE.name;
+        process.stdout.write(
+          `  ${`features, ${profile}`.padEnd(48)} ${Math.round(features.eventsPerSecond)} events/s, peak RSS ${Math.round(features.peakMb)} MB\n`,
+        );
+        metrics.push(
+          {
+            name: `service memory: features, ${profile}, peak RSS`,
+            value: features.peakMb,
+            unit: 'MB' as const,
+          },
+          {
+            name: `service memory: features, ${profile}`,
+            value: features.eventsPerSecond,
+            unit: 'events/s' as const,
           },
         );
-        let peak = 0;
-        const sampler = setInterval(() => {
-          peak = Math.max(peak, peakRssMb(child.pid!));
-        }, 100);
-        try {
-          await running(child);
-          const t0 = Date.now();
-          for (;;) {
-            const { rows } = await pool.query<{ done: string }>(
-              'select coalesce(sum(kafka_offset), 0)::text as done from pipeline_checkpoints where consumer_group = $1',
-              [group],
-            );
-            if (Number(rows[0]?.done) >= total) break;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          const seconds = (Date.now() - t0) / 1000;
-          peak = Math.max(peak, peakRssMb(child.pid!));
-          process.stdout.write(
-            `  ${profile.name.padEnd(48)} ${Math.round(total / seconds)} events/s, peak RSS ${Math.round(peak)} MB\n`,
-          );
-          metrics.push(
-            { name: `service memory: archive, ${profile.name}, peak RSS`, value: peak, unit: 'MB' as const },
-            {
-              name: `service memory: archive, ${profile.name}`,
-              value: total / seconds,
-              unit: 'events/s' as const,
-            },
-          );
-        } finally {
-          clearInterval(sampler);
-          child.kill('SIGTERM');
-          await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
-        }
+      } finally {
+        await pool.query('delete from event_archive where topic = $1', [topic]).catch(() => {});
       }
-    } finally {
-      await pool.query('delete from event_archive where topic = $1', [topic]).catch(() => {});
-    }
-    writeMetrics(values.json, 'service-memory', metrics);
-    process.stdout.write(
-      `\n(${total} events, ${partitions} partitions; the archive as its own process, one profile after another; peak = VmHWM)\n`,
-    );
-  });
+      writeMetrics(values.json, 'service-memory', metrics);
+      process.stdout.write(
+        `\n(${total} events, ${partitions} partitions; the archive as its own process, one profile after another, then the feature service (its views' pipelines in one process) under the service profile; peak = VmHWM)\n`,
+      );
+    },
+  );
 }
 
 runBench(main);

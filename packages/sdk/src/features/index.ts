@@ -211,6 +211,10 @@ export class FeaturePipelines {
       ...(options.catalog ? { catalog: options.catalog } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       chunkSize: 500,
+      // The views' pipelines share the process's fetch budget (the config's fetch size): each fetches its
+      // share, at least 64 KiB. Six views each fetching the whole budget held six times what one pipeline
+      // does: the feature service peaked at 225–250 MB through a backlog (bench/service-memory.ts).
+      fetchMaxBytes: Math.max(64 * 1024, Math.floor(config.kafka.fetchMaxBytes / options.views.length)),
       ...((options.mode ?? 'at-least-once') === 'at-least-once'
         ? { checkpointEveryMs: options.checkpointEveryMs ?? 250 }
         : {}),
