@@ -2,7 +2,7 @@
 // First: OpenTelemetry's driver instrumentations patch kafkajs, pg, ioredis and http as they load.
 import '@accord/sdk/register';
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
-import { Histogram, runService } from '@accord/sdk';
+import { AccordError, Histogram, runService } from '@accord/sdk';
 
 const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
 
@@ -16,17 +16,37 @@ after a FLUSHALL, replaying every group rebuilds the same values). Stops cleanly
 Options:
   --group <id>       base consumer group (default features)
   --prefix <p>       Redis key prefix (default none)
+  --views <names>    only these views, comma-separated view names (default all): to spread the views over
+                     several processes or machines, each with the same --group and --prefix; run every
+                     view in exactly one of them
   -h, --help         this help
 
 Environment:
   FEATURES_DATABASE_URL   Postgres for checkpoints, as a least-privilege role (default: DATABASE_URL with the user accord_features)
   KAFKA_BROKERS, REDIS_URL, SCHEMA_REGISTRY_URL, DATABASE_URL`;
 
+/** The views --views names (each a view's name), or all of them. */
+export function selectViews(names: string | undefined): typeof COMMERCE_VIEWS {
+  if (names === undefined) return COMMERCE_VIEWS;
+  const wanted = names
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const known = [...new Set(COMMERCE_VIEWS.map((v) => v.name))];
+  const unknown = wanted.filter((n) => !known.includes(n));
+  if (wanted.length === 0 || unknown.length > 0)
+    throw new AccordError(
+      'CONFIG_INVALID',
+      `--views: ${wanted.length === 0 ? 'names no view' : `unknown view ${unknown.map((n) => `"${n}"`).join(', ')}`}; the views are ${known.join(', ')}`,
+    );
+  return COMMERCE_VIEWS.filter((v) => wanted.includes(v.name));
+}
+
 if (require.main === module) {
-  runService<{ group?: string; prefix?: string }>({
+  runService<{ group?: string; prefix?: string; views?: string }>({
     name: 'features',
     help: HELP,
-    options: { group: { type: 'string' }, prefix: { type: 'string' } },
+    options: { group: { type: 'string' }, prefix: { type: 'string' }, views: { type: 'string' } },
     role: 'accord_features',
     databaseUrlVariable: 'FEATURES_DATABASE_URL',
     // One pipeline per view version share the pool (and one LISTEN connection).
@@ -37,15 +57,16 @@ if (require.main === module) {
       accord.telemetry.on((e) => {
         if (e.type === 'features.written') for (const ms of e.endToEndMs) staleness.record(ms);
       });
+      const views = selectViews(values.views);
       const pipelines = accord.features({
-        views: COMMERCE_VIEWS,
+        views,
         ...(values.group ? { group: values.group } : {}),
         ...(values.prefix ? { prefix: values.prefix } : {}),
       });
       // A start that fails leaves nothing running: runService closes the context, which stops them.
       await pipelines.start();
       return {
-        running: { views: COMMERCE_VIEWS.length, groups: pipelines.groups },
+        running: { views: views.length, groups: pipelines.groups },
         async stop() {
           await pipelines.stop();
           const s = staleness.summary();
