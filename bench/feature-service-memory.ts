@@ -3,7 +3,6 @@
  * Redis) working through a backlog, for bench/service-memory.ts: its topics live under a namespace of
  * their own (ACCORD_TOPIC_NAMESPACE), its Redis keys under a prefix, and everything is removed after.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import {
   connectIfIdle,
@@ -15,17 +14,11 @@ import {
   type SqlPool,
 } from '@accord/sdk';
 import type { Admin } from 'kafkajs';
-
-export interface ServiceRun {
-  peakMb: number;
-  eventsPerSecond: number;
-}
+import { measureService, type ServiceRun } from './service-run.ts';
 
 export async function featureServiceMemory(
   config: ResolvedConfig,
   t: { admin: Admin; pool: SqlPool; run: string; total: number; partitions: number },
-  sample: (child: ChildProcess) => { peak: () => number; stop: () => void },
-  running: (child: ChildProcess, what: string) => Promise<void>,
 ): Promise<ServiceRun> {
   const ns = `${t.run}-features`;
   // The views' topics as the service names them under the namespace (each view reads `<ns>.<topic>`).
@@ -70,47 +63,26 @@ export async function featureServiceMemory(
     } finally {
       await publisher.close();
     }
-    const child = spawn(
-      process.execPath,
-      [
-        '--disable-warning=TimeoutNegativeWarning',
-        ...SERVICE_NODE_FLAGS,
-        'services/features/dist/main.js',
-        '--group',
-        group,
-        '--prefix',
-        prefix,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: {
-          ...process.env,
-          ACCORD_TOPIC_NAMESPACE: ns,
-          ACCORD_FETCH_MAX_BYTES: String(SERVICE_FETCH_MAX_BYTES),
-          ACCORD_SERVICE_NODE_OPTIONS: '',
-        },
+    return await measureService({
+      what: 'the feature service',
+      args: [...SERVICE_NODE_FLAGS, 'services/features/dist/main.js', '--group', group, '--prefix', prefix],
+      env: {
+        ...process.env,
+        ACCORD_TOPIC_NAMESPACE: ns,
+        ACCORD_FETCH_MAX_BYTES: String(SERVICE_FETCH_MAX_BYTES),
+        ACCORD_SERVICE_NODE_OPTIONS: '',
       },
-    );
-    const rss = sample(child);
-    try {
-      await running(child, 'the feature service');
-      const t0 = Date.now();
+      total: t.total,
       // Done when every view reading the orders topic has checkpointed its end.
-      for (;;) {
+      done: async () => {
         const { rows } = await t.pool.query<{ done: string }>(
           `select coalesce(sum(kafka_offset), 0)::text as done from pipeline_checkpoints
             where consumer_group like $1 and topic = $2`,
           [`${group}.%`, orders],
         );
-        if (Number(rows[0]?.done) >= t.total * readers) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return { peakMb: rss.peak(), eventsPerSecond: t.total / ((Date.now() - t0) / 1000) };
-    } finally {
-      rss.stop();
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
-    }
+        return Number(rows[0]?.done) >= t.total * readers;
+      },
+    });
   } finally {
     const groups = COMMERCE_VIEWS.map((v) => `${group}.${v.name}.v${v.version}`);
     await t.pool

@@ -11,14 +11,12 @@
  *
  *   scripts/bench.sh service-memory [--events 100000] [--partitions 6]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { resolveConfig, SERVICE_FETCH_MAX_BYTES, SERVICE_NODE_FLAGS } from '@accord/sdk';
 import { featureServiceMemory } from './feature-service-memory.ts';
 import { runBench, withBenchTopic } from './harness.ts';
 import { writeMetrics } from './metrics.ts';
+import { measureService } from './service-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,42 +47,6 @@ const PROFILES = [
 ];
 const SERVICE_PROFILE = PROFILES[2] as (typeof PROFILES)[number];
 
-function peakRssMb(pid: number): number {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0; // exited, or not Linux
-  }
-}
-
-/** Resolves once the child's log says it runs; rejects with its last lines if it exits first. */
-function running(child: ChildProcess, what: string): Promise<void> {
-  const tail: string[] = [];
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 10) tail.shift();
-      if (line.includes('"msg":"running"')) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${what} exited (${code}) before running:\n${tail.join('\n')}`)),
-    );
-  });
-}
-
-/** The child's peak resident memory (VmHWM), sampled every 100 ms until stopped. */
-function sample(child: ChildProcess): { peak: () => number; stop: () => void } {
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, peakRssMb(child.pid!));
-  }, 100);
-  return {
-    peak: () => Math.max(peak, peakRssMb(child.pid!)),
-    stop: () => clearInterval(sampler),
-  };
-}
-
 async function main(): Promise<void> {
   await withBenchTopic(
     config,
@@ -96,10 +58,9 @@ async function main(): Promise<void> {
           // accord_archive may advance only groups named like an archive (migration 0021, its Kafka ACLs): least privilege holds here too.
           const group = `accord-archive-${run}-${metrics.length / 2}`;
           groups.push(group);
-          const child = spawn(
-            process.execPath,
-            [
-              '--disable-warning=TimeoutNegativeWarning',
+          const archive = await measureService({
+            what: 'the archive',
+            args: [
               ...profile.flags,
               'services/archive/dist/main.js',
               '--group',
@@ -107,57 +68,38 @@ async function main(): Promise<void> {
               '--topics',
               `^${topic.replace(/\./g, '\\.')}$`,
             ],
-            {
-              stdio: ['ignore', 'pipe', 'inherit'],
-              env: {
-                ...process.env,
-                ACCORD_FETCH_MAX_BYTES: String(profile.fetch),
-                ACCORD_SERVICE_NODE_OPTIONS: '',
-              },
+            env: {
+              ...process.env,
+              ACCORD_FETCH_MAX_BYTES: String(profile.fetch),
+              ACCORD_SERVICE_NODE_OPTIONS: '',
             },
-          );
-          const rss = sample(child);
-          try {
-            await running(child, 'the archive');
-            const t0 = Date.now();
-            for (;;) {
+            total,
+            done: async () => {
               const { rows } = await pool.query<{ done: string }>(
                 'select coalesce(sum(kafka_offset), 0)::text as done from pipeline_checkpoints where consumer_group = $1',
                 [group],
               );
-              if (Number(rows[0]?.done) >= total) break;
-              await new Promise((r) => setTimeout(r, 100));
-            }
-            const seconds = (Date.now() - t0) / 1000;
-            const peak = rss.peak();
-            process.stdout.write(
-              `  ${profile.name.padEnd(48)} ${Math.round(total / seconds)} events/s, peak RSS ${Math.round(peak)} MB\n`,
-            );
-            metrics.push(
-              {
-                name: `service memory: archive, ${profile.name}, peak RSS`,
-                value: peak,
-                unit: 'MB' as const,
-              },
-              {
-                name: `service memory: archive, ${profile.name}`,
-                value: total / seconds,
-                unit: 'events/s' as const,
-              },
-            );
-          } finally {
-            rss.stop();
-            child.kill('SIGTERM');
-            await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
-          }
+              return Number(rows[0]?.done) >= total;
+            },
+          });
+          process.stdout.write(
+            `  ${profile.name.padEnd(48)} ${Math.round(archive.eventsPerSecond)} events/s, peak RSS ${Math.round(archive.peakMb)} MB\n`,
+          );
+          metrics.push(
+            {
+              name: `service memory: archive, ${profile.name}, peak RSS`,
+              value: archive.peakMb,
+              unit: 'MB' as const,
+            },
+            {
+              name: `service memory: archive, ${profile.name}`,
+              value: archive.eventsPerSecond,
+              unit: 'events/s' as const,
+            },
+          );
         }
         // The feature service under the service profile: a pipeline per view version in one process.
-        const features = await featureServiceMemory(
-          config,
-          { admin, pool, run, total, partitions },
-          sample,
-          running,
-        );
+        const features = await featureServiceMemory(config, { admin, pool, run, total, partitions });
         const profile = SERVICE_PROFILE.name;
         process.stdout.write(
           `  ${`features, ${profile}`.padEnd(48)} ${Math.round(features.eventsPerSecond)} events/s, peak RSS ${Math.round(features.peakMb)} MB\n`,
