@@ -137,6 +137,10 @@ Options:
         for (const line of formatTable(table, ['topic', 'partition', 'position', 'until', 'events']))
           out(`  ${line}`);
         out(`  ${total} event(s) will be processed again`);
+        if (plan.unflushed > 0)
+          out(
+            `  warning: ${plan.unflushed} member(s) of ${group} did not write the positions they hold in memory (an older Accord, or a consumer that is not an Accord pipeline): what they handled in their last checkpoint interval is processed again live, not as a replay`,
+          );
       }
       if (values['dry-run']) return 0;
       const id = await ops.executeReplay({ ...plan, recompute: values.recompute === true }, who());

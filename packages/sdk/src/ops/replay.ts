@@ -35,6 +35,12 @@ export interface ReplayPlan {
   target: ReplayTarget;
   untilTime?: Date;
   running: boolean;
+  /**
+   * Members of the running group that did not write the positions they hold in memory when asked (an
+   * instance of an older version, a consumer that is not an Accord pipeline): what they handled within
+   * their last checkpoint interval is not in the plan, and is processed again live, not as a replay.
+   */
+  unflushed: number;
   partitions: ReplayPartitionPlan[];
   /** Agents call their side effects again instead of returning the recorded results (--recompute). */
   recompute?: boolean;
@@ -84,7 +90,8 @@ export async function planReplay(
   // the replay reaches what they handled (planned from the table alone, events handled within the last
   // interval were not replayed, and a partition still at its claim looked like nothing to replay).
   const { groups } = await admin.describeGroups([group]);
-  await requestFlush(pool, group, groups[0]?.members.length ?? 0);
+  const members = groups[0]?.members.length ?? 0;
+  const unflushed = members - (await requestFlush(pool, group, members));
   const rows = await new CheckpointStore(pool).list(group);
   if (rows.length === 0)
     throw new AccordError(
@@ -154,6 +161,7 @@ export async function planReplay(
     target,
     ...(untilTime ? { untilTime } : {}),
     running: await groupIsRunning(admin, group),
+    unflushed,
     partitions,
   };
 }

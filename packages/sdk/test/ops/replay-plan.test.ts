@@ -49,6 +49,7 @@ test('replay progress counts re-processed events per partition until its replay 
     group: 'g',
     target: { kind: 'earliest' as const },
     running: true,
+    unflushed: 0,
     partitions: [part(0, '0', 100), part(1, '50', 50), part(2, '100', 0)],
   };
   const row = (partition: number, checkpoint: string, replaying: boolean) =>

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { CheckpointStore, createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { migrate, Ops } from '@accord/sdk/ops';
-import { TestContext, uniqueName } from '@accord/testing';
+import { eventually, TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 
 jest.setTimeout(60000);
@@ -71,4 +71,32 @@ test('a replay planned before a commit of the running pipeline resumes from that
     resume: '8',
     until: null,
   });
+});
+
+test('a member of the group that does not write its positions when asked is counted in the plan, not passed over in silence', async () => {
+  const topic = await ctx.createTopic({ partitions: 1 });
+  const group = uniqueName('t-unflushed');
+  await pool.query(
+    `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset, generation)
+     values ($1, $1, $2, 0, '0', 0, 1)`,
+    [group, topic],
+  );
+  // A plain kafkajs consumer in the group: no Accord pipeline, so nobody answers the flush request.
+  const member = ctx.kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
+  await member.connect();
+  try {
+    await member.subscribe({ topic });
+    let joined = false;
+    member.on(member.events.GROUP_JOIN, () => {
+      joined = true;
+    });
+    await member.run({ eachMessage: async () => {} });
+    await eventually(() => (joined ? true : undefined), { what: 'the plain consumer in the group' });
+    const plan = await ops.planReplay(group, { kind: 'earliest' });
+    expect({ running: plan.running, unflushed: plan.unflushed }).toEqual({ running: true, unflushed: 1 });
+  } finally {
+    await member.disconnect();
+  }
+  const idle = await ops.planReplay(group, { kind: 'earliest' });
+  expect(idle.unflushed).toBe(0);
 });
