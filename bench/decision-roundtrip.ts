@@ -330,7 +330,7 @@ async function main(): Promise<void> {
     if (values['find-max']) {
       // The highest steady rate whose p95 stays under 200 ms with every decision seen: with --agent the
       // whole loop from the event (what #15 asks), else propose → seen. Rates double from --from-rate until
-      // one fails or --max-rate is passed, then two bisections between the last that held and the first
+      // one fails or --max-rate held, then two bisections between the last that held and the first
       // that did not (to 50/s). Reaching the cap says so: the rate is then a floor, not the highest.
       const whole = values.agent === true;
       const what = whole ? 'decision loop (event → agent → owner → agent)' : 'decision loop (pushed)';
@@ -346,12 +346,15 @@ async function main(): Promise<void> {
       };
       let best = 0;
       let failed: number | undefined;
-      for (let r = fromRate; r <= maxRate; r *= 2) {
+      // Doubling, the last step at --max-rate itself (doubling past it left the cap untried: 250/s
+      // doubled reached 4,000 and stopped short of 6,400, reporting 4,000 as the cap).
+      for (let r = fromRate; ; r = Math.min(r * 2, maxRate)) {
         if (!(await holds(r))) {
           failed = r;
           break;
         }
         best = r;
+        if (r >= maxRate) break;
       }
       for (let step = 0; failed !== undefined && step < 2; step++) {
         const mid = Math.round((best + failed) / 2 / 50) * 50;
@@ -361,7 +364,7 @@ async function main(): Promise<void> {
       }
       const capped = failed === undefined;
       process.stdout.write(
-        `  highest rate with p95 < 200 ms: ${best ? `${best}/s` : `below ${fromRate}/s`}${capped ? ` (every rate tried held: ${maxRate}/s, the search's cap, is a floor)` : ''}\n`,
+        `  highest rate with p95 < 200 ms: ${best ? `${best}/s` : `below ${fromRate}/s`}${capped ? ` (every rate tried held, up to the search's cap --max-rate: a floor)` : ''}\n`,
       );
       writeMetrics(values.json, 'decision-roundtrip', [
         {
