@@ -9,6 +9,8 @@ import { ConfigError } from '../errors';
  * over the bound by a few MB in some; 512 KiB 122–135 MB (five runs) at the same events/s (the archive
  * waits on Postgres), 256 KiB no less (123 MB). The price is on fast pipelines: at least once with decode
  * about 10% fewer events/s than at 1 MiB, without decode about a third (100,000 events, A/B twice).
+ * The feature service (six pipelines in one process, the fetch budget shared) peaks at 170–188 MB under
+ * this profile: over the bound (docs/pipelines.md says why, what was tried, and what would reach it).
  *
  * The V8 flags Accord starts service processes with (agent replicas under `accord deploy`, the services of
  * `scripts/demo.sh`): a 4 MB young generation and an explicit old-space limit make V8 collect early; 512 MB
