@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { createPgPool, resolveConfig } from '@accord/sdk';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { TestContext, uniqueName } from '@accord/testing';
 import { accord, ROOT } from './cli';
 
 jest.setTimeout(120000);
@@ -31,16 +31,8 @@ test('a replay plan says how many members did not write their positions (text an
      values ($1, $1, $2, 0, '0', 0, 1)`,
     [group, topic],
   );
-  const member = ctx.kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
-  await member.connect();
+  const leave = await ctx.plainMember(group, topic);
   try {
-    let joined = false;
-    member.on(member.events.GROUP_JOIN, () => {
-      joined = true;
-    });
-    await member.subscribe({ topic });
-    await member.run({ eachMessage: async () => {} });
-    await eventually(() => (joined ? true : undefined), { what: 'the plain consumer in the group' });
     const dry = await accord(['replay', group, '--to-earliest', '--dry-run'], { DATABASE_URL: db.url() });
     expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
     expect(dry.stdout).toContain(
@@ -51,6 +43,6 @@ test('a replay plan says how many members did not write their positions (text an
     });
     expect(JSON.parse(json.stdout).unflushed).toBe(1);
   } finally {
-    await member.disconnect();
+    await leave();
   }
 });

@@ -108,6 +108,28 @@ export class TestContext {
     return group;
   }
 
+  /**
+   * A plain kafkajs consumer (not an Accord pipeline) joined to `group` on `topic`, e.g. a member that never
+   * answers Accord's control channel. Resolves once it joined; call the result to make it leave.
+   */
+  async plainMember(group: string, topic: string): Promise<() => Promise<void>> {
+    const member = this.kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
+    await member.connect();
+    let joined = false;
+    member.on(member.events.GROUP_JOIN, () => {
+      joined = true;
+    });
+    try {
+      await member.subscribe({ topic });
+      await member.run({ eachMessage: async () => {} });
+      await eventually(() => (joined ? true : undefined), { what: `a plain consumer in ${group}` });
+    } catch (error) {
+      await member.disconnect();
+      throw error;
+    }
+    return () => member.disconnect();
+  }
+
   /** Creates a unique Postgres schema; dropped (cascade) by cleanup(). */
   async createSchema(): Promise<string> {
     const schema = uniqueName('t_schema', '_');

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { referenceCatalog } from '@accord/reference';
 import { CheckpointStore, createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
 import { migrate, Ops } from '@accord/sdk/ops';
-import { eventually, TestContext, uniqueName } from '@accord/testing';
+import { TestContext, uniqueName } from '@accord/testing';
 import type { Pool } from 'pg';
 
 jest.setTimeout(60000);
@@ -82,20 +82,12 @@ test('a member of the group that does not write its positions when asked is coun
     [group, topic],
   );
   // A plain kafkajs consumer in the group: no Accord pipeline, so nobody answers the flush request.
-  const member = ctx.kafka.consumer({ groupId: group, maxWaitTimeInMs: 200 });
-  await member.connect();
+  const leave = await ctx.plainMember(group, topic);
   try {
-    await member.subscribe({ topic });
-    let joined = false;
-    member.on(member.events.GROUP_JOIN, () => {
-      joined = true;
-    });
-    await member.run({ eachMessage: async () => {} });
-    await eventually(() => (joined ? true : undefined), { what: 'the plain consumer in the group' });
     const plan = await ops.planReplay(group, { kind: 'earliest' });
     expect({ running: plan.running, unflushed: plan.unflushed }).toEqual({ running: true, unflushed: 1 });
   } finally {
-    await member.disconnect();
+    await leave();
   }
   const idle = await ops.planReplay(group, { kind: 'earliest' });
   expect(idle.unflushed).toBe(0);
