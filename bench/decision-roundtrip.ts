@@ -158,7 +158,6 @@ async function main(): Promise<void> {
    * The whole loop: events at a steady rate on their own topic; an agent handles each one, proposes, and
    * waits for the owner's decision before its handler returns (its partition waits too: per-entity order).
    */
-  const made: string[] = [];
   const agentLoop = async (
     perSecond = rate,
     secs = seconds,
@@ -263,9 +262,7 @@ async function main(): Promise<void> {
       };
     } finally {
       await Promise.all(agents.map((a) => a.stop()));
-      // Deleted at the end: a producer that published to a deleted topic fails its next sends to any
-      // topic (kafkajs refreshes metadata for every topic it has sent to, and a missing one fails it).
-      made.push(events);
+      await admin.deleteTopics({ topics: [events] }).catch(() => {});
     }
   };
 
@@ -451,7 +448,7 @@ async function main(): Promise<void> {
     }
     await ownerAccord.close();
     await system.close();
-    await admin.deleteTopics({ topics: [topic, ...made] }).catch(() => {});
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
     const cleanup = createPgPool(config.postgres.url, { max: 1 });
     await cleanup.query(`drop schema if exists "${run}" cascade`).catch(() => {});

@@ -4,7 +4,7 @@ import '@accord/sdk/register';
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import { AccordError, Histogram, runService } from '@accord/sdk';
 
-const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>]
+const HELP = `Usage: node services/features/dist/main.js [--group <id>] [--prefix <redis key prefix>] [--views <names>]
 
 Accord's feature pipelines: compute the reference feature views (packages/reference/src/views.ts) from the event
 stream into Redis, once, for every agent. Each view version is its own consumer group,
@@ -26,7 +26,7 @@ Environment:
   KAFKA_BROKERS, REDIS_URL, SCHEMA_REGISTRY_URL, DATABASE_URL`;
 
 /** The views --views names (each a view's name), or all of them. */
-export function selectViews(names: string | undefined): typeof COMMERCE_VIEWS {
+function selectViews(names: string | undefined): typeof COMMERCE_VIEWS {
   if (names === undefined) return COMMERCE_VIEWS;
   const wanted = names
     .split(',')

@@ -13,7 +13,8 @@ import type { EventEnvelope } from './types.generated';
  */
 export class EventWriter {
   /** The last constant strings seen and their encodings: a publisher writes the same ones every time. */
-  private typeKey: string | undefined;
+  private eventTypeKey: string | undefined;
+  private entityTypeKey: string | undefined;
   private typeBytes: Uint8Array = new Uint8Array(0);
   private producerKey: string | undefined;
   private producerBytes: Uint8Array = new Uint8Array(0);
@@ -67,10 +68,10 @@ export class EventWriter {
       return undefined;
     const versions = e.contractVersions;
     for (const v of versions) if (typeof v !== 'string' || !v.isWellFormed()) return undefined;
-    const typeKey = `${e.eventType}\u0000${e.entityType}`;
-    if (typeKey !== this.typeKey) {
+    if (e.eventType !== this.eventTypeKey || e.entityType !== this.entityTypeKey) {
       this.typeBytes = Buffer.concat([STRING.toBuffer(e.eventType), STRING.toBuffer(e.entityType)]);
-      this.typeKey = typeKey;
+      this.eventTypeKey = e.eventType;
+      this.entityTypeKey = e.entityType;
     }
     if (e.producer !== this.producerKey) {
       this.producerBytes = STRING.toBuffer(e.producer);

@@ -57,7 +57,7 @@ export class AvroSerde {
   private readonly http: RegistryHttpClient;
   readonly catalog: SchemaSource;
   private readonly ids = new Map<string, Promise<number>>();
-  /** Ids already resolved: encodeKnown needs no promise for them (the hot path of publishMany). */
+  /** Ids already resolved: encodeEventKnown needs no promise for them (the hot path of publishMany). */
   private readonly knownIds = new Map<string, number>();
   private readonly readers = new Map<number, { name: string; read: (payload: Buffer) => unknown }>();
   /** Each event type's writer (null: its envelope is not the one EventWriter writes). */
