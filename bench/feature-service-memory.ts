@@ -1,7 +1,8 @@
 /**
  * The feature service (services/features/dist/main.js: one pipeline per reference view version, writing
  * Redis) working through a backlog, for bench/service-memory.ts: its topics live under a namespace of
- * their own (ACCORD_TOPIC_NAMESPACE), its Redis keys under a prefix, and everything is removed after.
+ * their own (ACCORD_TOPIC_NAMESPACE), its Redis keys under a prefix, and everything is removed after. It
+ * runs with its own heap profile (serviceNodeFlags(env, "features")), as scripts/demo.sh starts it.
  */
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
 import {
@@ -10,8 +11,8 @@ import {
   EventPublisher,
   type ResolvedConfig,
   SERVICE_FETCH_MAX_BYTES,
-  SERVICE_NODE_FLAGS,
   type SqlPool,
+  serviceNodeFlags,
 } from '@accord/sdk';
 import type { Admin } from 'kafkajs';
 import { measureService, type ServiceRun } from './service-run.ts';
@@ -65,7 +66,14 @@ export async function featureServiceMemory(
     }
     return await measureService({
       what: 'the feature service',
-      args: [...SERVICE_NODE_FLAGS, 'services/features/dist/main.js', '--group', group, '--prefix', prefix],
+      args: [
+        ...serviceNodeFlags({}, 'features'),
+        'services/features/dist/main.js',
+        '--group',
+        group,
+        '--prefix',
+        prefix,
+      ],
       env: {
         ...process.env,
         ACCORD_TOPIC_NAMESPACE: ns,

@@ -5,14 +5,14 @@
  * /proc until its checkpoints reach the log end. #15 asked that a service stay under 150 MB whatever the
  * backlog; the profiles show what V8's own sizing does and what Accord's service flags do. Then the
  * feature service (bench/feature-service-memory.ts: a pipeline per reference view version in one process,
- * writing Redis) through a backlog of as many events, under the service profile.
+ * writing Redis) through a backlog of as many events, under its own heap profile (SERVICE_HEAP_PROFILES).
  *
  * The flags and fetch size are packages/sdk/src/config/service-profile.ts's.
  *
  *   scripts/bench.sh service-memory [--events 100000] [--partitions 6]
  */
 import { parseArgs } from 'node:util';
-import { resolveConfig, SERVICE_FETCH_MAX_BYTES, SERVICE_NODE_FLAGS } from '@accord/sdk';
+import { resolveConfig, SERVICE_FETCH_MAX_BYTES, SERVICE_NODE_FLAGS, serviceNodeFlags } from '@accord/sdk';
 import { featureServiceMemory } from './feature-service-memory.ts';
 import { runBench, withBenchTopic } from './harness.ts';
 import { writeMetrics } from './metrics.ts';
@@ -45,7 +45,6 @@ const PROFILES = [
     fetch: SERVICE_FETCH_MAX_BYTES,
   },
 ];
-const SERVICE_PROFILE = PROFILES[2] as (typeof PROFILES)[number];
 
 async function main(): Promise<void> {
   await withBenchTopic(
@@ -98,9 +97,9 @@ async function main(): Promise<void> {
             },
           );
         }
-        // The feature service under the service profile: a pipeline per view version in one process.
+        // The feature service under its own heap profile (SERVICE_HEAP_PROFILES): a pipeline per view version in one process.
         const features = await featureServiceMemory(config, { admin, pool, run, total, partitions });
-        const profile = SERVICE_PROFILE.name;
+        const profile = `its heap profile (${serviceNodeFlags({}, 'features').join(' ')}, ${SERVICE_FETCH_MAX_BYTES / 1024} KiB fetches)`;
         process.stdout.write(
           `  ${`features, ${profile}`.padEnd(48)} ${Math.round(features.eventsPerSecond)} events/s, peak RSS ${Math.round(features.peakMb)} MB\n`,
         );
@@ -121,7 +120,7 @@ async function main(): Promise<void> {
       }
       writeMetrics(values.json, 'service-memory', metrics);
       process.stdout.write(
-        `\n(${total} events, ${partitions} partitions; the archive as its own process, one profile after another, then the feature service (its views' pipelines in one process) under the service profile; peak = VmHWM)\n`,
+        `\n(${total} events, ${partitions} partitions; the archive as its own process, one profile after another, then the feature service (its views' pipelines in one process) under its own heap profile; peak = VmHWM)\n`,
       );
     },
   );

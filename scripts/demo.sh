@@ -83,17 +83,19 @@ done
 
 # Services run with Accord's service profile (bounded memory: packages/sdk/src/config/service-profile.ts);
 # ACCORD_SERVICE_NODE_OPTIONS overrides it ("" for V8's defaults).
-flags_line="$(node -e 'process.stdout.write(require("@accord/sdk").serviceNodeFlags().join(" "))')"
-read -r -a node_flags <<< "$flags_line"
-start() { # name, then the command: runs it in the background with its log in .accord/demo/<name>.log
-  local name="$1"; shift
+# The feature service has a heap profile of its own (SERVICE_HEAP_PROFILES).
+flags_of() { node -e 'process.stdout.write(require("@accord/sdk").serviceNodeFlags(process.env, process.argv[1]).join(" "))' "$1"; }
+start() { # name, service, then the command: runs it in the background with its log in .accord/demo/<name>.log
+  local name="$1" service="$2"; shift 2
+  local node_flags
+  read -r -a node_flags <<< "$(flags_of "$service")"
   node --disable-warning=TimeoutNegativeWarning "${node_flags[@]}" "$@" > ".accord/demo/$name.log" 2>&1 &
   pids+=("$!")
 }
-start archive services/archive/dist/main.js
-start features services/features/dist/main.js
-for e in "${OWNERS[@]}"; do start "owner-$e" services/owners/dist/main.js --entity "$e"; done
-for stage in parse summarize detect; do start "logs-$stage" services/logs/dist/main.js "$stage"; done
+start archive archive services/archive/dist/main.js
+start features features services/features/dist/main.js
+for e in "${OWNERS[@]}"; do start "owner-$e" "owner-$e" services/owners/dist/main.js --entity "$e"; done
+for stage in parse summarize detect; do start "logs-$stage" "logs-$stage" services/logs/dist/main.js "$stage"; done
 for name in archive features "${OWNERS[@]/#/owner-}" logs-parse logs-summarize logs-detect; do
   for _ in $(seq 1 120); do grep -q '"msg":"running"' ".accord/demo/$name.log" 2>/dev/null && break; sleep 0.5; done
   grep -q '"msg":"running"' ".accord/demo/$name.log" || { echo "[demo] $name did not start: see .accord/demo/$name.log" >&2; tail -5 ".accord/demo/$name.log" >&2; exit 1; }

@@ -96,9 +96,10 @@ export async function startService(
   args: string[],
   env: Record<string, string | undefined>,
   stops: (() => Promise<void>)[],
+  nodeFlags: string[] = [],
 ): Promise<RunningService> {
   await grantService(main, args, env);
-  const child = spawn(process.execPath, [join(ROOT, main), ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, join(ROOT, main), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

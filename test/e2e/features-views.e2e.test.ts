@@ -1,13 +1,14 @@
 /**
  * The feature service's views spread over two processes (`--views`), as an operator keeps each process
  * smaller: each process runs only its views' groups, together they compute every view, and a view name
- * that does not exist stops the service at start, naming the views there are.
+ * that does not exist stops the service at start, naming the views there are. Each says its heap ceiling
+ * (the one started without V8 flags is warned that it has none).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { COMMERCE_VIEWS, referenceCatalog } from '@accord/reference';
-import { CheckpointStore, createPgPool, EventPublisher, resolveConfig } from '@accord/sdk';
+import { CheckpointStore, createPgPool, EventPublisher, resolveConfig, serviceNodeFlags } from '@accord/sdk';
 import { eventually, TestContext, uniqueName } from '@accord/testing';
 import { logLines, ROOT, startService } from './cli';
 
@@ -46,8 +47,10 @@ test('two processes, each with some of the views, compute every view once betwee
   const first = names.slice(0, 3);
   const second = names.slice(3);
   const args = (views: string[]) => ['--group', group, '--prefix', prefix, '--views', views.join(',')];
+  // One started as by hand without V8 flags, one with the feature service's heap profile.
   const a = await startService('services/features/dist/main.js', args(first), env(), stops);
-  const b = await startService('services/features/dist/main.js', args(second), env(), stops);
+  const flags = serviceNodeFlags({}, 'features');
+  const b = await startService('services/features/dist/main.js', args(second), env(), stops, flags);
   const groupsOf = (output: string[]) =>
     (logLines(output).find((l) => l.msg === 'running')?.groups as string[] | undefined)?.sort();
   const expected = (views: string[]) =>
@@ -58,6 +61,18 @@ test('two processes, each with some of the views, compute every view once betwee
     a: expected(first),
     b: expected(second),
   });
+  // Each says its heap ceiling; the one without the profile's is told it has none, and which flags bound it.
+  const heapOf = (output: string[]) => {
+    const lines = logLines(output);
+    return {
+      limitMb: lines.find((l) => l.msg === 'running')?.heapLimitMb as number,
+      warned: lines.find((l) => String(l.msg).startsWith('no heap ceiling'))?.flags,
+    };
+  };
+  expect(heapOf(a.output)).toEqual({ limitMb: expect.any(Number), warned: flags.join(' ') });
+  expect(heapOf(a.output).limitMb).toBeGreaterThan(1024);
+  expect(heapOf(b.output)).toEqual({ limitMb: expect.any(Number), warned: undefined });
+  expect(heapOf(b.output).limitMb).toBeLessThanOrEqual(64);
 
   // Every view's group reaches the end of the orders topic, in whichever process runs it.
   const orders = `${ns}.commerce.order.events`;

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   SERVICE_FETCH_MAX_BYTES,
+  SERVICE_HEAP_PROFILES,
   SERVICE_NODE_FLAGS,
   serviceFetchMaxBytes,
   serviceNodeFlags,
@@ -14,6 +15,15 @@ describe('the service profile', () => {
     expect(
       serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: ' --max-old-space-size=1024  --expose-gc ' }),
     ).toEqual(['--max-old-space-size=1024', '--expose-gc']);
+  });
+
+  test('a service with a heap profile of its own gets it; the environment still overrides it', () => {
+    expect(serviceNodeFlags({}, 'features')).toEqual(['--max-semi-space-size=2', '--max-old-space-size=48']);
+    expect(SERVICE_HEAP_PROFILES.features).toEqual(serviceNodeFlags({}, 'features'));
+    expect(serviceNodeFlags({}, 'archive')).toEqual([...SERVICE_NODE_FLAGS]);
+    expect(serviceNodeFlags({ ACCORD_SERVICE_NODE_OPTIONS: '--max-old-space-size=96' }, 'features')).toEqual([
+      '--max-old-space-size=96',
+    ]);
   });
 
   test('anything but a node option is refused, naming it', () => {

@@ -9,14 +9,28 @@ import { ConfigError } from '../errors';
  * over the bound by a few MB in some; 512 KiB 122–135 MB (five runs) at the same events/s (the archive
  * waits on Postgres), 256 KiB no less (123 MB). The price is on fast pipelines: at least once with decode
  * about 10% fewer events/s than at 1 MiB, without decode about a third (100,000 events, A/B twice).
- * The feature service (six pipelines in one process, the fetch budget shared) peaks at 170–188 MB under
- * this profile: over the bound (docs/pipelines.md says why, what was tried, and what would reach it).
  *
  * The V8 flags Accord starts service processes with (agent replicas under `accord deploy`, the services of
  * `scripts/demo.sh`): a 4 MB young generation and an explicit old-space limit make V8 collect early; 512 MB
  * is a ceiling no Accord service comes near, not a budget.
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=512'];
+
+/**
+ * Services whose process needs a heap ceiling of its own. V8 grows its heap with the rate a process
+ * allocates at, up to the ceiling: a service that keeps its CPU busy (the feature service through a
+ * backlog: six pipelines, Redis answering in microseconds) filled whatever it was given. Peak RSS through
+ * 50,000 events (bench/service-memory.ts, 2026-11-27, three runs each unless said): old-space ceiling 512 MB
+ * 175–180; 80: 156–162 (two); 64: 149–152 (two); 56 with 2 MB semi-spaces: 137–147 (six); 48 with 2 MB
+ * semi-spaces: 133, 133, 133, at 8,600–9,700 events/s against 9,500–10,500 uncapped. What it holds live
+ * (a heap snapshot mid-backlog) is 29 MB, nearly all of it the program (11 MB of module sources and
+ * names, 9 MB of code): 48 MB leaves it 19 MB for data, of which its bounded fetches and chunks use a
+ * few. More views in one process hold more: raise it with ACCORD_SERVICE_NODE_OPTIONS, or spread them
+ * (`--views`). The archive stays at 121–125 MB under the general ceiling (same runs).
+ */
+export const SERVICE_HEAP_PROFILES: Readonly<Record<string, readonly string[]>> = {
+  features: ['--max-semi-space-size=2', '--max-old-space-size=48'],
+};
 
 /** What a service's pipelines fetch at once (runService) unless ACCORD_FETCH_MAX_BYTES says otherwise. */
 export const SERVICE_FETCH_MAX_BYTES = 512 * 1024;
@@ -28,11 +42,12 @@ export function serviceFetchMaxBytes(env: NodeJS.ProcessEnv = process.env): numb
 
 /**
  * The flags for a service process: ACCORD_SERVICE_NODE_OPTIONS when set (empty: V8's own defaults), else
- * SERVICE_NODE_FLAGS. Each must be a node option (`--…`): anything else is refused, naming it.
+ * the service's own profile (SERVICE_HEAP_PROFILES, by the service's name) or SERVICE_NODE_FLAGS. Each
+ * must be a node option (`--…`): anything else is refused, naming it.
  */
-export function serviceNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+export function serviceNodeFlags(env: NodeJS.ProcessEnv = process.env, service?: string): string[] {
   const raw = env.ACCORD_SERVICE_NODE_OPTIONS;
-  if (raw === undefined) return [...SERVICE_NODE_FLAGS];
+  if (raw === undefined) return [...((service && SERVICE_HEAP_PROFILES[service]) || SERVICE_NODE_FLAGS)];
   const flags = raw.split(/\s+/).filter(Boolean);
   const bad = flags.find((flag) => !/^--[a-z0-9-]+(=\S+)?$/.test(flag));
   if (bad !== undefined)

@@ -1,8 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { createAccord, type SomeAccord } from '../accord';
 import { ADMIN_PRINCIPAL, type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { readSecret } from '../config/secrets';
-import { serviceFetchMaxBytes } from '../config/service-profile';
+import { SERVICE_HEAP_PROFILES, SERVICE_NODE_FLAGS, serviceFetchMaxBytes } from '../config/service-profile';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
@@ -221,7 +222,18 @@ export async function runService<V extends Record<string, unknown>>(
       return isAccordError(error) && error.code === 'USAGE' ? 2 : 1;
     }
   }
-  log.info({ ...running.running, ...(metricsPort !== undefined ? { metricsPort } : {}) }, 'running');
+  // The heap ceiling is what bounds a busy service's memory (config/service-profile.ts): said, and a
+  // process started without one (V8's default is gigabytes) is told so.
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  if (heapLimitMb > 1024)
+    log.warn(
+      { heapLimitMb, flags: (SERVICE_HEAP_PROFILES[def.name] ?? SERVICE_NODE_FLAGS).join(' ') },
+      "no heap ceiling: started without the service profile's V8 flags, its memory grows with its load",
+    );
+  log.info(
+    { ...running.running, heapLimitMb, ...(metricsPort !== undefined ? { metricsPort } : {}) },
+    'running',
+  );
   const signal = await untilSignal();
   log.info({ signal }, 'stopping');
   const summary = await running.stop(signal);

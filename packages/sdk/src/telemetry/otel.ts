@@ -26,7 +26,8 @@ import { AccordError } from '../errors';
 
 /**
  * Starts OpenTelemetry for this process: the W3C propagators (trace context in Kafka headers), a tracer
- * provider exporting over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set, a meter
+ * provider exporting over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set (none
+ * when nothing would take its spans: the context passes through, no span is built), a meter
  * provider read by Prometheus (`/metrics`) and, with the same variables, pushed over OTLP. Services call
  * it through runService; tests give an in-memory exporter. Start it before creating the context: the
  * metrics read the global meter once. Export failures never reach business code: they are counted
@@ -139,7 +140,12 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
         ),
       }),
     );
-  const tracerProvider = new TracerProvider({ resource, spanProcessors: processors });
+  // Only when something takes the spans. A provider with no processor still builds every span (ids, cleaned
+  // attributes, its own span metrics) and drops it: in the feature service that was 40% of all it allocated
+  // (docs/performance.md). Without one, OpenTelemetry's API passes the context through: a message's trace
+  // headers still reach the messages its handling produces, and nothing new is recorded.
+  const tracerProvider =
+    processors.length > 0 ? new TracerProvider({ resource, spanProcessors: processors }) : undefined;
   const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
   const readers: MetricReader[] = [prometheus];
   if (urls.metrics)
@@ -155,7 +161,7 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  trace.setGlobalTracerProvider(tracerProvider);
+  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
   metrics.setGlobalMeterProvider(meterProvider);
   // A collector that is down must not fill the service's log: OTel's own diagnostics stay off.
   diag.disable();
@@ -193,13 +199,13 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
       });
     },
     async forceFlush() {
-      await tracerProvider.forceFlush().catch(() => {});
+      await tracerProvider?.forceFlush().catch(() => {});
       await meterProvider.forceFlush().catch(() => {});
     },
     shutdown() {
       stopping ??= (async () => {
         await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-        await tracerProvider.shutdown().catch(() => {});
+        await tracerProvider?.shutdown().catch(() => {});
         await meterProvider.shutdown().catch(() => {});
         trace.disable();
         metrics.disable();
