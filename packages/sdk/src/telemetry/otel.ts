@@ -141,7 +141,7 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
       }),
     );
   // Only when something takes the spans. A provider with no processor still builds every span (ids, cleaned
-  // attributes, its own span metrics) and drops it: in the feature service that was 40% of all it allocated
+  // attributes, its own span metrics) and drops it: in the feature service that was 30% of all it allocated
   // (docs/performance.md). Without one, OpenTelemetry's API passes the context through: a message's trace
   // headers still reach the messages its handling produces, and nothing new is recorded.
   const tracerProvider =
