@@ -22,7 +22,7 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4',
  * backlog: six pipelines, Redis answering in microseconds) filled whatever it was given. Peak RSS through
  * 50,000 events (bench/service-memory.ts, 2026-11-27, three runs each unless said): old-space ceiling 512 MB
  * 175–180; 80: 156–162 (two); 64: 149–152 (two); 56 with 2 MB semi-spaces: 137–147 (six); 48 with 2 MB
- * semi-spaces: 133, 133, 133, at 8,600–9,700 events/s against 9,500–10,500 uncapped. What it holds live
+ * semi-spaces: 133–135 (seven), at about the events/s it has uncapped (7,550–8,250 against 7,850–8,125). What it holds live
  * (a heap snapshot mid-backlog) is 29 MB, nearly all of it the program (11 MB of module sources and
  * names, 9 MB of code): 48 MB leaves it 19 MB for data, of which its bounded fetches and chunks use a
  * few. More views in one process hold more: raise it with ACCORD_SERVICE_NODE_OPTIONS, or spread them

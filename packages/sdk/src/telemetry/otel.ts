@@ -23,11 +23,12 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { AccordError } from '../errors';
+import { ContextOnlyTracerProvider } from './context-only';
 
 /**
  * Starts OpenTelemetry for this process: the W3C propagators (trace context in Kafka headers), a tracer
- * provider exporting over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set (none
- * when nothing would take its spans: the context passes through, no span is built), a meter
+ * provider exporting over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set (when
+ * nothing would take its spans, a context-only tracer: trace contexts flow, no span is built), a meter
  * provider read by Prometheus (`/metrics`) and, with the same variables, pushed over OTLP. Services call
  * it through runService; tests give an in-memory exporter. Start it before creating the context: the
  * metrics read the global meter once. Export failures never reach business code: they are counted
@@ -142,8 +143,7 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
     );
   // Only when something takes the spans. A provider with no processor still builds every span (ids, cleaned
   // attributes, its own span metrics) and drops it: in the feature service that was 30% of all it allocated
-  // (docs/performance.md). Without one, OpenTelemetry's API passes the context through: a message's trace
-  // headers still reach the messages its handling produces, and nothing new is recorded.
+  // (docs/performance.md). Without one, the context-only tracer keeps the trace contexts flowing.
   const tracerProvider =
     processors.length > 0 ? new TracerProvider({ resource, spanProcessors: processors }) : undefined;
   const prometheus = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
@@ -161,7 +161,7 @@ export function startOpenTelemetry(options: OpenTelemetryOptions): OpenTelemetry
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
+  trace.setGlobalTracerProvider(tracerProvider ?? new ContextOnlyTracerProvider());
   metrics.setGlobalMeterProvider(meterProvider);
   // A collector that is down must not fill the service's log: OTel's own diagnostics stay off.
   diag.disable();
