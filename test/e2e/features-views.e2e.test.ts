@@ -61,17 +61,28 @@ test('two processes, each with some of the views, compute every view once betwee
     a: expected(first),
     b: expected(second),
   });
-  // Each says its heap ceiling; the one without the profile's is told it has none, and which flags bound it.
+  // Each says its heap ceiling and what its pipelines fetch at once (the service profile's 512 KiB); the one
+  // without the profile's flags is told it has no ceiling, and which flags bound it.
   const heapOf = (output: string[]) => {
     const lines = logLines(output);
+    const running = lines.find((l) => l.msg === 'running');
     return {
-      limitMb: lines.find((l) => l.msg === 'running')?.heapLimitMb as number,
+      limitMb: running?.heapLimitMb as number,
+      fetchMaxBytes: running?.fetchMaxBytes,
       warned: lines.find((l) => String(l.msg).startsWith('no heap ceiling'))?.flags,
     };
   };
-  expect(heapOf(a.output)).toEqual({ limitMb: expect.any(Number), warned: flags.join(' ') });
+  expect(heapOf(a.output)).toEqual({
+    limitMb: expect.any(Number),
+    fetchMaxBytes: 512 * 1024,
+    warned: flags.join(' '),
+  });
   expect(heapOf(a.output).limitMb).toBeGreaterThan(1024);
-  expect(heapOf(b.output)).toEqual({ limitMb: expect.any(Number), warned: undefined });
+  expect(heapOf(b.output)).toEqual({
+    limitMb: expect.any(Number),
+    fetchMaxBytes: 512 * 1024,
+    warned: undefined,
+  });
   expect(heapOf(b.output).limitMb).toBeLessThanOrEqual(64);
 
   // Every view's group reaches the end of the orders topic, in whichever process runs it.

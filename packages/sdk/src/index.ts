@@ -40,6 +40,7 @@ export {
 export { ensureSecret, readSecret, type SecretKind, secretsDir, writeSecret } from './config/secrets';
 export {
   SERVICE_FETCH_MAX_BYTES,
+  SERVICE_FETCH_PROFILES,
   SERVICE_HEAP_PROFILES,
   SERVICE_NODE_FLAGS,
   serviceFetchMaxBytes,

@@ -41,4 +41,15 @@ describe('the service profile', () => {
     expect(serviceFetchMaxBytes({})).toBe(512 * 1024);
     expect(serviceFetchMaxBytes({ ACCORD_FETCH_MAX_BYTES: '4194304' })).toBeUndefined();
   });
+
+  test('the log parse stage fetches 256 KiB under a 48 MB heap ceiling; the environment overrides both', () => {
+    expect(serviceFetchMaxBytes({}, 'logs-parse')).toBe(256 * 1024);
+    expect(serviceFetchMaxBytes({}, 'logs-summarize')).toBe(512 * 1024);
+    expect(serviceFetchMaxBytes({ ACCORD_FETCH_MAX_BYTES: '1048576' }, 'logs-parse')).toBeUndefined();
+    expect(serviceNodeFlags({}, 'logs-parse')).toEqual([
+      '--max-semi-space-size=2',
+      '--max-old-space-size=48',
+    ]);
+    expect(serviceNodeFlags({}, 'logs-detect')).toEqual([...SERVICE_NODE_FLAGS]);
+  });
 });

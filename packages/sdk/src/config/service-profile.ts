@@ -22,22 +22,40 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4',
  * backlog: six pipelines, Redis answering in microseconds) filled whatever it was given. Peak RSS through
  * 50,000 events (bench/service-memory.ts, 2026-11-27, three runs each unless said): old-space ceiling 512 MB
  * 175–180; 80: 156–162 (two); 64: 149–152 (two); 56 with 2 MB semi-spaces: 137–147 (six); 48 with 2 MB
- * semi-spaces: 133–135 (seven), at about the events/s it has uncapped (7,550–8,250 against 7,850–8,125). What it holds live
- * (a heap snapshot mid-backlog) is 29 MB, nearly all of it the program (11 MB of module sources and
+ * semi-spaces: 133–135 (seven), at about the events/s it has uncapped (7,550–8,250 against 7,850–8,125).
+ * What it holds live (a heap snapshot mid-backlog) is 29 MB, nearly all of it the program (11 MB of module sources and
  * names, 9 MB of code): 48 MB leaves it 19 MB for data, of which its bounded fetches and chunks use a
  * few. More views in one process hold more: raise it with ACCORD_SERVICE_NODE_OPTIONS, or spread them
  * (`--views`). The archive stays at 121–125 MB under the general ceiling (same runs).
+ *
+ * The log pipeline's parse stage (bench/log-stage-memory.ts, 56,846 lines): 206–217 MB under the general
+ * ceiling at 16,000 lines/s; 48 MB with 512 KiB fetches 147–154 MB, its live heap up to 43 MB (lines in
+ * flight), too close to the ceiling; with 256 KiB fetches (SERVICE_FETCH_PROFILES) live 29 MB and 139–141 MB
+ * at 13,800–14,200 lines/s.
  */
 export const SERVICE_HEAP_PROFILES: Readonly<Record<string, readonly string[]>> = {
   features: ['--max-semi-space-size=2', '--max-old-space-size=48'],
+  'logs-parse': ['--max-semi-space-size=2', '--max-old-space-size=48'],
 };
 
 /** What a service's pipelines fetch at once (runService) unless ACCORD_FETCH_MAX_BYTES says otherwise. */
 export const SERVICE_FETCH_MAX_BYTES = 512 * 1024;
 
-/** The fetch size a service passes to resolveConfig: its own default, or none when the environment sets one. */
-export function serviceFetchMaxBytes(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  return env.ACCORD_FETCH_MAX_BYTES === undefined ? SERVICE_FETCH_MAX_BYTES : undefined;
+/** Services that fetch less than SERVICE_FETCH_MAX_BYTES: what they hold live must fit their heap ceiling. */
+export const SERVICE_FETCH_PROFILES: Readonly<Record<string, number>> = {
+  'logs-parse': 256 * 1024,
+};
+
+/**
+ * The fetch size a service passes to resolveConfig: its own (SERVICE_FETCH_PROFILES, by the service's name)
+ * or SERVICE_FETCH_MAX_BYTES, or none when the environment sets one.
+ */
+export function serviceFetchMaxBytes(
+  env: NodeJS.ProcessEnv = process.env,
+  service?: string,
+): number | undefined {
+  if (env.ACCORD_FETCH_MAX_BYTES !== undefined) return undefined;
+  return (service && SERVICE_FETCH_PROFILES[service]) || SERVICE_FETCH_MAX_BYTES;
 }
 
 /**

@@ -141,8 +141,9 @@ export async function runService<V extends Record<string, unknown>>(
   let config: ResolvedConfig;
   try {
     // Kafka as the service's own principal, named like its Postgres role (docs/security.md).
-    // Services fetch 512 KiB at once unless told otherwise: what they hold stays bounded (service-profile.ts).
-    const fetchMaxBytes = serviceFetchMaxBytes();
+    // Services fetch 512 KiB at once (some less) unless told otherwise: what they hold stays bounded
+    // (service-profile.ts).
+    const fetchMaxBytes = serviceFetchMaxBytes(process.env, def.name);
     config = resolveConfig({
       kafkaPrincipal: def.role,
       ...(fetchMaxBytes === undefined ? {} : { kafkaFetchMaxBytes: fetchMaxBytes }),
@@ -188,6 +189,9 @@ export async function runService<V extends Record<string, unknown>>(
   const accord = createAccord({
     databaseUrl,
     kafkaPrincipal: def.role,
+    // The service's fetch size reaches its pipelines (until the eleventh session it stopped at `config`
+    // above, and services fetched the library's 4 MiB unless ACCORD_FETCH_MAX_BYTES was set).
+    kafkaFetchMaxBytes: config.kafka.fetchMaxBytes,
     logger: log,
     poolSize: def.poolSize ?? 4,
     ...(def.catalog ? { catalog: def.catalog } : {}),
@@ -231,7 +235,12 @@ export async function runService<V extends Record<string, unknown>>(
       "no heap ceiling: started without the service profile's V8 flags, its memory grows with its load",
     );
   log.info(
-    { ...running.running, heapLimitMb, ...(metricsPort !== undefined ? { metricsPort } : {}) },
+    {
+      ...running.running,
+      heapLimitMb,
+      fetchMaxBytes: accord.config.kafka.fetchMaxBytes,
+      ...(metricsPort !== undefined ? { metricsPort } : {}),
+    },
     'running',
   );
   const signal = await untilSignal();
