@@ -11,13 +11,14 @@
  * benchmark's namespace; its Postgres role stays its own. Its topics, group and checkpoints are removed after.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafka, createPgPool, resolveConfig, secretsDir, serviceNodeFlags } from '@accord/sdk';
 import { runBench } from './harness.ts';
 import { writeMetrics } from './metrics.ts';
+import { peakRssMb } from './service-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,14 +31,6 @@ const minutes = Number(values.minutes);
 if (!Number.isInteger(minutes) || minutes < 1) {
   process.stderr.write('bench: --minutes must be a positive whole number\n');
   process.exit(2);
-}
-
-function peakMb(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 async function main(): Promise<void> {
@@ -81,7 +74,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
       if (child.exitCode !== null)
         throw new Error(`the parse stage exited (${child.exitCode}) before the end`);
-      peak = Math.max(peak, peakMb(child.pid!));
+      peak = Math.max(peak, peakRssMb(child.pid!));
       const { rows } = await pool.query<{ n: string }>(
         'select coalesce(sum(kafka_offset), 0)::text as n from pipeline_checkpoints where consumer_group = $1',
         [group],
@@ -89,7 +82,7 @@ async function main(): Promise<void> {
       done = Number(rows[0]?.n);
     }
     const perSecond = lines / ((Date.now() - started) / 1000);
-    peak = Math.max(peak, peakMb(child.pid!));
+    peak = Math.max(peak, peakRssMb(child.pid!));
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
     process.stdout.write(

@@ -12,7 +12,8 @@ export interface ServiceRun {
   eventsPerSecond: number;
 }
 
-function peakRssMb(pid: number): number {
+/** A process's peak resident memory so far (VmHWM), in MB; 0 once it has exited. */
+export function peakRssMb(pid: number): number {
   try {
     const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Number(kb) / 1024 : 0;

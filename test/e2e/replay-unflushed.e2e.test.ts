@@ -4,7 +4,7 @@
  * many, instead of the plan passing over it.
  */
 import { join } from 'node:path';
-import { createPgPool, resolveConfig } from '@accord/sdk';
+import { CheckpointStore, createPgPool, resolveConfig } from '@accord/sdk';
 import { TestContext, uniqueName } from '@accord/testing';
 import { accord, ROOT } from './cli';
 
@@ -26,11 +26,7 @@ afterAll(async () => {
 test('a replay plan says how many members did not write their positions (text and JSON)', async () => {
   const topic = await ctx.createTopic({ partitions: 1 });
   const group = uniqueName('t-unflushed');
-  await pool.query(
-    `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset, generation)
-     values ($1, $1, $2, 0, '0', 0, 1)`,
-    [group, topic],
-  );
+  await new CheckpointStore(pool).seed(group, group, [{ topic, partition: 0, offset: '0' }]);
   const leave = await ctx.plainMember(group, topic);
   try {
     const dry = await accord(['replay', group, '--to-earliest', '--dry-run'], { DATABASE_URL: db.url() });

@@ -3,7 +3,7 @@ import { getHeapStatistics } from 'node:v8';
 import { createAccord, type SomeAccord } from '../accord';
 import { ADMIN_PRINCIPAL, type ResolvedConfig, redactUrl, resolveConfig } from '../config';
 import { readSecret } from '../config/secrets';
-import { SERVICE_HEAP_PROFILES, SERVICE_NODE_FLAGS, serviceFetchMaxBytes } from '../config/service-profile';
+import { serviceFetchMaxBytes, serviceNodeFlags } from '../config/service-profile';
 import { AccordError, describeError, isAccordError } from '../errors';
 import type { SomeCatalog } from '../events/catalog';
 import { backoffMs, isTransient } from '../infra/retry';
@@ -231,7 +231,7 @@ export async function runService<V extends Record<string, unknown>>(
   const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
   if (heapLimitMb > 1024)
     log.warn(
-      { heapLimitMb, flags: (SERVICE_HEAP_PROFILES[def.name] ?? SERVICE_NODE_FLAGS).join(' ') },
+      { heapLimitMb, flags: serviceNodeFlags({}, def.name).join(' ') },
       "no heap ceiling: started without the service profile's V8 flags, its memory grows with its load",
     );
   log.info(

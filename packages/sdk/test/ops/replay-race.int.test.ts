@@ -76,11 +76,7 @@ test('a replay planned before a commit of the running pipeline resumes from that
 test('a member of the group that does not write its positions when asked is counted in the plan, not passed over in silence', async () => {
   const topic = await ctx.createTopic({ partitions: 1 });
   const group = uniqueName('t-unflushed');
-  await pool.query(
-    `insert into pipeline_checkpoints (pipeline_name, consumer_group, topic, partition, checkpoint_value, kafka_offset, generation)
-     values ($1, $1, $2, 0, '0', 0, 1)`,
-    [group, topic],
-  );
+  await new CheckpointStore(pool).seed(group, group, [{ topic, partition: 0, offset: '0' }]);
   // A plain kafkajs consumer in the group: no Accord pipeline, so nobody answers the flush request.
   const leave = await ctx.plainMember(group, topic);
   try {
